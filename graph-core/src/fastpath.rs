@@ -1,0 +1,427 @@
+//! The fast path: the walk and the enqueue API (`rte_graph_walk`,
+//! `rte_node_enqueue*`, `rte_node_next_stream_*`).
+//!
+//! Everything here works on raw pointers into graph memory (see
+//! [`mem`](crate::mem)); node code only sees the safe [`Ctx`] and [`Objs`].
+//!
+//! Aliasing discipline, which every `unsafe` block below relies on:
+//! 1. A walk runs on the thread owning `&mut Graph`; nothing else touches the
+//!    fast-path fields meanwhile (other threads only load stats atomics).
+//! 2. While a node runs, its own stream is lent to it as `Objs` (`&mut
+//!    [Obj]`). Enqueues write other nodes' streams only: a graph has no self
+//!    loops (refused at creation) and a node can only reach its edges.
+//!    [`Ctx::next_stream_move`] consumes the `Objs` before it swaps the
+//!    running node's array away.
+//! 3. The node's private context (`&mut T`) is a separate region of graph
+//!    memory; enqueues never touch it.
+//! 4. Only raw-pointer place expressions are used for `GraphHdr` and
+//!    `NodeRt` fields (no `&`/`&mut` to the structs), so the short-lived
+//!    references to single atomic fields never overlap a write.
+
+use core::marker::PhantomData;
+use core::ops::{Deref, DerefMut};
+use core::ptr;
+use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use crate::clock;
+use crate::mem::{self, cold_of, edges_of, grow_stream, GraphHdr, NodeRt};
+use crate::obj::Obj;
+use crate::registry::NodeImpl;
+
+/// The process entry point stored in a node (a trampoline per node type).
+pub type ProcessFn = fn(Invocation) -> usize;
+
+/// One call of a node by the walk. Only the walk can make one, which is
+/// what lets [`process_trampoline`] trust the pointers it carries.
+pub struct Invocation {
+    graph: *mut GraphHdr,
+    node: *mut NodeRt,
+}
+
+/// Calls `N::process` with the node's context, stream and private context.
+pub(crate) fn process_trampoline<N: NodeImpl>(inv: Invocation) -> usize {
+    // SAFETY: `inv` was made by `walk_impl` for a node whose registration
+    // is `NodeRegistration::new::<N>` (the trampoline and the context layout
+    // come from the same registration), so:
+    // 1. the context slot before the node's cold line holds an initialised
+    //    `N::Context` (contexts are initialised before the first walk);
+    // 2. `objs[..idx]` is the node's stream, lent exclusively to this call
+    //    (discipline rule 2 in the module doc);
+    // 3. the private context does not overlap anything the `Ctx` writes
+    //    (rule 3).
+    unsafe {
+        let node = inv.node;
+        let state = &mut *mem::ctx_ptr(node, core::mem::size_of::<N::Context>()).cast::<N::Context>();
+        let objs = Objs {
+            objs: core::slice::from_raw_parts_mut((*node).objs, (*node).idx as usize),
+        };
+        let mut ctx = Ctx { graph: inv.graph, node, _life: PhantomData };
+        N::process(&mut ctx, state, objs)
+    }
+}
+
+/// The objects pending for the running node: its stream, lent for the call.
+#[derive(Debug)]
+pub struct Objs<'a> {
+    objs: &'a mut [Obj],
+}
+
+impl Deref for Objs<'_> {
+    type Target = [Obj];
+    #[inline(always)]
+    fn deref(&self) -> &[Obj] {
+        self.objs
+    }
+}
+
+impl DerefMut for Objs<'_> {
+    #[inline(always)]
+    fn deref_mut(&mut self) -> &mut [Obj] {
+        self.objs
+    }
+}
+
+/// The running node's handle on the graph: enqueue to its edges, count.
+///
+/// Edges are numbered as in the node's `next` list. Naming an edge the node
+/// does not have is a bug in the node and panics with the node's name.
+pub struct Ctx<'g> {
+    graph: *mut GraphHdr,
+    node: *mut NodeRt,
+    _life: PhantomData<&'g mut GraphHdr>,
+}
+
+#[cold]
+#[inline(never)]
+fn edge_out_of_range(node: *mut NodeRt, next: u16) -> ! {
+    // SAFETY: `node` is the running node, live in graph memory.
+    let (name, nb) = unsafe { (mem::node_name(node), (*node).nb_edges) };
+    panic!("node \"{name}\": edge {next} does not exist (the node has {nb} edges)")
+}
+
+#[cold]
+#[inline(never)]
+fn put_overflow(node: *mut NodeRt, next: u16, nb: usize, free: u32) -> ! {
+    // SAFETY: `node` is the running node, live in graph memory.
+    let name = unsafe { mem::node_name(node) };
+    panic!("node \"{name}\": next_stream_put({next}, {nb}) exceeds the {free} free slots; call next_stream_get first")
+}
+
+#[cold]
+#[inline(never)]
+fn counter_out_of_range(node: *mut NodeRt, counter: usize) -> ! {
+    // SAFETY: `node` is the running node, live in graph memory.
+    let name = unsafe { mem::node_name(node) };
+    panic!("node \"{name}\": counter {counter} is not declared")
+}
+
+impl Ctx<'_> {
+    /// The node behind edge `next`.
+    #[inline(always)]
+    fn next_node(&self, next: u16) -> *mut NodeRt {
+        // SAFETY: the running node is live (rule 1); the edge index is
+        // checked against `nb_edges` before the table read, and the table
+        // holds offsets of nodes of this graph (written at population).
+        unsafe {
+            if u32::from(next) >= (*self.node).nb_edges {
+                edge_out_of_range(self.node, next);
+            }
+            let off = *edges_of(self.node).add(next as usize);
+            self.graph.cast::<u8>().add(off as usize).cast()
+        }
+    }
+
+    /// Appends `node` to the pending list (it just got its first object).
+    ///
+    /// # Safety
+    /// `node` is a node of this graph with `idx == 0`.
+    #[inline(always)]
+    unsafe fn tail_update(&mut self, node: *mut NodeRt) {
+        let g = self.graph;
+        let tail = (*g).tail;
+        // A node is pending at most once and sources never are, so fewer
+        // than `cir_mask + 1` nodes are ever pending: no overrun.
+        *(*g).cir.add(tail as usize) = (*node).off;
+        (*g).tail = (tail + 1) & (*g).cir_mask;
+    }
+
+    /// Makes room for `space` more objects in `node`'s stream and returns
+    /// its `idx`.
+    ///
+    /// # Safety
+    /// `node` is a node of this graph other than the running one.
+    #[inline(always)]
+    unsafe fn prologue(&mut self, node: *mut NodeRt, space: u32) -> u32 {
+        let idx = (*node).idx;
+        if idx == 0 {
+            self.tail_update(node);
+        }
+        if (*node).size - idx < space {
+            grow_stream(node, idx + space);
+        }
+        idx
+    }
+
+    /// Enqueues one object to edge `next` (`rte_node_enqueue_x1`).
+    #[inline(always)]
+    pub fn enqueue_x1(&mut self, next: u16, obj: Obj) {
+        let node = self.next_node(next);
+        // SAFETY: `node` is another node of this graph (rules 1-2);
+        // `prologue` made room for one object at `idx`.
+        unsafe {
+            let idx = self.prologue(node, 1);
+            *(*node).objs.add(idx as usize) = obj;
+            (*node).idx = idx + 1;
+        }
+    }
+
+    /// Enqueues two objects to edge `next` (`rte_node_enqueue_x2`).
+    #[inline(always)]
+    pub fn enqueue_x2(&mut self, next: u16, o0: Obj, o1: Obj) {
+        let node = self.next_node(next);
+        // SAFETY: as in `enqueue_x1`, with room for two.
+        unsafe {
+            let idx = self.prologue(node, 2);
+            let d = (*node).objs.add(idx as usize);
+            *d = o0;
+            *d.add(1) = o1;
+            (*node).idx = idx + 2;
+        }
+    }
+
+    /// Enqueues four objects to edge `next` (`rte_node_enqueue_x4`).
+    #[inline(always)]
+    pub fn enqueue_x4(&mut self, next: u16, o0: Obj, o1: Obj, o2: Obj, o3: Obj) {
+        let node = self.next_node(next);
+        // SAFETY: as in `enqueue_x1`, with room for four.
+        unsafe {
+            let idx = self.prologue(node, 4);
+            let d = (*node).objs.add(idx as usize);
+            *d = o0;
+            *d.add(1) = o1;
+            *d.add(2) = o2;
+            *d.add(3) = o3;
+            (*node).idx = idx + 4;
+        }
+    }
+
+    /// Enqueues `objs` to edge `next` (`rte_node_enqueue`): one copy.
+    #[inline(always)]
+    pub fn enqueue(&mut self, next: u16, objs: &[Obj]) {
+        if objs.is_empty() {
+            return;
+        }
+        let node = self.next_node(next);
+        let n = objs.len() as u32;
+        // SAFETY: as in `enqueue_x1`, with room for `n`; `objs` cannot
+        // overlap the destination stream (rule 2: it is the running node's
+        // stream, a caller buffer, or another node's stream lent by
+        // `next_stream_get`, which borrows `self` and so cannot be live here).
+        unsafe {
+            let idx = self.prologue(node, n);
+            ptr::copy_nonoverlapping(objs.as_ptr(), (*node).objs.add(idx as usize), objs.len());
+            (*node).idx = idx + n;
+        }
+    }
+
+    /// Enqueues `objs[i]` to edge `nexts[i]` (`rte_node_enqueue_next`),
+    /// copying each run of equal edges at once. Extra entries of the longer
+    /// slice are ignored.
+    #[inline]
+    pub fn enqueue_next(&mut self, nexts: &[u16], objs: &[Obj]) {
+        let n = nexts.len().min(objs.len());
+        let mut start = 0;
+        while start < n {
+            let next = nexts[start];
+            let mut end = start + 1;
+            while end < n && nexts[end] == next {
+                end += 1;
+            }
+            self.enqueue(next, &objs[start..end]);
+            start = end;
+        }
+    }
+
+    /// Lends `nb` free slots at the end of edge `next`'s stream, growing it
+    /// if needed (`rte_node_next_stream_get`). Fill them, then commit with
+    /// [`next_stream_put`](Self::next_stream_put). Slots hold stale or null
+    /// handles until written.
+    #[inline(always)]
+    pub fn next_stream_get(&mut self, next: u16, nb: usize) -> &mut [Obj] {
+        let node = self.next_node(next);
+        let nb32 = u32::try_from(nb).unwrap_or(u32::MAX);
+        // SAFETY: another node of this graph (rules 1-2); after the growth
+        // check the stream has `nb` slots from `idx`; the slice borrows
+        // `self`, so no enqueue can move or grow that stream while it lives.
+        unsafe {
+            let idx = (*node).idx;
+            if (*node).size - idx < nb32 {
+                grow_stream(node, idx.saturating_add(nb32));
+            }
+            core::slice::from_raw_parts_mut((*node).objs.add(idx as usize), nb)
+        }
+    }
+
+    /// Commits `nb` objects written after
+    /// [`next_stream_get`](Self::next_stream_get) (`rte_node_next_stream_put`).
+    #[inline(always)]
+    pub fn next_stream_put(&mut self, next: u16, nb: usize) {
+        if nb == 0 {
+            return;
+        }
+        let node = self.next_node(next);
+        // SAFETY: another node of this graph (rules 1-2); `idx + nb` is
+        // checked against the stream size before it is committed.
+        unsafe {
+            let idx = (*node).idx;
+            let free = (*node).size - idx;
+            if nb > free as usize {
+                put_overflow(self.node, next, nb, free);
+            }
+            if idx == 0 {
+                self.tail_update(node);
+            }
+            (*node).idx = idx + nb as u32;
+        }
+    }
+
+    /// Hands the running node's whole stream to edge `next`
+    /// (`rte_node_next_stream_move`). If the destination has nothing pending
+    /// the two arrays are swapped and nothing is copied (the home run);
+    /// otherwise the objects are copied. Returns the number of objects.
+    #[inline(always)]
+    pub fn next_stream_move(&mut self, next: u16, objs: Objs<'_>) -> usize {
+        let n = objs.len();
+        if n == 0 {
+            return 0;
+        }
+        let dst = self.next_node(next);
+        // SAFETY: `objs` is this node's stream and is consumed here, so the
+        // loan of rule 2 ends before the array changes owner. `dst` is
+        // another node of this graph. Swapping (objs, size) keeps every
+        // array owned by exactly one node of the graph.
+        unsafe {
+            if (*dst).idx == 0 {
+                let src = self.node;
+                drop(objs);
+                core::mem::swap(&mut (*src).objs, &mut (*dst).objs);
+                core::mem::swap(&mut (*src).size, &mut (*dst).size);
+                (*dst).idx = n as u32;
+                (*src).idx = 0;
+                self.tail_update(dst);
+            } else {
+                self.enqueue(next, &objs);
+            }
+        }
+        n
+    }
+
+    /// Adds `n` to the running node's counter number `counter` (as declared
+    /// in its registration's `counters`). Counters are published as they are
+    /// added; sum in a local and add once per burst.
+    #[inline(always)]
+    pub fn count(&mut self, counter: usize, n: u64) {
+        // SAFETY: the running node and its cold line are live; the index is
+        // checked against `nb_counters`, which sized the counter area.
+        unsafe {
+            let cold = cold_of(self.node);
+            if counter >= (*cold).nb_counters as usize {
+                counter_out_of_range(self.node, counter);
+            }
+            bump(&*(*cold).counters.add(counter), n);
+        }
+    }
+
+    /// Number of edges of the running node.
+    #[inline(always)]
+    pub fn nb_edges(&self) -> u16 {
+        // SAFETY: the running node is live.
+        unsafe { (*self.node).nb_edges as u16 }
+    }
+
+    /// Objects pending on edge `next`'s node.
+    #[inline(always)]
+    pub fn next_pending(&self, next: u16) -> usize {
+        let node = self.next_node(next);
+        // SAFETY: another node of this graph (rules 1-2).
+        unsafe { (*node).idx as usize }
+    }
+
+    /// The running node's name.
+    pub fn node_name(&self) -> &str {
+        // SAFETY: the name lives in the graph's control data, alive while
+        // the graph is.
+        unsafe { mem::node_name(self.node) }
+    }
+}
+
+/// Single-writer increment: a relaxed load and store (plain moves), which
+/// other threads may read without tearing.
+#[inline(always)]
+fn bump(c: &AtomicU64, n: u64) {
+    c.store(c.load(Relaxed).wrapping_add(n), Relaxed);
+}
+
+#[inline(always)]
+fn prefetch(p: *const Obj) {
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
+    // SAFETY: a prefetch is a hint; it never faults, whatever the address.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p.cast());
+    }
+    #[cfg(not(all(target_arch = "x86_64", not(miri))))]
+    let _ = p;
+}
+
+#[cfg(debug_assertions)]
+#[cold]
+#[inline(never)]
+fn fence_broken(node: *mut NodeRt) -> ! {
+    // SAFETY: the node's cold line is in bounds; the name may be garbage if
+    // memory was overwritten, which `node_name` tolerates as "?" only when
+    // the pointer is still valid: this is a last-gasp diagnostic.
+    let name = unsafe { mem::node_name(node) };
+    panic!("graph memory corrupted: fence of node \"{name}\" overwritten")
+}
+
+/// Walks the graph once (`rte_graph_walk`): every source node, then the
+/// pending streams from head to tail until none is left.
+///
+/// # Safety
+/// `g` is the header of a live, initialised graph and the caller has
+/// exclusive access to its fast path for the duration of the walk.
+#[inline(always)]
+pub(crate) unsafe fn walk_impl<const STATS: bool>(g: *mut GraphHdr) {
+    let base = g.cast::<u8>();
+    let cir = (*g).cir;
+    let mask = (*g).cir_mask as i32;
+    let mut head = (*g).head;
+    // One counter read per node call: each node is charged from the end of
+    // the previous call (or the walk's start) to the end of its own, so the
+    // walk's own bookkeeping is spread over the nodes instead of paying a
+    // second read per call as rte_graph does.
+    let mut t0 = if STATS { clock::cycles() } else { 0 };
+    while head != (*g).tail as i32 {
+        let off = *cir.offset(head as isize);
+        let node = base.add(off as usize).cast::<NodeRt>();
+        #[cfg(debug_assertions)]
+        if (*cold_of(node)).fence != mem::FENCE {
+            fence_broken(node);
+        }
+        prefetch((*node).objs);
+        let rc = ((*node).process)(Invocation { graph: g, node });
+        (*node).idx = 0;
+        if STATS {
+            let t1 = clock::cycles();
+            bump(&(*node).cycles, t1.wrapping_sub(t0));
+            bump(&(*node).calls, 1);
+            bump(&(*node).total_objs, rc as u64);
+            t0 = t1;
+        }
+        head += 1;
+        if head > 0 {
+            head &= mask;
+        }
+    }
+    (*g).tail = 0;
+}

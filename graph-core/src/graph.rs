@@ -1,0 +1,348 @@
+//! Graphs: creation, lookup, destruction, the walk entry point and
+//! control-plane access to a graph's nodes.
+
+use std::cell::Cell;
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex, Weak};
+
+use crate::builder;
+use crate::error::{GraphError, Result};
+use crate::fastpath;
+use crate::mem::{GraphMem, NodePlan};
+use crate::registry::{self, lock, NodeId, NodeInfo, NodeRegistration};
+use crate::stats::NodeStats;
+
+/// Default number of objects a stream holds before it grows
+/// (`RTE_GRAPH_BURST_SIZE`).
+pub const BURST_SIZE: u32 = 256;
+/// Longest graph name, in bytes.
+pub const GRAPH_NAME_MAX: usize = 63;
+
+/// Identifier of a graph (`rte_graph_t`). Ids are not reused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub struct GraphId(pub u32);
+
+impl fmt::Display for GraphId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Parameters of [`Graph::create`] (`struct rte_graph_param`).
+#[derive(Debug, Clone)]
+pub struct GraphParam {
+    /// Glob patterns (fnmatch style) naming the nodes; next nodes are added
+    /// transitively.
+    pub node_patterns: Vec<String>,
+    /// Keep per-node statistics (calls, objs, cycles). Default on, as in
+    /// DPDK; [`Graph::set_stats`] changes it later.
+    pub stats: bool,
+    /// Initial capacity of every stream. Default [`BURST_SIZE`].
+    pub burst_size: u32,
+}
+
+impl GraphParam {
+    /// Parameters with these node patterns and the defaults.
+    pub fn new<I, S>(patterns: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        GraphParam { node_patterns: patterns.into_iter().map(Into::into).collect(), stats: true, burst_size: BURST_SIZE }
+    }
+
+    /// Sets [`GraphParam::stats`].
+    pub fn stats(mut self, on: bool) -> Self {
+        self.stats = on;
+        self
+    }
+
+    /// Sets [`GraphParam::burst_size`].
+    pub fn burst_size(mut self, n: u32) -> Self {
+        self.burst_size = n;
+        self
+    }
+}
+
+/// Control data of one node of a graph.
+#[derive(Debug, Clone)]
+pub(crate) struct NodeMeta {
+    pub name: String,
+    pub id: NodeId,
+    pub parent: Option<String>,
+    pub source: bool,
+    pub edges: Vec<usize>,
+    pub reg: &'static NodeRegistration,
+}
+
+impl NodeMeta {
+    fn info<'a>(&'a self, graph: &'a GraphShared) -> NodeInfo<'a> {
+        NodeInfo {
+            graph_name: &graph.name,
+            graph_id: graph.id.0,
+            node_name: &self.name,
+            node_id: self.id,
+            parent_name: self.parent.as_deref(),
+        }
+    }
+}
+
+/// What a graph shares with stats readers: its memory and control data.
+pub(crate) struct GraphShared {
+    pub name: String,
+    pub id: GraphId,
+    pub nodes: Vec<NodeMeta>,
+    pub mem: GraphMem,
+}
+
+struct GraphEntry {
+    id: GraphId,
+    name: String,
+    shared: Weak<GraphShared>,
+}
+
+struct GraphTable {
+    next_id: u32,
+    graphs: Vec<GraphEntry>,
+}
+
+static GRAPHS: Mutex<GraphTable> = Mutex::new(GraphTable { next_id: 0, graphs: Vec::new() });
+
+/// Live graphs whose names match `pattern`, for cluster stats.
+pub(crate) fn graphs_matching(pattern: &glob::Pattern) -> Vec<Arc<GraphShared>> {
+    lock(&GRAPHS)
+        .graphs
+        .iter()
+        .filter(|g| pattern.matches(&g.name))
+        .filter_map(|g| g.shared.upgrade())
+        .collect()
+}
+
+/// The id of the graph called `name` (`rte_graph_from_name`).
+pub fn graph_from_name(name: &str) -> Option<GraphId> {
+    lock(&GRAPHS).graphs.iter().find(|g| g.name == name && g.shared.strong_count() > 0).map(|g| g.id)
+}
+
+/// The name of graph `id` (`rte_graph_id_to_name`).
+pub fn graph_id_to_name(id: GraphId) -> Option<String> {
+    lock(&GRAPHS).graphs.iter().find(|g| g.id == id && g.shared.strong_count() > 0).map(|g| g.name.clone())
+}
+
+/// Every live graph, in creation order.
+pub fn graph_list() -> Vec<(GraphId, String)> {
+    lock(&GRAPHS).graphs.iter().filter(|g| g.shared.strong_count() > 0).map(|g| (g.id, g.name.clone())).collect()
+}
+
+/// A graph, walked by one thread at a time (`Send`, not `Sync`).
+///
+/// Dropping it destroys the graph (`rte_graph_destroy`): every node's fini
+/// runs and the name becomes free. Statistics handles taken from it
+/// ([`ClusterStats`](crate::ClusterStats)) keep reading its final counters.
+pub struct Graph {
+    shared: Arc<GraphShared>,
+    _not_sync: PhantomData<Cell<()>>,
+}
+
+fn check_graph_name(name: &str) -> Result<()> {
+    let reason = if name.is_empty() {
+        "empty"
+    } else if name.len() > GRAPH_NAME_MAX {
+        "longer than 63 bytes"
+    } else if name.chars().any(|c| c.is_control() || c == '"') {
+        "contains a control character or a quote"
+    } else {
+        return Ok(());
+    };
+    Err(GraphError::InvalidGraphName { name: name.to_string(), reason })
+}
+
+impl Graph {
+    /// Creates graph `name` from `param` (`rte_graph_create`): selects and
+    /// checks the nodes, lays out the graph memory and runs every node's
+    /// init. Safe to call from any thread, also while other graphs run.
+    pub fn create(name: &str, param: &GraphParam) -> Result<Graph> {
+        check_graph_name(name)?;
+        if param.burst_size == 0 || param.burst_size > 1 << 16 {
+            return Err(GraphError::BadParam {
+                graph: name.to_string(),
+                what: format!("burst size {} is outside 1..=65536", param.burst_size),
+            });
+        }
+        let selected = registry::with_registry(|r| builder::select(r, name, &param.node_patterns))?;
+
+        // Reserve the name, so that node init callbacks run without the lock.
+        let id = {
+            let mut t = lock(&GRAPHS);
+            t.graphs.retain(|g| g.shared.strong_count() > 0);
+            if t.graphs.iter().any(|g| g.name == name) {
+                return Err(GraphError::DuplicateGraph { name: name.to_string() });
+            }
+            let id = GraphId(t.next_id);
+            t.next_id += 1;
+            t.graphs.push(GraphEntry { id, name: name.to_string(), shared: Weak::new() });
+            id
+        };
+        let release = |id: GraphId| lock(&GRAPHS).graphs.retain(|g| g.id != id);
+
+        let parent_names = registry::with_registry(|r| {
+            Ok(selected
+                .iter()
+                .map(|s| s.entry.parent.and_then(|p| r.nodes().ok().map(|n| n[p.0 as usize].name.clone())))
+                .collect::<Vec<_>>())
+        });
+        let parent_names = match parent_names {
+            Ok(p) => p,
+            Err(e) => {
+                release(id);
+                return Err(e);
+            }
+        };
+        let nodes: Vec<NodeMeta> = selected
+            .into_iter()
+            .zip(parent_names)
+            .map(|(s, parent)| NodeMeta {
+                name: s.entry.name,
+                id: s.entry.id,
+                parent,
+                source: s.entry.reg.flags.contains(registry::NodeFlags::SOURCE),
+                edges: s.edges,
+                reg: s.entry.reg,
+            })
+            .collect();
+        let plans: Vec<NodePlan<'_>> = nodes
+            .iter()
+            .map(|n| NodePlan { name: &n.name, reg: n.reg, edges: &n.edges, source: n.source })
+            .collect();
+        let mem = GraphMem::new(&plans, param.burst_size);
+        drop(plans);
+        let shared = Arc::new(GraphShared { name: name.to_string(), id, nodes, mem });
+        // SAFETY: the graph was just populated and nothing else can reach
+        // it yet; each context is initialised once.
+        unsafe { shared.mem.set_stats(param.stats) };
+        for (i, n) in shared.nodes.iter().enumerate() {
+            // SAFETY: as above; node `i`'s context slot was laid out for
+            // `n.reg`.
+            let res = unsafe { shared.mem.init_ctx(i, n.reg, &n.info(&shared)) };
+            if let Err(e) = res {
+                for (j, m) in shared.nodes[..i].iter().enumerate().rev() {
+                    // SAFETY: contexts `0..i` were initialised just above.
+                    unsafe { shared.mem.fini_ctx(j, m.reg, &m.info(&shared)) };
+                }
+                release(id);
+                return Err(GraphError::NodeInit { graph: name.to_string(), node: n.name.clone(), reason: e.to_string() });
+            }
+        }
+        if let Some(g) = lock(&GRAPHS).graphs.iter_mut().find(|g| g.id == id) {
+            g.shared = Arc::downgrade(&shared);
+        }
+        Ok(Graph { shared, _not_sync: PhantomData })
+    }
+
+    /// Walks the graph once (`rte_graph_walk`): every source node runs, then
+    /// every node that received objects, in the order they received their
+    /// first object, until no stream is pending.
+    #[inline]
+    pub fn walk(&mut self) {
+        let g = self.shared.mem.hdr();
+        // SAFETY: `&mut self` gives this thread exclusive use of the fast
+        // path; the graph is fully initialised (`create` returned it).
+        unsafe {
+            if (*g).stats {
+                fastpath::walk_impl::<true>(g)
+            } else {
+                fastpath::walk_impl::<false>(g)
+            }
+        }
+    }
+
+    /// The graph's name.
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    /// The graph's id.
+    pub fn id(&self) -> GraphId {
+        self.shared.id
+    }
+
+    /// Number of nodes.
+    pub fn node_count(&self) -> usize {
+        self.shared.nodes.len()
+    }
+
+    /// Node names, in memory order.
+    pub fn node_names(&self) -> Vec<&str> {
+        self.shared.nodes.iter().map(|n| n.name.as_str()).collect()
+    }
+
+    /// Names of the source nodes, in walk order.
+    pub fn source_names(&self) -> Vec<&str> {
+        self.shared.nodes.iter().filter(|n| n.source).map(|n| n.name.as_str()).collect()
+    }
+
+    /// Whether walks keep statistics.
+    pub fn stats_enabled(&self) -> bool {
+        // SAFETY: reading a plain field of the header on the owning thread
+        // (`&self` on a `!Sync` type: no walk runs concurrently).
+        unsafe { (*self.shared.mem.hdr()).stats }
+    }
+
+    /// Turns statistics on or off; counters keep their values.
+    pub fn set_stats(&mut self, on: bool) {
+        // SAFETY: `&mut self`: no walk runs.
+        unsafe { self.shared.mem.set_stats(on) }
+    }
+
+    /// Statistics of every node of this graph.
+    pub fn stats(&self) -> Vec<NodeStats> {
+        crate::stats::graph_stats(&self.shared)
+    }
+
+    /// Statistics of the node called `name`.
+    pub fn node_stats(&self, name: &str) -> Option<NodeStats> {
+        self.stats().into_iter().find(|s| s.name == name)
+    }
+
+    /// The private context of node `name`, if it has type `T`: lets the
+    /// control plane configure a node between walks.
+    pub fn node_context_mut<T: 'static>(&mut self, name: &str) -> Option<&mut T> {
+        let i = self.shared.nodes.iter().position(|n| n.name == name)?;
+        let reg = self.shared.nodes[i].reg;
+        // SAFETY: contexts are initialised while the `Graph` exists;
+        // `&mut self` excludes walks for the borrow's lifetime; the type is
+        // checked by `ctx_mut`.
+        unsafe { self.shared.mem.ctx_mut::<T>(i, reg).map(|p| &mut *p) }
+    }
+
+    /// `(pending, capacity)` of node `name`'s stream (0 pending between
+    /// walks).
+    pub fn stream_state(&self, name: &str) -> Option<(u32, u32)> {
+        let i = self.shared.nodes.iter().position(|n| n.name == name)?;
+        // SAFETY: `&self` on the owning thread (`!Sync`): no walk runs.
+        Some(unsafe { self.shared.mem.stream_state(i) })
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<GraphShared> {
+        &self.shared
+    }
+}
+
+impl fmt::Debug for Graph {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Graph").field("name", &self.shared.name).field("id", &self.shared.id).finish()
+    }
+}
+
+impl Drop for Graph {
+    fn drop(&mut self) {
+        let shared = &self.shared;
+        for (i, n) in shared.nodes.iter().enumerate() {
+            // SAFETY: every context was initialised by `create`; this is the
+            // only `Graph` for this memory and it is going away, so no walk
+            // runs and no context is used afterwards.
+            unsafe { shared.mem.fini_ctx(i, n.reg, &n.info(shared)) };
+        }
+        lock(&GRAPHS).graphs.retain(|g| g.id != shared.id);
+    }
+}

@@ -1,0 +1,205 @@
+//! # graph-core: DPDK's graph library, natively in Rust
+//!
+//! A packet pipeline is a directed graph of *nodes*; each node processes a
+//! *burst* of objects (packet pointers) at a time and passes them on along
+//! its *edges*. This crate is the runtime that moves the bursts: it is a
+//! reimplementation of DPDK's `rte_graph` (itself distilled from FD.io VPP)
+//! in its run-to-completion model. It never touches packets: objects are
+//! pointer-sized opaque handles ([`Obj`]).
+//!
+//! ## A burst's path
+//!
+//! 1. Nodes are declared with [`node!`] and registered at link time.
+//! 2. [`Graph::create`] selects nodes by glob patterns, pulls in their next
+//!    nodes, checks the topology and lays the graph out in one allocation
+//!    (see [`mem`] for the diagram).
+//! 3. [`Graph::walk`] runs every source node; a source fills the streams of
+//!    its next nodes with [`Ctx::next_stream_get`]/[`Ctx::next_stream_put`]
+//!    or [`Ctx::enqueue`]. A node that receives its first object is appended
+//!    to the circular pending list, which the walk drains from head to tail.
+//! 4. A node whose whole burst goes one way hands it over with
+//!    [`Ctx::next_stream_move`]: if the next node's stream is empty, the two
+//!    arrays are swapped, nothing is copied (the *home run*).
+//! 5. Statistics (calls, objects, cycles, stream reallocations and named
+//!    counters) are read from any thread with [`Graph::stats`] or
+//!    [`ClusterStats`], and printed as DPDK's table with [`format_table`].
+//!
+//! ## Declaring a node
+//!
+//! ```
+//! use graph_core::{node, Ctx, Objs, Graph, GraphParam, NodeFlags, Obj};
+//!
+//! // A source producing 4 objects per walk.
+//! fn gen(ctx: &mut Ctx<'_>, next_id: &mut usize, _objs: Objs<'_>) -> usize {
+//!     let slots = ctx.next_stream_get(0, 4);
+//!     for s in slots.iter_mut() {
+//!         *s = Obj::from_addr(*next_id);
+//!         *next_id += 1;
+//!     }
+//!     ctx.next_stream_put(0, 4);
+//!     4
+//! }
+//!
+//! // A sink counting what it gets.
+//! fn count(_ctx: &mut Ctx<'_>, total: &mut u64, objs: Objs<'_>) -> usize {
+//!     *total += objs.len() as u64;
+//!     objs.len()
+//! }
+//!
+//! node! {
+//!     static DOC_GEN = {
+//!         name: "doc_gen",
+//!         flags: NodeFlags::SOURCE,
+//!         context: usize,
+//!         process: gen,
+//!         next: ["doc_count"],
+//!     };
+//! }
+//! node! {
+//!     static DOC_COUNT = {
+//!         name: "doc_count",
+//!         context: u64,
+//!         process: count,
+//!         next: [],
+//!     };
+//! }
+//!
+//! let mut g = Graph::create("doc", &GraphParam::new(["doc_gen"])).unwrap();
+//! for _ in 0..10 {
+//!     g.walk();
+//! }
+//! assert_eq!(*g.node_context_mut::<u64>("doc_count").unwrap(), 40);
+//! ```
+//!
+//! ## Safety
+//!
+//! Node code needs no `unsafe`. Unsafe code lives in [`mem`] (layout and
+//! allocation) and `fastpath` (walk and enqueue), each block with the
+//! invariant it relies on; the test suite runs under Miri.
+
+#![warn(missing_docs)]
+
+mod builder;
+pub mod clock;
+mod error;
+mod export;
+mod fastpath;
+mod graph;
+pub mod mem;
+mod obj;
+mod registry;
+mod stats;
+
+pub use error::{GraphError, Result};
+pub use fastpath::{Ctx, Invocation, Objs, ProcessFn};
+pub use graph::{graph_from_name, graph_id_to_name, graph_list, Graph, GraphId, GraphParam, BURST_SIZE, GRAPH_NAME_MAX};
+pub use obj::Obj;
+pub use registry::{
+    node_clone, node_edge_count, node_edge_get, node_edge_shrink, node_edge_update, node_from_name, node_id_to_name,
+    node_list, node_max_count, InitError, NodeFlags, NodeId, NodeImpl, NodeInfo, NodeRegistration, NodeSummary,
+    MAX_EDGES, NODE_NAME_MAX,
+};
+pub use stats::{format_table, ClusterNodeStats, ClusterStats, NodeStats};
+
+#[doc(hidden)]
+pub mod __private {
+    pub use linkme;
+    #[cfg(miri)]
+    pub use crate::registry::miri_register;
+    #[cfg(not(miri))]
+    pub use crate::registry::NODE_REGISTRY;
+}
+
+/// Declares and registers a node.
+///
+/// ```text
+/// node! {
+///     /// docs
+///     pub static IDENT = {
+///         name: "node_name",
+///         flags: NodeFlags::SOURCE,        // optional
+///         context: MyCtx,                  // optional, default ()
+///         init: my_init,                   // optional, default MyCtx::default()
+///         fini: my_fini,                   // optional
+///         process: my_process,
+///         counters: ["reason_a", "reason_b"], // optional
+///         next: ["next_a", "next_b"],
+///     };
+/// }
+/// ```
+///
+/// Keys come in this order. The functions have these types (`T` the
+/// context):
+/// - `process: fn(&mut Ctx<'_>, &mut T, Objs<'_>) -> usize`, returning the
+///   number of objects handled;
+/// - `init: fn(&NodeInfo<'_>) -> Result<T, E>` with `E: Into<InitError>`,
+///   run once per graph holding the node (clones included);
+/// - `fini: fn(&NodeInfo<'_>, &mut T)`, run when that graph is destroyed.
+///
+/// `IDENT` is a [`NodeRegistration`]; the node is registered at link time
+/// from any crate, with nothing else to call.
+#[macro_export]
+macro_rules! node {
+    (
+        $(#[$meta:meta])*
+        $vis:vis static $ident:ident = {
+            name: $name:expr,
+            $(flags: $flags:expr,)?
+            $(context: $ctx:ty,)?
+            $(init: $init:expr,)?
+            $(fini: $fini:expr,)?
+            process: $process:expr,
+            $(counters: [$($counter:expr),* $(,)?],)?
+            next: [$($next:expr),* $(,)?] $(,)?
+        } $(;)?
+    ) => {
+        $(#[$meta])*
+        #[cfg_attr(not(miri), $crate::__private::linkme::distributed_slice($crate::__private::NODE_REGISTRY))]
+        #[cfg_attr(not(miri), linkme(crate = $crate::__private::linkme))]
+        $vis static $ident: $crate::NodeRegistration = {
+            struct __Node;
+            impl $crate::NodeImpl for __Node {
+                type Context = $crate::node!(@ctx $($ctx)?);
+                #[inline(always)]
+                fn process(
+                    ctx: &mut $crate::Ctx<'_>,
+                    state: &mut Self::Context,
+                    objs: $crate::Objs<'_>,
+                ) -> usize {
+                    ($process)(ctx, state, objs)
+                }
+                fn init(
+                    _info: &$crate::NodeInfo<'_>,
+                ) -> ::core::result::Result<Self::Context, $crate::InitError> {
+                    $crate::node!(@init _info $($init)?)
+                }
+                fn fini(_info: &$crate::NodeInfo<'_>, _state: &mut Self::Context) {
+                    $( ($fini)(_info, _state); )?
+                }
+            }
+            $crate::NodeRegistration::new::<__Node>(
+                $name,
+                $crate::node!(@flags $($flags)?),
+                &[$($next),*],
+                &[$($($counter),*)?],
+            )
+        };
+        #[cfg(miri)]
+        const _: () = {
+            #[used]
+            #[unsafe(link_section = ".init_array")]
+            static __GRAPH_CORE_REGISTER: extern "C" fn() = {
+                extern "C" fn __register() {
+                    $crate::__private::miri_register(&$ident);
+                }
+                __register
+            };
+        };
+    };
+    (@ctx) => { () };
+    (@ctx $ctx:ty) => { $ctx };
+    (@init $info:ident) => { ::core::result::Result::Ok(::core::default::Default::default()) };
+    (@init $info:ident $init:expr) => { ($init)($info).map_err(::core::convert::Into::into) };
+    (@flags) => { $crate::NodeFlags::empty() };
+    (@flags $flags:expr) => { $flags };
+}

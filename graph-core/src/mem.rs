@@ -1,0 +1,492 @@
+//! Graph memory: one contiguous, cache-line-aligned allocation per graph.
+//!
+//! ```text
+//!  base ──► +──────────────────────────────+  offset 0
+//!           | GraphHdr (one cache line)    |  tail, head, cir_mask, cir, ...
+//!           +──────────────────────────────+
+//!           |   (padding)                  |
+//!           | src[-S] .. src[-1]           |  offsets of the S source nodes
+//!  cir ───► | cir[0] .. cir[2^k - 1]       |  circular buffer of pending nodes
+//!           +──────────────────────────────+  aligned
+//!           | node 0 block                 |
+//!           | node 1 block                 |
+//!           | ...                          |
+//!           +──────────────────────────────+
+//!
+//!  node block (every part a whole number of cache lines):
+//!           +──────────────────────────────+
+//!           | counters [u64; C]            |  named counters (drop reasons)
+//!           | private context (T)          |  NodeImpl::Context
+//!           | NodeCold (one line)          |  fence, ids, realloc_count, name
+//!  off ───► | NodeRt (one line)            |  objs, process, idx, size, off,
+//!           |   ... edges[2..]             |  nb_edges, stats, edges[0..2]
+//!           +──────────────────────────────+
+//! ```
+//!
+//! A node's offset (`off`) is that of its `NodeRt`; edges, the circular
+//! buffer and the source list all hold such offsets (`u32`), so the whole
+//! graph is position-independent and an edge costs four bytes. The private
+//! context sits at a distance from `NodeRt` that depends only on its type,
+//! so a process function finds it without a load.
+//!
+//! The object arrays (streams) are separate allocations because they grow
+//! and are swapped between nodes by the home run.
+//!
+//! Concurrency: the fast-path fields are read and written only by the thread
+//! that owns the [`Graph`](crate::Graph) (`&mut`); other threads read only the
+//! statistics, which are atomics written with relaxed stores by that one
+//! writer.
+
+use core::mem::{align_of, size_of};
+use core::ptr::{self, NonNull};
+use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::alloc::{self, Layout};
+
+use crate::fastpath::ProcessFn;
+use crate::obj::Obj;
+use crate::registry::{InitError, NodeImpl, NodeInfo, NodeRegistration};
+
+/// Cache line size assumed for layout (x86_64 and most arm64).
+pub const CACHE_LINE: usize = 64;
+/// Fence word stored in the graph header and every node, checked in debug
+/// builds on each hop of the walk.
+pub(crate) const FENCE: u64 = 0xdead_beef_1234_5678;
+/// Largest stream a node may grow to (objects).
+pub(crate) const MAX_STREAM: u32 = 1 << 24;
+
+pub(crate) type InitFn = unsafe fn(&NodeInfo<'_>, *mut u8) -> Result<(), InitError>;
+pub(crate) type FiniFn = unsafe fn(&NodeInfo<'_>, *mut u8);
+
+/// Graph header: what the walk and every enqueue touch, in one line.
+#[repr(C, align(64))]
+pub struct GraphHdr {
+    /// Next free slot of the circular buffer.
+    pub(crate) tail: u32,
+    /// Where a walk starts: minus the number of source nodes.
+    pub(crate) head: i32,
+    /// Circular buffer size minus one (size is a power of two).
+    pub(crate) cir_mask: u32,
+    /// Nodes in the graph.
+    pub(crate) nb_nodes: u32,
+    /// Start of the circular buffer; source offsets live at `cir[-S..0]`.
+    pub(crate) cir: *mut u32,
+    /// Offset of the first node block.
+    pub(crate) nodes_start: u32,
+    /// Whether the walk keeps statistics.
+    pub(crate) stats: bool,
+    pub(crate) fence: u64,
+}
+
+/// A node's fast-path line (`struct rte_node`'s fast-path area, packed):
+/// everything the walk and an enqueue to this node need, and the first two
+/// edges, in 64 bytes.
+#[repr(C, align(64))]
+pub struct NodeRt {
+    /// The pending stream.
+    pub(crate) objs: *mut Obj,
+    /// Process function (a monomorphised trampoline).
+    pub(crate) process: ProcessFn,
+    /// Objects pending in `objs`.
+    pub(crate) idx: u32,
+    /// Capacity of `objs`.
+    pub(crate) size: u32,
+    /// Offset of this struct from the graph base.
+    pub(crate) off: u32,
+    /// Number of edges.
+    pub(crate) nb_edges: u32,
+    /// Process calls.
+    pub(crate) calls: AtomicU64,
+    /// Objects processed (sum of process return values).
+    pub(crate) total_objs: AtomicU64,
+    /// Cycles spent.
+    pub(crate) cycles: AtomicU64,
+    /// Edge table (offsets of next nodes); continues past the struct.
+    pub(crate) edges: [u32; 2],
+}
+
+/// A node's slow-path line, just before its `NodeRt`.
+#[repr(C, align(64))]
+pub(crate) struct NodeCold {
+    pub(crate) fence: u64,
+    pub(crate) realloc_count: AtomicU64,
+    pub(crate) counters: *const AtomicU64,
+    pub(crate) name: *const u8,
+    pub(crate) name_len: usize,
+    pub(crate) nb_counters: u32,
+    pub(crate) index: u32,
+}
+
+const _: () = {
+    assert!(size_of::<GraphHdr>() == CACHE_LINE);
+    assert!(size_of::<NodeRt>() == CACHE_LINE);
+    assert!(align_of::<NodeRt>() == CACHE_LINE);
+    assert!(size_of::<NodeCold>() == CACHE_LINE);
+    assert!(core::mem::offset_of!(NodeRt, objs) == 0);
+    assert!(core::mem::offset_of!(NodeRt, process) == 8);
+    assert!(core::mem::offset_of!(NodeRt, idx) == 16);
+    assert!(core::mem::offset_of!(NodeRt, calls) == 32);
+    assert!(core::mem::offset_of!(NodeRt, edges) == EDGES_OFFSET);
+    assert!(size_of::<Obj>() == size_of::<usize>());
+};
+
+/// Where the edge table starts inside `NodeRt`.
+pub(crate) const EDGES_OFFSET: usize = 56;
+
+pub(crate) const fn round_line(n: usize) -> usize {
+    (n + CACHE_LINE - 1) & !(CACHE_LINE - 1)
+}
+
+fn hot_bytes(nb_edges: usize) -> usize {
+    round_line(EDGES_OFFSET + 4 * nb_edges).max(CACHE_LINE)
+}
+
+/// One node of a graph being laid out.
+pub(crate) struct NodePlan<'a> {
+    pub name: &'a str,
+    pub reg: &'static NodeRegistration,
+    pub edges: &'a [usize],
+    pub source: bool,
+}
+
+/// The single allocation of a graph.
+pub(crate) struct GraphMem {
+    base: NonNull<u8>,
+    layout: Layout,
+    /// Offset of each node's `NodeRt`.
+    offs: Vec<u32>,
+}
+
+// SAFETY: `GraphMem` owns its allocation. Mutation of the fast-path fields
+// only happens through `Graph` (one owner, `&mut self`, `!Sync`); other
+// threads only load atomics (see the module doc). The object arrays it
+// points to are owned by it as well and freed in `Drop`.
+unsafe impl Send for GraphMem {}
+// SAFETY: as above: shared access is limited to atomic loads.
+unsafe impl Sync for GraphMem {}
+
+impl GraphMem {
+    /// Lays out and populates the memory of a graph. Contexts are left
+    /// uninitialised (see [`GraphMem::init_ctx`]).
+    pub fn new(nodes: &[NodePlan<'_>], burst: u32) -> GraphMem {
+        let nb_src = nodes.iter().filter(|n| n.source).count();
+        let cir_len = nodes.len().next_power_of_two();
+        let cir_off = round_line(CACHE_LINE + 4 * nb_src);
+        let nodes_start = round_line(cir_off + 4 * cir_len);
+        let mut offs = Vec::with_capacity(nodes.len());
+        let mut sz = nodes_start;
+        for n in nodes {
+            sz += round_line(8 * n.reg.counters.len());
+            sz += round_line(n.reg.vtable.ctx_size);
+            sz += CACHE_LINE; // NodeCold
+            offs.push(sz as u32);
+            sz += hot_bytes(n.edges.len());
+        }
+        assert!(sz <= u32::MAX as usize, "graph memory larger than 4 GiB");
+        let layout = Layout::from_size_align(sz, CACHE_LINE).expect("graph layout");
+        // SAFETY: `layout` has a non-zero size (at least the header line).
+        let raw = unsafe { alloc::alloc_zeroed(layout) };
+        let Some(base) = NonNull::new(raw) else { alloc::handle_alloc_error(layout) };
+        let mem = GraphMem { base, layout, offs };
+        // SAFETY: the allocation is `sz` bytes, zeroed and exclusively ours;
+        // every offset written below was computed above to lie inside it,
+        // aligned for the type stored there.
+        unsafe { mem.populate(nodes, burst, nb_src, cir_off, cir_len, nodes_start) };
+        mem
+    }
+
+    /// # Safety
+    /// Called once, from `new`, on the fresh zeroed allocation described by
+    /// the arguments.
+    unsafe fn populate(
+        &self,
+        nodes: &[NodePlan<'_>],
+        burst: u32,
+        nb_src: usize,
+        cir_off: usize,
+        cir_len: usize,
+        nodes_start: usize,
+    ) {
+        let base = self.base.as_ptr();
+        let cir = base.add(cir_off).cast::<u32>();
+        self.hdr().write(GraphHdr {
+            tail: 0,
+            head: -(nb_src as i32),
+            cir_mask: cir_len as u32 - 1,
+            nb_nodes: nodes.len() as u32,
+            cir,
+            nodes_start: nodes_start as u32,
+            stats: true,
+            fence: FENCE,
+        });
+        let mut src_slot = -(nb_src as isize);
+        for (i, n) in nodes.iter().enumerate() {
+            let off = self.offs[i];
+            if n.source {
+                cir.offset(src_slot).write(off);
+                src_slot += 1;
+            }
+            let node = self.node(i);
+            let cold = cold_of(node);
+            let counters = cold
+                .cast::<u8>()
+                .sub(round_line(n.reg.vtable.ctx_size) + round_line(8 * n.reg.counters.len()))
+                .cast::<AtomicU64>();
+            cold.write(NodeCold {
+                fence: FENCE,
+                realloc_count: AtomicU64::new(0),
+                counters,
+                name: n.name.as_ptr(),
+                name_len: n.name.len(),
+                nb_counters: n.reg.counters.len() as u32,
+                index: i as u32,
+            });
+            node.write(NodeRt {
+                objs: alloc_stream(burst),
+                process: n.reg.vtable.process,
+                idx: 0,
+                size: burst,
+                off,
+                nb_edges: n.edges.len() as u32,
+                calls: AtomicU64::new(0),
+                total_objs: AtomicU64::new(0),
+                cycles: AtomicU64::new(0),
+                edges: [0; 2],
+            });
+            let edges = edges_of(node);
+            for (e, &to) in n.edges.iter().enumerate() {
+                edges.add(e).write(self.offs[to]);
+            }
+        }
+    }
+
+    pub fn hdr(&self) -> *mut GraphHdr {
+        self.base.as_ptr().cast()
+    }
+
+    pub fn offs(&self) -> &[u32] {
+        &self.offs
+    }
+
+    /// The `NodeRt` of the `i`-th node.
+    pub fn node(&self, i: usize) -> *mut NodeRt {
+        // SAFETY: `offs[i]` is the in-bounds offset of node `i`'s `NodeRt`
+        // (computed in `new`); the index panics if out of range.
+        unsafe { self.base.as_ptr().add(self.offs[i] as usize).cast() }
+    }
+
+    /// Reads the statistics of node `i` (callable from any thread).
+    pub fn read_stats(&self, i: usize) -> RawStats {
+        let node = self.node(i);
+        // SAFETY: `node` and its cold line are live (the allocation lives as
+        // long as `self`); only atomic fields are read, which is race-free
+        // against the walker's relaxed stores.
+        unsafe {
+            let cold = cold_of(node);
+            let counters = (0..(*cold).nb_counters as usize)
+                .map(|c| (*(*cold).counters.add(c)).load(Relaxed))
+                .collect();
+            RawStats {
+                calls: (*node).calls.load(Relaxed),
+                objs: (*node).total_objs.load(Relaxed),
+                cycles: (*node).cycles.load(Relaxed),
+                realloc_count: (*cold).realloc_count.load(Relaxed),
+                counters,
+            }
+        }
+    }
+
+    /// Sets whether walks keep statistics.
+    ///
+    /// # Safety
+    /// The caller has exclusive access to the fast path (`&mut Graph`).
+    pub unsafe fn set_stats(&self, on: bool) {
+        (*self.hdr()).stats = on;
+    }
+
+    /// `(idx, size)` of node `i`'s stream.
+    ///
+    /// # Safety
+    /// The caller has exclusive access to the fast path (`&Graph` or
+    /// `&mut Graph`, which is `!Sync`, on the walking thread).
+    pub unsafe fn stream_state(&self, i: usize) -> (u32, u32) {
+        let n = self.node(i);
+        ((*n).idx, (*n).size)
+    }
+
+    /// Builds node `i`'s context.
+    ///
+    /// # Safety
+    /// Called once per node, before any walk, with `info` describing node
+    /// `i`; the context slot is then initialised on `Ok`.
+    pub unsafe fn init_ctx(&self, i: usize, reg: &NodeRegistration, info: &NodeInfo<'_>) -> Result<(), InitError> {
+        let slot = ctx_ptr(self.node(i), reg.vtable.ctx_size);
+        (reg.vtable.init)(info, slot)
+    }
+
+    /// Runs node `i`'s fini and drops its context.
+    ///
+    /// # Safety
+    /// Node `i`'s context was initialised by `init_ctx` and not finalised
+    /// since; no walk runs concurrently.
+    pub unsafe fn fini_ctx(&self, i: usize, reg: &NodeRegistration, info: &NodeInfo<'_>) {
+        let slot = ctx_ptr(self.node(i), reg.vtable.ctx_size);
+        (reg.vtable.fini)(info, slot)
+    }
+
+    /// Node `i`'s context, if it is of type `T`.
+    ///
+    /// # Safety
+    /// Node `i`'s context is initialised and the caller has exclusive
+    /// access to the graph for the returned lifetime.
+    pub unsafe fn ctx_mut<T: 'static>(&self, i: usize, reg: &NodeRegistration) -> Option<*mut T> {
+        if (reg.vtable.ctx_type)() != core::any::TypeId::of::<T>() {
+            return None;
+        }
+        Some(ctx_ptr(self.node(i), size_of::<T>()).cast())
+    }
+}
+
+impl Drop for GraphMem {
+    fn drop(&mut self) {
+        for i in 0..self.offs.len() {
+            let n = self.node(i);
+            // SAFETY: dropping the last reference: nobody walks or reads the
+            // graph any more. `objs`/`size` describe the stream allocated by
+            // `alloc_stream`/`grow_stream` for this node (home runs only
+            // swap whole arrays between nodes of this graph).
+            unsafe { free_stream((*n).objs, (*n).size) };
+        }
+        // SAFETY: allocated in `new` with this layout.
+        unsafe { alloc::dealloc(self.base.as_ptr(), self.layout) };
+    }
+}
+
+/// Statistics of one node instance.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RawStats {
+    pub calls: u64,
+    pub objs: u64,
+    pub cycles: u64,
+    pub realloc_count: u64,
+    pub counters: Vec<u64>,
+}
+
+/// The cold line of `node`.
+///
+/// # Safety
+/// `node` points to a `NodeRt` inside graph memory.
+#[inline(always)]
+pub(crate) unsafe fn cold_of(node: *mut NodeRt) -> *mut NodeCold {
+    node.cast::<u8>().sub(CACHE_LINE).cast()
+}
+
+/// The edge table of `node`.
+///
+/// # Safety
+/// `node` points to a `NodeRt` inside graph memory.
+#[inline(always)]
+pub(crate) unsafe fn edges_of(node: *mut NodeRt) -> *mut u32 {
+    node.cast::<u8>().add(EDGES_OFFSET).cast()
+}
+
+/// The private context of `node`, for a context of `ctx_size` bytes.
+///
+/// # Safety
+/// `node` points to a `NodeRt` inside graph memory whose registration has a
+/// context of `ctx_size` bytes.
+#[inline(always)]
+pub(crate) unsafe fn ctx_ptr(node: *mut NodeRt, ctx_size: usize) -> *mut u8 {
+    node.cast::<u8>().sub(CACHE_LINE + round_line(ctx_size))
+}
+
+fn stream_layout(size: u32) -> Layout {
+    Layout::from_size_align(size as usize * size_of::<Obj>(), CACHE_LINE).expect("stream layout")
+}
+
+/// Allocates a zeroed stream of `size` objects.
+pub(crate) fn alloc_stream(size: u32) -> *mut Obj {
+    let layout = stream_layout(size);
+    // SAFETY: `size` is at least 1 (the burst size is checked at creation).
+    let p = unsafe { alloc::alloc_zeroed(layout) };
+    if p.is_null() {
+        alloc::handle_alloc_error(layout)
+    }
+    p.cast()
+}
+
+/// Frees a stream made by `alloc_stream` or `grow_stream`.
+///
+/// # Safety
+/// `objs` was allocated with capacity `size` by this module and is not used
+/// afterwards.
+pub(crate) unsafe fn free_stream(objs: *mut Obj, size: u32) {
+    alloc::dealloc(objs.cast(), stream_layout(size));
+}
+
+/// Grows a node's stream to hold at least `req` objects: at least double,
+/// a power of two, zero-filled, counted in `realloc_count`. Never shrinks.
+///
+/// # Safety
+/// `node` points to a `NodeRt` in graph memory and the caller has exclusive
+/// access to the fast path.
+#[cold]
+#[inline(never)]
+pub(crate) unsafe fn grow_stream(node: *mut NodeRt, req: u32) {
+    let old = (*node).size;
+    let new = req.max(old.saturating_mul(2)).next_power_of_two();
+    if new > MAX_STREAM {
+        stream_overflow(node, req);
+    }
+    let p = alloc::realloc((*node).objs.cast(), stream_layout(old), new as usize * size_of::<Obj>());
+    if p.is_null() {
+        alloc::handle_alloc_error(stream_layout(new))
+    }
+    let objs = p.cast::<Obj>();
+    ptr::write_bytes(objs.add(old as usize), 0, (new - old) as usize);
+    (*node).objs = objs;
+    (*node).size = new;
+    let cold = cold_of(node);
+    let rc = &(*cold).realloc_count;
+    rc.store(rc.load(Relaxed) + 1, Relaxed);
+}
+
+#[cold]
+#[inline(never)]
+unsafe fn stream_overflow(node: *mut NodeRt, req: u32) -> ! {
+    panic!(
+        "node \"{}\": stream would exceed {} objects ({} requested); a node keeps enqueueing without bound",
+        node_name(node),
+        MAX_STREAM,
+        req
+    )
+}
+
+/// The name of `node`, for diagnostics.
+///
+/// # Safety
+/// `node` points to a `NodeRt` in graph memory of a live graph.
+pub(crate) unsafe fn node_name<'a>(node: *mut NodeRt) -> &'a str {
+    let cold = cold_of(node);
+    let bytes = core::slice::from_raw_parts((*cold).name, (*cold).name_len);
+    core::str::from_utf8(bytes).unwrap_or("?")
+}
+
+/// Writes `N::Context` built by `N::init` into `dst`.
+///
+/// # Safety
+/// `dst` is valid for writes of `N::Context` and suitably aligned.
+pub(crate) unsafe fn init_thunk<N: NodeImpl>(info: &NodeInfo<'_>, dst: *mut u8) -> Result<(), InitError> {
+    let v = N::init(info)?;
+    dst.cast::<N::Context>().write(v);
+    Ok(())
+}
+
+/// Runs `N::fini` on the context at `dst` and drops it.
+///
+/// # Safety
+/// `dst` holds an initialised `N::Context` that is not used afterwards.
+pub(crate) unsafe fn fini_thunk<N: NodeImpl>(info: &NodeInfo<'_>, dst: *mut u8) {
+    let p = dst.cast::<N::Context>();
+    N::fini(info, &mut *p);
+    ptr::drop_in_place(p);
+}

@@ -1,0 +1,264 @@
+//! Statistics: per node calls, objs, cycles, realloc_count and named
+//! counters; cluster stats aggregating a node's instances over all graphs
+//! matching patterns (`rte_graph_cluster_stats_*`); DPDK's table.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use comfy_table::{presets, Cell, CellAlignment, ContentArrangement, Table};
+use serde::Serialize;
+
+use crate::error::{GraphError, Result};
+use crate::graph::{self, GraphShared};
+use crate::registry::NodeId;
+
+/// Statistics of one node in one graph.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeStats {
+    /// Node name.
+    pub name: String,
+    /// Node id.
+    pub id: NodeId,
+    /// Process calls.
+    pub calls: u64,
+    /// Objects processed.
+    pub objs: u64,
+    /// Cycles spent (TSC ticks on x86_64, nanoseconds elsewhere).
+    pub cycles: u64,
+    /// Times the node's stream grew.
+    pub realloc_count: u64,
+    /// Named counters (drop reasons and the like).
+    pub counters: BTreeMap<String, u64>,
+}
+
+pub(crate) fn graph_stats(g: &GraphShared) -> Vec<NodeStats> {
+    g.nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let raw = g.mem.read_stats(i);
+            NodeStats {
+                name: n.name.clone(),
+                id: n.id,
+                calls: raw.calls,
+                objs: raw.objs,
+                cycles: raw.cycles,
+                realloc_count: raw.realloc_count,
+                counters: n.reg.counters.iter().map(|c| c.to_string()).zip(raw.counters).collect(),
+            }
+        })
+        .collect()
+}
+
+/// One node's statistics summed over its instances in a cluster of graphs,
+/// with rates since the previous sample.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClusterNodeStats {
+    /// Node name.
+    pub name: String,
+    /// Node id.
+    pub id: NodeId,
+    /// Graphs holding the node.
+    pub instances: usize,
+    /// Process calls.
+    pub calls: u64,
+    /// Objects processed.
+    pub objs: u64,
+    /// Cycles spent.
+    pub cycles: u64,
+    /// Stream growths.
+    pub realloc_count: u64,
+    /// Objects per call since the previous sample.
+    pub objs_per_call: f64,
+    /// Objects per second since the previous sample.
+    pub objs_per_sec: f64,
+    /// Cycles per call since the previous sample.
+    pub cycles_per_call: f64,
+    /// Named counters, summed.
+    pub counters: BTreeMap<String, u64>,
+}
+
+struct Member {
+    graph: usize,
+    index: usize,
+}
+
+struct ClusterNode {
+    name: String,
+    id: NodeId,
+    counters: Vec<String>,
+    members: Vec<Member>,
+    prev: (u64, u64, u64),
+    base: (u64, u64, u64, u64, Vec<u64>),
+}
+
+/// Statistics over every graph whose name matches one of the patterns
+/// (`rte_graph_cluster_stats_create`). Graphs destroyed later keep their
+/// final counters in the sum.
+pub struct ClusterStats {
+    graphs: Vec<Arc<GraphShared>>,
+    nodes: Vec<ClusterNode>,
+    prev_ts: Instant,
+}
+
+impl ClusterStats {
+    /// Collects the graphs matching `graph_patterns` (globs). Each pattern
+    /// must match at least one live graph.
+    pub fn new<S: AsRef<str>>(graph_patterns: &[S]) -> Result<ClusterStats> {
+        let mut graphs: Vec<Arc<GraphShared>> = Vec::new();
+        for p in graph_patterns {
+            let p = p.as_ref();
+            let glob = glob::Pattern::new(p)
+                .map_err(|e| GraphError::BadPattern { pattern: p.to_string(), reason: e.msg.to_string() })?;
+            let found = graph::graphs_matching(&glob);
+            if found.is_empty() {
+                return Err(GraphError::GraphPatternNoMatch { pattern: p.to_string() });
+            }
+            for g in found {
+                if !graphs.iter().any(|h| Arc::ptr_eq(h, &g)) {
+                    graphs.push(g);
+                }
+            }
+        }
+        Ok(Self::from_graphs(graphs))
+    }
+
+    /// Statistics over exactly these graphs.
+    pub fn for_graphs(graphs: &[&crate::Graph]) -> ClusterStats {
+        Self::from_graphs(graphs.iter().map(|g| g.shared().clone()).collect())
+    }
+
+    fn from_graphs(graphs: Vec<Arc<GraphShared>>) -> ClusterStats {
+        let mut nodes: Vec<ClusterNode> = Vec::new();
+        for (gi, g) in graphs.iter().enumerate() {
+            for (ni, n) in g.nodes.iter().enumerate() {
+                let member = Member { graph: gi, index: ni };
+                match nodes.iter_mut().find(|c| c.id == n.id) {
+                    Some(c) => c.members.push(member),
+                    None => nodes.push(ClusterNode {
+                        name: n.name.clone(),
+                        id: n.id,
+                        counters: n.reg.counters.iter().map(|c| c.to_string()).collect(),
+                        members: vec![member],
+                        prev: (0, 0, 0),
+                        base: (0, 0, 0, 0, vec![0; n.reg.counters.len()]),
+                    }),
+                }
+            }
+        }
+        ClusterStats { graphs, nodes, prev_ts: Instant::now() }
+    }
+
+    /// Names of the graphs in the cluster.
+    pub fn graph_names(&self) -> Vec<String> {
+        self.graphs.iter().map(|g| g.name.clone()).collect()
+    }
+
+    /// Samples every node (`rte_graph_cluster_stats_get`); rates are over the
+    /// time since the previous sample (or creation/reset).
+    pub fn get(&mut self) -> Vec<ClusterNodeStats> {
+        let now = Instant::now();
+        let secs = now.duration_since(self.prev_ts).as_secs_f64();
+        self.prev_ts = now;
+        let mut out = Vec::with_capacity(self.nodes.len());
+        for c in &mut self.nodes {
+            let (mut calls, mut objs, mut cycles, mut realloc) = (0u64, 0u64, 0u64, 0u64);
+            let mut counters = vec![0u64; c.counters.len()];
+            for m in &c.members {
+                let raw = self.graphs[m.graph].mem.read_stats(m.index);
+                calls += raw.calls;
+                objs += raw.objs;
+                cycles += raw.cycles;
+                realloc += raw.realloc_count;
+                for (a, b) in counters.iter_mut().zip(raw.counters) {
+                    *a += b;
+                }
+            }
+            let (bc, bo, by, br, bk) = &c.base;
+            calls = calls.saturating_sub(*bc);
+            objs = objs.saturating_sub(*bo);
+            cycles = cycles.saturating_sub(*by);
+            realloc = realloc.saturating_sub(*br);
+            for (a, b) in counters.iter_mut().zip(bk) {
+                *a = a.saturating_sub(*b);
+            }
+            let (pc, po, py) = c.prev;
+            let dcalls = calls.saturating_sub(pc);
+            let dobjs = objs.saturating_sub(po);
+            let dcycles = cycles.saturating_sub(py);
+            c.prev = (calls, objs, cycles);
+            out.push(ClusterNodeStats {
+                name: c.name.clone(),
+                id: c.id,
+                instances: c.members.len(),
+                calls,
+                objs,
+                cycles,
+                realloc_count: realloc,
+                objs_per_call: if dcalls > 0 { dobjs as f64 / dcalls as f64 } else { 0.0 },
+                objs_per_sec: if secs > 0.0 { dobjs as f64 / secs } else { 0.0 },
+                cycles_per_call: if dcalls > 0 { dcycles as f64 / dcalls as f64 } else { 0.0 },
+                counters: c.counters.iter().cloned().zip(counters).collect(),
+            });
+        }
+        out
+    }
+
+    /// Starts counting from zero again (`rte_graph_cluster_stats_reset`).
+    pub fn reset(&mut self) {
+        for c in &mut self.nodes {
+            let mut b = (0u64, 0u64, 0u64, 0u64, vec![0u64; c.counters.len()]);
+            for m in &c.members {
+                let raw = self.graphs[m.graph].mem.read_stats(m.index);
+                b.0 += raw.calls;
+                b.1 += raw.objs;
+                b.2 += raw.cycles;
+                b.3 += raw.realloc_count;
+                for (a, v) in b.4.iter_mut().zip(raw.counters) {
+                    *a += v;
+                }
+            }
+            c.base = b;
+            c.prev = (0, 0, 0);
+        }
+        self.prev_ts = Instant::now();
+    }
+}
+
+/// DPDK's stats table (`rte_graph_cluster_stats_get` with the default
+/// callback): one row per node that processed objects, then the non-zero
+/// named counters.
+pub fn format_table(stats: &[ClusterNodeStats]) -> String {
+    let mut t = Table::new();
+    t.load_style(presets::ASCII_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Disabled);
+    t.set_header(["Node", "calls", "objs", "realloc_count", "objs/call", "objs/sec(10E6)", "cycles/call"]);
+    for s in stats.iter().filter(|s| s.objs > 0) {
+        t.add_row(vec![
+            Cell::new(&s.name),
+            Cell::new(s.calls).set_alignment(CellAlignment::Right),
+            Cell::new(s.objs).set_alignment(CellAlignment::Right),
+            Cell::new(s.realloc_count).set_alignment(CellAlignment::Right),
+            Cell::new(format!("{:.3}", s.objs_per_call)).set_alignment(CellAlignment::Right),
+            Cell::new(format!("{:.6}", s.objs_per_sec / 1e6)).set_alignment(CellAlignment::Right),
+            Cell::new(format!("{:.4}", s.cycles_per_call)).set_alignment(CellAlignment::Right),
+        ]);
+    }
+    let mut out = t.to_string();
+    out.push('\n');
+    let mut counters = Table::new();
+    counters.load_style(presets::ASCII_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Disabled);
+    counters.set_header(["Node", "counter", "count"]);
+    let mut any = false;
+    for s in stats {
+        for (k, v) in s.counters.iter().filter(|(_, v)| **v > 0) {
+            counters.add_row(vec![Cell::new(&s.name), Cell::new(k), Cell::new(v).set_alignment(CellAlignment::Right)]);
+            any = true;
+        }
+    }
+    if any {
+        out.push_str(&counters.to_string());
+        out.push('\n');
+    }
+    out
+}
