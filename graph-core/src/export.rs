@@ -28,7 +28,11 @@ impl Graph {
         let _ = writeln!(s, "  rankdir=LR;");
         for n in &g.nodes {
             if n.source {
-                let _ = writeln!(s, "  {} [shape=box, style=filled, fillcolor=lightblue, color=blue];", quote(&n.name));
+                let _ = writeln!(
+                    s,
+                    "  {} [shape=box, style=filled, fillcolor=lightblue, color=blue];",
+                    quote(&n.name)
+                );
             } else {
                 let _ = writeln!(s, "  {};", quote(&n.name));
             }
@@ -36,7 +40,14 @@ impl Graph {
         for n in &g.nodes {
             for (i, &to) in n.edges.iter().enumerate() {
                 let color = if n.source { ", color=blue" } else { "" };
-                let _ = writeln!(s, "  {} -> {} [label=\"{}\"{}];", quote(&n.name), quote(&g.nodes[to].name), i, color);
+                let _ = writeln!(
+                    s,
+                    "  {} -> {} [label=\"{}\"{}];",
+                    quote(&n.name),
+                    quote(&g.nodes[to].name),
+                    i,
+                    color
+                );
             }
         }
         s.push_str("}\n");
@@ -50,10 +61,15 @@ impl Graph {
         let hdr = g.mem.hdr();
         // SAFETY: `&self` on the owning thread (`Graph` is `!Sync`): no walk
         // runs; plain reads of header fields.
-        let (head, tail, mask, nb_nodes) = unsafe { ((*hdr).head, (*hdr).tail, (*hdr).cir_mask, (*hdr).nb_nodes) };
+        let (head, tail, mask, nb_nodes) =
+            unsafe { ((*hdr).head, (*hdr).tail, (*hdr).cir_mask, (*hdr).nb_nodes) };
         let mut s = String::new();
         let _ = writeln!(s, "graph <{}> id {}", g.name, g.id);
-        let _ = writeln!(s, "  nb_nodes={nb_nodes} head={head} tail={tail} cir_mask={mask:#x} stats={}", self.stats_enabled());
+        let _ = writeln!(
+            s,
+            "  nb_nodes={nb_nodes} head={head} tail={tail} cir_mask={mask:#x} stats={}",
+            self.stats_enabled()
+        );
         let _ = writeln!(s, "  sources: {}", self.source_names().join(", "));
         for (i, n) in g.nodes.iter().enumerate() {
             // SAFETY: as above.

@@ -51,11 +51,16 @@ pub(crate) fn process_trampoline<N: NodeImpl>(inv: Invocation) -> usize {
     //    (rule 3).
     unsafe {
         let node = inv.node;
-        let state = &mut *mem::ctx_ptr(node, core::mem::size_of::<N::Context>()).cast::<N::Context>();
+        let state =
+            &mut *mem::ctx_ptr(node, core::mem::size_of::<N::Context>()).cast::<N::Context>();
         let objs = Objs {
             objs: core::slice::from_raw_parts_mut((*node).objs, (*node).idx as usize),
         };
-        let mut ctx = Ctx { graph: inv.graph, node, _life: PhantomData };
+        let mut ctx = Ctx {
+            graph: inv.graph,
+            node,
+            _life: PhantomData,
+        };
         N::process(&mut ctx, state, objs)
     }
 }
@@ -303,6 +308,7 @@ impl Ctx<'_> {
         unsafe {
             if (*dst).idx == 0 {
                 let src = self.node;
+                #[allow(clippy::drop_non_drop)] // ends the loan of rule 2 explicitly
                 drop(objs);
                 core::mem::swap(&mut (*src).objs, &mut (*dst).objs);
                 core::mem::swap(&mut (*src).size, &mut (*dst).size);

@@ -92,22 +92,25 @@ mod stats;
 
 pub use error::{GraphError, Result};
 pub use fastpath::{Ctx, Invocation, Objs, ProcessFn};
-pub use graph::{graph_from_name, graph_id_to_name, graph_list, Graph, GraphId, GraphParam, BURST_SIZE, GRAPH_NAME_MAX};
+pub use graph::{
+    graph_from_name, graph_id_to_name, graph_list, Graph, GraphId, GraphParam, BURST_SIZE,
+    GRAPH_NAME_MAX,
+};
 pub use obj::Obj;
 pub use registry::{
-    node_clone, node_edge_count, node_edge_get, node_edge_shrink, node_edge_update, node_from_name, node_id_to_name,
-    node_list, node_max_count, InitError, NodeFlags, NodeId, NodeImpl, NodeInfo, NodeRegistration, NodeSummary,
-    MAX_EDGES, NODE_NAME_MAX,
+    node_clone, node_edge_count, node_edge_get, node_edge_shrink, node_edge_update, node_from_name,
+    node_id_to_name, node_list, node_max_count, InitError, NodeFlags, NodeId, NodeImpl, NodeInfo,
+    NodeRegistration, NodeSummary, MAX_EDGES, NODE_NAME_MAX,
 };
 pub use stats::{format_table, ClusterNodeStats, ClusterStats, NodeStats};
 
 #[doc(hidden)]
 pub mod __private {
-    pub use linkme;
     #[cfg(miri)]
     pub use crate::registry::miri_register;
     #[cfg(not(miri))]
     pub use crate::registry::NODE_REGISTRY;
+    pub use linkme;
 }
 
 /// Declares and registers a node.
@@ -203,3 +206,8 @@ macro_rules! node {
     (@flags) => { $crate::NodeFlags::empty() };
     (@flags $flags:expr) => { $flags };
 }
+
+/// `docs/writing-a-node.md`, compiled and run as a doc-test.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/writing-a-node.md")]
+pub struct WritingANode;

@@ -226,18 +226,32 @@ fn check_name(name: &str) -> Result<()> {
     } else {
         return Ok(());
     };
-    Err(GraphError::InvalidNodeName { name: name.to_string(), reason })
+    Err(GraphError::InvalidNodeName {
+        name: name.to_string(),
+        reason,
+    })
 }
 
 impl Registry {
     fn from_static() -> Registry {
         let mut regs = static_registrations();
         regs.sort_by_key(|r| r.name);
-        let mut r = Registry { nodes: Vec::new(), by_name: HashMap::new(), broken: None };
+        let mut r = Registry {
+            nodes: Vec::new(),
+            by_name: HashMap::new(),
+            broken: None,
+        };
         for reg in regs {
             let res = check_name(reg.name)
                 .and_then(|_| r.check_edges(reg.name, reg.next_nodes.len()))
-                .and_then(|_| r.insert(reg.name.to_string(), reg, None, reg.next_nodes.iter().map(|s| s.to_string()).collect()));
+                .and_then(|_| {
+                    r.insert(
+                        reg.name.to_string(),
+                        reg,
+                        None,
+                        reg.next_nodes.iter().map(|s| s.to_string()).collect(),
+                    )
+                });
             if let Err(e) = res {
                 // Keep the first problem; every call then reports it.
                 r.broken.get_or_insert(e);
@@ -248,7 +262,11 @@ impl Registry {
 
     fn check_edges(&self, name: &str, count: usize) -> Result<()> {
         if count > MAX_EDGES {
-            return Err(GraphError::TooManyEdges { node: name.to_string(), count, max: MAX_EDGES });
+            return Err(GraphError::TooManyEdges {
+                node: name.to_string(),
+                count,
+                max: MAX_EDGES,
+            });
         }
         Ok(())
     }
@@ -265,7 +283,13 @@ impl Registry {
         }
         let id = NodeId(self.nodes.len() as u32);
         self.by_name.insert(name.clone(), id);
-        self.nodes.push(NodeEntry { id, name, reg, next, parent });
+        self.nodes.push(NodeEntry {
+            id,
+            name,
+            reg,
+            next,
+            parent,
+        });
         Ok(id)
     }
 
@@ -278,12 +302,16 @@ impl Registry {
 
     fn entry_mut(&mut self, id: NodeId) -> Result<&mut NodeEntry> {
         self.ok()?;
-        self.nodes.get_mut(id.0 as usize).ok_or(GraphError::NoSuchNodeId { id: id.0 })
+        self.nodes
+            .get_mut(id.0 as usize)
+            .ok_or(GraphError::NoSuchNodeId { id: id.0 })
     }
 
     fn entry(&self, id: NodeId) -> Result<&NodeEntry> {
         self.ok()?;
-        self.nodes.get(id.0 as usize).ok_or(GraphError::NoSuchNodeId { id: id.0 })
+        self.nodes
+            .get(id.0 as usize)
+            .ok_or(GraphError::NoSuchNodeId { id: id.0 })
     }
 
     pub fn by_name(&self, name: &str) -> Option<&NodeEntry> {
@@ -308,7 +336,11 @@ pub(crate) fn with_registry<R>(f: impl FnOnce(&Registry) -> Result<R>) -> Result
 pub fn node_from_name(name: &str) -> Result<NodeId> {
     let r = registry();
     r.ok()?;
-    r.by_name(name).map(|e| e.id).ok_or_else(|| GraphError::NoSuchNode { name: name.to_string() })
+    r.by_name(name)
+        .map(|e| e.id)
+        .ok_or_else(|| GraphError::NoSuchNode {
+            name: name.to_string(),
+        })
 }
 
 /// The name of node `id` (`rte_node_id_to_name`).
@@ -329,11 +361,17 @@ pub fn node_clone(id: NodeId, suffix: &str) -> Result<NodeId> {
     let parent = r.entry(id)?.clone();
     if let Some(pid) = parent.parent {
         let pname = r.entry(pid)?.name.clone();
-        return Err(GraphError::CloneOfClone { name: parent.name, parent: pname });
+        return Err(GraphError::CloneOfClone {
+            name: parent.name,
+            parent: pname,
+        });
     }
     let name = format!("{}-{}", parent.name, suffix);
     if suffix.is_empty() {
-        return Err(GraphError::InvalidNodeName { name, reason: "empty clone suffix" });
+        return Err(GraphError::InvalidNodeName {
+            name,
+            reason: "empty clone suffix",
+        });
     }
     check_name(&name)?;
     r.insert(name, parent.reg, Some(id), parent.next)
@@ -360,11 +398,19 @@ pub fn node_edge_update(id: NodeId, from: Option<u16>, next: &[&str]) -> Result<
     let nb = e.next.len();
     let from = from.map(usize::from).unwrap_or(nb);
     if from > nb {
-        return Err(GraphError::EdgeHole { node: e.name.clone(), from: from as u16, nb_edges: nb as u16 });
+        return Err(GraphError::EdgeHole {
+            node: e.name.clone(),
+            from: from as u16,
+            nb_edges: nb as u16,
+        });
     }
     let end = from + next.len();
     if end > MAX_EDGES {
-        return Err(GraphError::TooManyEdges { node: e.name.clone(), count: end, max: MAX_EDGES });
+        return Err(GraphError::TooManyEdges {
+            node: e.name.clone(),
+            count: end,
+            max: MAX_EDGES,
+        });
     }
     for n in next {
         check_name(n)?;
@@ -383,7 +429,11 @@ pub fn node_edge_shrink(id: NodeId, size: u16) -> Result<u16> {
     let mut r = registry();
     let e = r.entry_mut(id)?;
     if usize::from(size) > e.next.len() {
-        return Err(GraphError::EdgeShrink { node: e.name.clone(), nb_edges: e.next.len() as u16, size });
+        return Err(GraphError::EdgeShrink {
+            node: e.name.clone(),
+            nb_edges: e.next.len() as u16,
+            size,
+        });
     }
     e.next.truncate(size.into());
     Ok(size)
