@@ -1,0 +1,587 @@
+//! Fixed-size pools of packet buffers, like `rte_mempool` +
+//! `rte_pktmbuf_pool_create`.
+//!
+//! All buffers of a pool are one allocation made at creation; nothing is
+//! allocated on the packet path. Free buffers sit in a shared stack and in
+//! per-lcore caches (see [`lcore`](crate::lcore)): an lcore allocates and
+//! frees against its own cache and touches the shared stack (under a
+//! mutex) only to refill or flush a cache's worth at a time. Exhaustion is
+//! an immediate error.
+//!
+//! ```text
+//!  one element:  [ Mbuf header 128 B | priv (rounded to 64) | headroom 128 | data room ]
+//! ```
+//!
+//! A buffer's `refcnt` is 1 while allocated and 0 while free; freeing a free
+//! buffer is refused and counted (`double_frees`) instead of corrupting the
+//! pool.
+
+use core::cell::UnsafeCell;
+use core::ffi::c_void;
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::alloc::{self, Layout};
+use std::sync::{Arc, Mutex, Weak};
+
+use graph_core::Obj;
+
+use crate::lcore::{self, MAX_LCORE};
+use crate::mbuf::{Mbuf, DEFAULT_DATAROOM, HEADROOM};
+
+/// Pool parameters.
+#[derive(Debug, Clone)]
+pub struct PoolConfig {
+    /// Number of buffers.
+    pub size: u32,
+    /// Per-lcore cache size (0: no cache). At most 512.
+    pub cache_size: u32,
+    /// Data room per buffer after the headroom.
+    pub data_room: u16,
+    /// Private area per buffer after the header.
+    pub priv_size: u16,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        PoolConfig {
+            size: 8192,
+            cache_size: 256,
+            data_room: DEFAULT_DATAROOM,
+            priv_size: 0,
+        }
+    }
+}
+
+/// Why a pool could not be made or a request could not be served.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PoolError {
+    /// Not enough free buffers for the whole request.
+    #[error("mempool \"{pool}\" exhausted: {wanted} buffers wanted, {available} free")]
+    Exhausted {
+        pool: String,
+        wanted: usize,
+        available: u32,
+    },
+    /// A configuration value is out of range.
+    #[error("mempool \"{pool}\": {what}")]
+    BadConfig { pool: String, what: String },
+}
+
+struct Cache {
+    /// Free buffers of this lcore; capacity `2 * cache_size`, never grows.
+    objs: UnsafeCell<Vec<Obj>>,
+    /// `objs.len()`, published for `available()` on other threads.
+    len: AtomicU32,
+}
+
+pub(crate) struct PoolInner {
+    name: String,
+    mem: NonNull<u8>,
+    layout: Layout,
+    elt_size: usize,
+    n: u32,
+    cache_size: u32,
+    ring: Mutex<Vec<Obj>>,
+    caches: Box<[Cache]>,
+    double_frees: AtomicU64,
+}
+
+// SAFETY: the shared free stack is behind a mutex; cache `i` is only
+// touched by the thread holding lcore `i` (exclusive, see `lcore`), its
+// `len` mirror is atomic; the element memory is owned by the pool and each
+// element by whoever holds its handle.
+unsafe impl Send for PoolInner {}
+// SAFETY: as above.
+unsafe impl Sync for PoolInner {}
+
+/// A pool of packet buffers. Cloning shares the pool.
+#[derive(Clone)]
+pub struct Mempool {
+    inner: Arc<PoolInner>,
+}
+
+static POOLS: Mutex<Vec<Weak<PoolInner>>> = Mutex::new(Vec::new());
+
+/// Flushes every pool's cache of `lcore` to the shared stacks (the lcore is
+/// being released).
+pub(crate) fn flush_lcore_caches(lcore: u32) {
+    let pools: Vec<_> = POOLS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .filter_map(Weak::upgrade)
+        .collect();
+    for p in pools {
+        // SAFETY: called from the thread that still holds `lcore` (from
+        // `LcoreGuard::drop`), so cache `lcore` is ours.
+        unsafe { p.flush_cache(lcore as usize, 0) };
+    }
+}
+
+impl Mempool {
+    /// Creates a pool (`rte_pktmbuf_pool_create`).
+    pub fn new(name: &str, cfg: &PoolConfig) -> Result<Mempool, PoolError> {
+        let bad = |what: String| PoolError::BadConfig {
+            pool: name.to_string(),
+            what,
+        };
+        if cfg.size == 0 {
+            return Err(bad("size must be at least 1".into()));
+        }
+        if cfg.cache_size > 512 {
+            return Err(bad(format!("cache size {} exceeds 512", cfg.cache_size)));
+        }
+        let buf_len = u32::from(HEADROOM) + u32::from(cfg.data_room);
+        if buf_len > u32::from(u16::MAX) {
+            return Err(bad(format!("data room {} too large", cfg.data_room)));
+        }
+        let priv_len = (cfg.priv_size as usize).div_ceil(64) * 64;
+        let elt_size =
+            (core::mem::size_of::<Mbuf>() + priv_len + buf_len as usize).div_ceil(64) * 64;
+        let total = elt_size
+            .checked_mul(cfg.size as usize)
+            .filter(|t| *t <= isize::MAX as usize / 2)
+            .ok_or_else(|| {
+                bad(format!(
+                    "{} buffers of {elt_size} bytes do not fit in memory",
+                    cfg.size
+                ))
+            })?;
+        let layout = Layout::from_size_align(total, 64).map_err(|e| bad(e.to_string()))?;
+        // SAFETY: `layout` has a non-zero size (size >= 1 element).
+        let raw = unsafe { alloc::alloc_zeroed(layout) };
+        let Some(mem) = NonNull::new(raw) else {
+            alloc::handle_alloc_error(layout)
+        };
+        let caches = (0..MAX_LCORE)
+            .map(|_| Cache {
+                objs: UnsafeCell::new(Vec::with_capacity(if cfg.cache_size > 0 {
+                    2 * cfg.cache_size as usize
+                } else {
+                    0
+                })),
+                len: AtomicU32::new(0),
+            })
+            .collect();
+        let inner = Arc::new(PoolInner {
+            name: name.to_string(),
+            mem,
+            layout,
+            elt_size,
+            n: cfg.size,
+            cache_size: cfg.cache_size,
+            ring: Mutex::new(Vec::with_capacity(cfg.size as usize)),
+            caches,
+            double_frees: AtomicU64::new(0),
+        });
+        let pool_ptr = Arc::as_ptr(&inner) as *mut c_void;
+        {
+            let mut ring = inner.ring.lock().unwrap_or_else(|e| e.into_inner());
+            // Push in reverse so that the first allocations come from the
+            // start of the memory.
+            for i in (0..cfg.size as usize).rev() {
+                // SAFETY: element `i` lies inside the allocation; it is
+                // 64-aligned (elt_size and the base are multiples of 64) and
+                // owned by the pool. The buffer after the header and private
+                // area is `buf_len` bytes, inside the element.
+                unsafe {
+                    let elt = mem.as_ptr().add(i * elt_size);
+                    let buf = elt.add(core::mem::size_of::<Mbuf>() + priv_len);
+                    let m = elt.cast::<Mbuf>();
+                    m.write(Mbuf::init(buf, buf_len as u16, pool_ptr, cfg.priv_size));
+                    ring.push(Obj::from_ptr(m));
+                }
+            }
+        }
+        let mut pools = POOLS.lock().unwrap_or_else(|e| e.into_inner());
+        pools.retain(|w| w.strong_count() > 0);
+        pools.push(Arc::downgrade(&inner));
+        Ok(Mempool { inner })
+    }
+
+    /// The pool's name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// Number of buffers.
+    pub fn size(&self) -> u32 {
+        self.inner.n
+    }
+
+    /// Free buffers (shared stack plus every lcore cache).
+    pub fn available(&self) -> u32 {
+        self.inner.available()
+    }
+
+    /// Buffers allocated and not yet freed.
+    pub fn in_use(&self) -> u32 {
+        self.inner.n - self.inner.available()
+    }
+
+    /// Frees of already-free buffers that were refused.
+    pub fn double_frees(&self) -> u64 {
+        self.inner.double_frees.load(Relaxed)
+    }
+
+    /// Size of the data area after the headroom.
+    pub fn data_room(&self) -> u16 {
+        let elt = (self.inner.mem.as_ptr()) as *const Mbuf;
+        // SAFETY: element 0 exists (size >= 1) and its header was
+        // initialised at creation; `buf_len` never changes.
+        unsafe { (*elt).buf_len() - HEADROOM }
+    }
+
+    /// Allocates `out.len()` buffers, all or none
+    /// (`rte_pktmbuf_alloc_bulk`). Each is reset (empty, default headroom).
+    #[inline]
+    pub fn alloc_bulk(&self, out: &mut [Obj]) -> Result<(), PoolError> {
+        self.inner.get_bulk(out)?;
+        for &o in out.iter() {
+            // SAFETY: `get_bulk` handed out these free buffers of this pool
+            // to the caller exclusively.
+            let m = unsafe { Mbuf::from_obj(o) };
+            m.reset();
+            m.set_refcnt(1);
+        }
+        Ok(())
+    }
+
+    /// Allocates one buffer.
+    pub fn alloc(&self) -> Result<Obj, PoolError> {
+        let mut o = [Obj::NULL];
+        self.alloc_bulk(&mut o)?;
+        Ok(o[0])
+    }
+}
+
+impl core::fmt::Debug for Mempool {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Mempool")
+            .field("name", &self.inner.name)
+            .field("size", &self.inner.n)
+            .field("available", &self.available())
+            .finish()
+    }
+}
+
+impl PoolInner {
+    fn available(&self) -> u32 {
+        let ring = self.ring.lock().unwrap_or_else(|e| e.into_inner()).len() as u32;
+        ring + self.caches.iter().map(|c| c.len.load(Relaxed)).sum::<u32>()
+    }
+
+    #[cold]
+    fn exhausted(&self, wanted: usize) -> PoolError {
+        PoolError::Exhausted {
+            pool: self.name.clone(),
+            wanted,
+            available: self.available(),
+        }
+    }
+
+    fn get_bulk(&self, out: &mut [Obj]) -> Result<(), PoolError> {
+        let n = out.len();
+        if let Some(l) = lcore::lcore_id() {
+            if self.cache_size > 0 && n <= self.cache_size as usize {
+                let c = &self.caches[l as usize];
+                // SAFETY: this thread holds lcore `l` exclusively, so nobody
+                // else touches cache `l`.
+                let cache = unsafe { &mut *c.objs.get() };
+                if cache.len() < n {
+                    // Refill to cache_size + n in one go.
+                    let mut ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
+                    let want = (self.cache_size as usize + n - cache.len()).min(ring.len());
+                    let at = ring.len() - want;
+                    cache.extend(ring.drain(at..));
+                    drop(ring);
+                    if cache.len() < n {
+                        c.len.store(cache.len() as u32, Relaxed);
+                        return Err(self.exhausted(n));
+                    }
+                }
+                let at = cache.len() - n;
+                out.copy_from_slice(&cache[at..]);
+                cache.truncate(at);
+                c.len.store(at as u32, Relaxed);
+                return Ok(());
+            }
+        }
+        let mut ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
+        if ring.len() < n {
+            drop(ring);
+            // A request larger than the cache may still be served from what
+            // this lcore's own cache holds.
+            if let Some(l) = lcore::lcore_id() {
+                // SAFETY: this thread holds lcore `l` exclusively.
+                unsafe { self.flush_cache(l as usize, 0) };
+            }
+            ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
+            if ring.len() < n {
+                drop(ring);
+                return Err(self.exhausted(n));
+            }
+        }
+        let at = ring.len() - n;
+        out.copy_from_slice(&ring[at..]);
+        ring.truncate(at);
+        Ok(())
+    }
+
+    /// Returns `objs` (buffers of this pool with refcnt already checked and
+    /// cleared) to the cache or the shared stack.
+    fn put_bulk(&self, objs: &[Obj]) {
+        if let Some(l) = lcore::lcore_id() {
+            if self.cache_size > 0 && objs.len() <= self.cache_size as usize {
+                let c = &self.caches[l as usize];
+                // SAFETY: this thread holds lcore `l` exclusively.
+                let cache = unsafe { &mut *c.objs.get() };
+                cache.extend_from_slice(objs);
+                if cache.len() >= (self.cache_size as usize * 3) / 2 {
+                    // SAFETY: as above.
+                    unsafe { self.flush_cache(l as usize, self.cache_size as usize) };
+                } else {
+                    c.len.store(cache.len() as u32, Relaxed);
+                }
+                return;
+            }
+        }
+        self.ring
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(objs);
+    }
+
+    /// Moves all but `keep` buffers of cache `l` to the shared stack.
+    ///
+    /// # Safety
+    /// The calling thread holds lcore `l`.
+    unsafe fn flush_cache(&self, l: usize, keep: usize) {
+        let c = &self.caches[l];
+        let cache = &mut *c.objs.get();
+        if cache.len() > keep {
+            self.ring
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(cache.drain(keep..));
+        }
+        c.len.store(cache.len() as u32, Relaxed);
+    }
+
+    fn owns(&self, o: Obj) -> bool {
+        let base = self.mem.as_ptr() as usize;
+        let a = o.addr();
+        a >= base && a < base + self.layout.size() && (a - base) % self.elt_size == 0
+    }
+}
+
+impl Drop for PoolInner {
+    fn drop(&mut self) {
+        let avail = self.available();
+        if avail != self.n {
+            // Buffers are still out there: their memory must stay valid.
+            eprintln!(
+                "mempool \"{}\" dropped with {} buffers in use; leaking its memory",
+                self.name,
+                self.n - avail
+            );
+            return;
+        }
+        // SAFETY: allocated in `Mempool::new` with this layout; every buffer
+        // is back, so no handle points into it.
+        unsafe { alloc::dealloc(self.mem.as_ptr(), self.layout) };
+    }
+}
+
+/// Frees packet buffers (`rte_pktmbuf_free_bulk`), returning each to its
+/// pool. A handle whose buffer is already free is skipped and counted in
+/// its pool's `double_frees`. Returns how many were freed.
+///
+/// # Panics
+/// Never for buffers of our pools; a handle of anything else is a bug in
+/// the caller and panics in debug builds.
+#[inline]
+pub fn free_bulk(objs: &[Obj]) -> usize {
+    let mut freed = 0;
+    let mut batch: [Obj; 64] = [Obj::NULL; 64];
+    let mut nb = 0;
+    let mut cur: *mut c_void = core::ptr::null_mut();
+    for &o in objs {
+        // SAFETY: the caller passes handles of live buffers it owns (packet
+        // graph ownership); a buffer's header stays valid while its pool
+        // lives, and a pool lives while any buffer is out.
+        let m = unsafe { Mbuf::from_obj(o) };
+        if m.refcnt() != 1 {
+            double_free(m);
+            continue;
+        }
+        m.set_refcnt(0);
+        let p = m.pool_ptr();
+        if p != cur || nb == batch.len() {
+            if nb > 0 {
+                put(cur, &batch[..nb]);
+            }
+            cur = p;
+            nb = 0;
+        }
+        batch[nb] = o;
+        nb += 1;
+        freed += 1;
+    }
+    if nb > 0 {
+        put(cur, &batch[..nb]);
+    }
+    freed
+}
+
+#[cold]
+fn double_free(m: &Mbuf) {
+    let p = m.pool_ptr() as *const PoolInner;
+    // SAFETY: as in `free_bulk`: the pool outlives its buffers.
+    unsafe { (*p).double_frees.fetch_add(1, Relaxed) };
+}
+
+#[inline]
+fn put(pool: *mut c_void, objs: &[Obj]) {
+    let p = pool as *const PoolInner;
+    // SAFETY: `pool` comes from the header of one of this pool's buffers,
+    // which the pool outlives.
+    let p = unsafe { &*p };
+    debug_assert!(
+        objs.iter().all(|&o| p.owns(o)),
+        "buffer returned to a pool that does not own it"
+    );
+    p.put_bulk(objs);
+}
+
+/// Frees one buffer.
+pub fn free(obj: Obj) {
+    free_bulk(&[obj]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn small() -> PoolConfig {
+        PoolConfig {
+            size: 64,
+            cache_size: 8,
+            data_room: 256,
+            priv_size: 0,
+        }
+    }
+
+    #[test]
+    fn alloc_free_round_trip_without_lcore() {
+        let p = Mempool::new("t1", &small()).unwrap();
+        let mut v = vec![Obj::NULL; 64];
+        p.alloc_bulk(&mut v).unwrap();
+        assert_eq!(p.in_use(), 64);
+        let err = p.alloc().unwrap_err();
+        assert!(
+            matches!(
+                err,
+                PoolError::Exhausted {
+                    wanted: 1,
+                    available: 0,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("\"t1\" exhausted"));
+        for &o in &v {
+            // SAFETY: fresh buffers from the pool, owned here.
+            let m = unsafe { Mbuf::from_obj(o) };
+            assert_eq!(m.refcnt(), 1);
+            assert_eq!(m.headroom(), HEADROOM);
+            assert_eq!(m.tailroom(), 256);
+            assert!(m.set_data(&[1, 2, 3]));
+            assert_eq!(m.data(), &[1, 2, 3]);
+        }
+        assert_eq!(free_bulk(&v), 64);
+        assert_eq!(p.available(), 64);
+        // A second free of the same buffers is refused and counted.
+        assert_eq!(free_bulk(&v[..3]), 0);
+        assert_eq!(p.double_frees(), 3);
+        assert_eq!(p.available(), 64);
+    }
+
+    #[test]
+    fn lcore_cache_refills_and_flushes() {
+        let p = Mempool::new("t2", &small()).unwrap();
+        std::thread::spawn(move || {
+            let _g = lcore::register_any().unwrap();
+            let mut a = [Obj::NULL; 4];
+            let rounds = if cfg!(miri) { 20 } else { 10_000 };
+            for _ in 0..rounds {
+                p.alloc_bulk(&mut a).unwrap();
+                assert_eq!(p.in_use(), 4);
+                free_bulk(&a);
+                assert_eq!(p.in_use(), 0);
+            }
+            // All or nothing: 64 requested, 64 free, cache too small for it.
+            let mut all = vec![Obj::NULL; 64];
+            p.alloc_bulk(&mut all).unwrap();
+            let mut one = [Obj::NULL; 1];
+            assert!(p.alloc_bulk(&mut one).is_err());
+            free_bulk(&all);
+            assert_eq!(p.available(), 64);
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn accessors_keep_the_buffer_invariant() {
+        let p = Mempool::new("t3", &small()).unwrap();
+        let o = p.alloc().unwrap();
+        // SAFETY: a fresh buffer, owned here.
+        let m = unsafe { Mbuf::from_obj(o) };
+        assert!(m.append(10).is_some());
+        assert_eq!((m.data_len(), m.pkt_len()), (10, 10));
+        assert!(m.prepend(14).is_some());
+        assert_eq!(m.headroom(), HEADROOM - 14);
+        assert!(m.prepend(200).is_none());
+        assert!(m.append(1000).is_none());
+        assert!(m.adj(14));
+        assert!(m.trim(5));
+        assert_eq!(m.data_len(), 5);
+        assert!(!m.adj(6));
+        assert!(!m.trim(6));
+        assert!(!m.set_data(&[0; 300]));
+        m.meta_mut().nh = 7;
+        assert_eq!(m.meta().nh, 7);
+        free(o);
+        assert_eq!(p.available(), 64);
+    }
+
+    #[test]
+    fn bad_configs_are_refused() {
+        assert!(matches!(
+            Mempool::new("b", &PoolConfig { size: 0, ..small() }),
+            Err(PoolError::BadConfig { .. })
+        ));
+        assert!(matches!(
+            Mempool::new(
+                "b",
+                &PoolConfig {
+                    cache_size: 1000,
+                    ..small()
+                }
+            ),
+            Err(PoolError::BadConfig { .. })
+        ));
+        assert!(matches!(
+            Mempool::new(
+                "b",
+                &PoolConfig {
+                    data_room: 65500,
+                    ..small()
+                }
+            ),
+            Err(PoolError::BadConfig { .. })
+        ));
+    }
+}
