@@ -8,6 +8,8 @@
 pub mod lcore;
 pub mod mbuf;
 pub mod mempool;
+pub mod port;
+pub mod wire;
 
 pub use mbuf::Mbuf;
 pub use mempool::{Mempool, PoolConfig, PoolError};

@@ -234,7 +234,7 @@ impl Mbuf {
     #[inline(always)]
     pub unsafe fn from_obj<'a>(obj: Obj) -> &'a mut Mbuf {
         debug_assert!(
-            !obj.is_null() && obj.addr() % 64 == 0,
+            !obj.is_null() && obj.addr().is_multiple_of(64),
             "not an mbuf handle: {obj:?}"
         );
         &mut *obj.as_ptr::<Mbuf>()

@@ -371,7 +371,7 @@ impl PoolInner {
     fn owns(&self, o: Obj) -> bool {
         let base = self.mem.as_ptr() as usize;
         let a = o.addr();
-        a >= base && a < base + self.layout.size() && (a - base) % self.elt_size == 0
+        a >= base && a < base + self.layout.size() && (a - base).is_multiple_of(self.elt_size)
     }
 }
 

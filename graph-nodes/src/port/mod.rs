@@ -1,0 +1,646 @@
+//! Ports (ethdev): rx and tx queues, a MAC address, link state, counters.
+//!
+//! A port is opened from a backend name and `key=value` parameters (as
+//! DPDK's devargs), so a config file can name it:
+//!
+//! | backend     | parameters |
+//! |-------------|------------|
+//! | `pcap`      | `rx_pcap=FILE` (one per rx queue), `tx_pcap=FILE`, `loop=N\|forever` |
+//! | `generator` | `dst=PFX[;PFX..]`, `size=N`, `flows=N`, `ipv6=F`, `arp=F`, `bad=F`, `count=N`, `seed=N`, `dst_mac=MAC`, `src_mac=MAC` |
+//! | `ring`      | `rx=NAME`, `tx=NAME`, `size=N` |
+//! | `af_packet` | `iface=NAME`, `frames=N`, `fanout=ID` |
+//!
+//! Each queue is taken once ([`Port::take_rx_queue`]) by the lcore that
+//! polls it and used without locks (`&mut self`); counters are per queue,
+//! single-writer atomics, summed by [`Port::stats`] from any thread.
+
+pub mod generator;
+pub mod pcap;
+pub mod ring;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+
+use graph_core::Obj;
+use serde::Serialize;
+
+use crate::mbuf::Mbuf;
+use crate::mempool::Mempool;
+
+/// Port id (`uint16_t port_id`).
+pub type PortId = u16;
+
+/// What can go wrong opening or using a port (control plane).
+#[derive(Debug, thiserror::Error)]
+pub enum PortError {
+    /// A malformed port spec.
+    #[error("port spec \"{spec}\": {reason}")]
+    BadSpec { spec: String, reason: String },
+    /// Unknown backend.
+    #[error("unknown port backend \"{0}\" (known: pcap, generator, ring, af_packet)")]
+    UnknownBackend(String),
+    /// A parameter is missing, unknown or invalid.
+    #[error("{backend} port: parameter {key}: {reason}")]
+    BadParam {
+        backend: &'static str,
+        key: String,
+        reason: String,
+    },
+    /// An I/O error with the file or interface named.
+    #[error("{backend} port: {what}: {source}")]
+    Io {
+        backend: &'static str,
+        what: String,
+        source: std::io::Error,
+    },
+    /// The id is taken.
+    #[error("port {0} already exists")]
+    Exists(PortId),
+    /// No port has this id.
+    #[error("port {0} does not exist")]
+    NoSuchPort(PortId),
+    /// A queue index past the port's queues.
+    #[error("port {port}: {dir} queue {queue} does not exist (it has {count})")]
+    NoSuchQueue {
+        port: PortId,
+        dir: &'static str,
+        queue: u16,
+        count: u16,
+    },
+    /// A queue already taken by another user.
+    #[error("port {port}: {dir} queue {queue} is already in use")]
+    QueueTaken {
+        port: PortId,
+        dir: &'static str,
+        queue: u16,
+    },
+}
+
+/// How to open a port.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PortConfig {
+    /// Backend name.
+    pub backend: String,
+    /// Backend parameters, in order (keys may repeat).
+    pub params: Vec<(String, String)>,
+    /// Number of rx queues.
+    pub nb_rxq: u16,
+    /// Number of tx queues.
+    pub nb_txq: u16,
+    /// MAC address (default: the backend's, or 02:00:00:00:00:<id>).
+    pub mac: Option<[u8; 6]>,
+    /// MTU: the largest IPv4 total length sent.
+    pub mtu: u16,
+}
+
+impl PortConfig {
+    /// A config with one rx and one tx queue and MTU 1500.
+    pub fn new(backend: &str, params: &[(&str, &str)]) -> PortConfig {
+        PortConfig {
+            backend: backend.to_string(),
+            params: params
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            nb_rxq: 1,
+            nb_txq: 1,
+            mac: None,
+            mtu: 1500,
+        }
+    }
+
+    /// Parses `backend:key=value,key=value`.
+    pub fn parse(spec: &str) -> Result<PortConfig, PortError> {
+        let bad = |reason: &str| PortError::BadSpec {
+            spec: spec.to_string(),
+            reason: reason.to_string(),
+        };
+        let (backend, rest) = spec.split_once(':').unwrap_or((spec, ""));
+        if backend.is_empty() {
+            return Err(bad("missing backend name before ':'"));
+        }
+        let mut params = Vec::new();
+        for kv in rest.split(',').filter(|s| !s.is_empty()) {
+            let (k, v) = kv
+                .split_once('=')
+                .ok_or_else(|| bad(&format!("\"{kv}\" is not key=value")))?;
+            params.push((k.trim().to_string(), v.trim().to_string()));
+        }
+        Ok(PortConfig {
+            backend: backend.to_string(),
+            params,
+            ..PortConfig::new("", &[])
+        })
+    }
+
+    pub(crate) fn params(&self, backend: &'static str) -> Params<'_> {
+        Params {
+            backend,
+            list: &self.params,
+            used: vec![false; self.params.len()],
+        }
+    }
+}
+
+/// Parameter reader that reports unknown keys.
+pub(crate) struct Params<'a> {
+    backend: &'static str,
+    list: &'a [(String, String)],
+    used: Vec<bool>,
+}
+
+impl Params<'_> {
+    pub fn err(&self, key: &str, reason: impl fmt::Display) -> PortError {
+        PortError::BadParam {
+            backend: self.backend,
+            key: key.to_string(),
+            reason: reason.to_string(),
+        }
+    }
+
+    /// Every value of `key`.
+    pub fn all(&mut self, key: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for (i, (k, v)) in self.list.iter().enumerate() {
+            if k == key {
+                self.used[i] = true;
+                out.push(v.clone());
+            }
+        }
+        out
+    }
+
+    /// The value of `key`; an error if it is given twice.
+    pub fn get(&mut self, key: &str) -> Result<Option<String>, PortError> {
+        let mut all = self.all(key);
+        match all.len() {
+            0 => Ok(None),
+            1 => Ok(all.pop()),
+            _ => Err(self.err(key, "given more than once")),
+        }
+    }
+
+    /// `key` parsed, or `default`.
+    pub fn parse<T: std::str::FromStr>(&mut self, key: &str, default: T) -> Result<T, PortError>
+    where
+        T::Err: fmt::Display,
+    {
+        match self.get(key)? {
+            None => Ok(default),
+            Some(v) => v
+                .parse()
+                .map_err(|e| self.err(key, format!("\"{v}\": {e}"))),
+        }
+    }
+
+    /// Fails on any key not read.
+    pub fn finish(self) -> Result<(), PortError> {
+        match self.used.iter().position(|u| !u) {
+            Some(i) => Err(self.err(&self.list[i].0, "unknown parameter")),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Counters of one queue, written by its single user.
+#[derive(Debug, Default)]
+pub struct QueueStats {
+    /// Packets.
+    pub packets: AtomicU64,
+    /// Bytes.
+    pub bytes: AtomicU64,
+    /// rx: packets the backend dropped for lack of room; tx: unused.
+    pub missed: AtomicU64,
+    /// rx: bursts cut short because the pool was empty.
+    pub nombuf: AtomicU64,
+    /// rx: bad frames skipped; tx: packets that could not be written.
+    pub errors: AtomicU64,
+}
+
+impl QueueStats {
+    /// Single-writer add.
+    #[inline(always)]
+    pub fn add(c: &AtomicU64, n: u64) {
+        c.store(c.load(Relaxed).wrapping_add(n), Relaxed);
+    }
+}
+
+/// Port counters (`struct rte_eth_stats`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct PortCounters {
+    /// Packets received.
+    pub ipackets: u64,
+    /// Packets sent.
+    pub opackets: u64,
+    /// Bytes received.
+    pub ibytes: u64,
+    /// Bytes sent.
+    pub obytes: u64,
+    /// Packets dropped by the device on receive.
+    pub imissed: u64,
+    /// Bad frames received.
+    pub ierrors: u64,
+    /// Packets that failed to send.
+    pub oerrors: u64,
+    /// Receive attempts that found the pool empty.
+    pub rx_nombuf: u64,
+}
+
+/// What a backend produces for one rx queue.
+pub trait RxBackend: Send {
+    /// Receives up to `bufs.len()` packets into `bufs`; returns how many.
+    /// Counts `missed`/`nombuf`/`errors` itself.
+    fn rx(&mut self, bufs: &mut [Obj], stats: &QueueStats) -> usize;
+    /// Whether a finite input is exhausted.
+    fn eof(&self) -> bool {
+        false
+    }
+}
+
+/// What a backend produces for one tx queue.
+pub trait TxBackend: Send {
+    /// Takes packets from the front of `pkts` and returns how many; the
+    /// caller keeps the rest. Taken packets are the backend's (sent and
+    /// freed, or counted in `errors` and freed).
+    fn tx(&mut self, pkts: &[Obj], stats: &QueueStats) -> usize;
+    /// Pushes buffered output out.
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The queues a backend opened.
+pub struct Opened {
+    /// Rx queues.
+    pub rx: Vec<Box<dyn RxBackend>>,
+    /// Tx queues.
+    pub tx: Vec<Box<dyn TxBackend>>,
+    /// The device's MAC, if it has one.
+    pub mac: Option<[u8; 6]>,
+}
+
+/// A port.
+pub struct Port {
+    id: PortId,
+    backend: String,
+    mac: [u8; 6],
+    mtu: u16,
+    link_up: Arc<AtomicBool>,
+    rx: Mutex<Vec<Option<Box<dyn RxBackend>>>>,
+    tx: Mutex<Vec<Option<Box<dyn TxBackend>>>>,
+    rx_stats: Vec<Arc<QueueStats>>,
+    tx_stats: Vec<Arc<QueueStats>>,
+    eof: Vec<Arc<AtomicBool>>,
+}
+
+static PORTS: Mutex<BTreeMap<PortId, Arc<Port>>> = Mutex::new(BTreeMap::new());
+
+fn ports() -> std::sync::MutexGuard<'static, BTreeMap<PortId, Arc<Port>>> {
+    PORTS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The port with this id.
+pub fn get(id: PortId) -> Result<Arc<Port>, PortError> {
+    ports().get(&id).cloned().ok_or(PortError::NoSuchPort(id))
+}
+
+/// Ids of all open ports.
+pub fn list() -> Vec<PortId> {
+    ports().keys().copied().collect()
+}
+
+/// Closes port `id`: unregisters it (queues in use keep working until their
+/// users drop them).
+pub fn close(id: PortId) -> Result<(), PortError> {
+    ports()
+        .remove(&id)
+        .map(|_| ())
+        .ok_or(PortError::NoSuchPort(id))
+}
+
+impl Port {
+    /// Opens port `id` from `cfg`, allocating rx buffers from `pool`, and
+    /// registers it.
+    pub fn open(id: PortId, cfg: &PortConfig, pool: &Mempool) -> Result<Arc<Port>, PortError> {
+        if ports().contains_key(&id) {
+            return Err(PortError::Exists(id));
+        }
+        if cfg.nb_rxq == 0 && cfg.nb_txq == 0 {
+            return Err(PortError::BadSpec {
+                spec: cfg.backend.clone(),
+                reason: "a port needs at least one queue".into(),
+            });
+        }
+        let opened = match cfg.backend.as_str() {
+            "pcap" => pcap::open(cfg, pool)?,
+            "generator" => generator::open(id, cfg, pool)?,
+            "ring" => ring::open(cfg)?,
+            other => return Err(PortError::UnknownBackend(other.to_string())),
+        };
+        let mac = cfg
+            .mac
+            .or(opened.mac)
+            .unwrap_or([2, 0, 0, 0, (id >> 8) as u8, id as u8]);
+        let port = Arc::new(Port {
+            id,
+            backend: cfg.backend.clone(),
+            mac,
+            mtu: cfg.mtu,
+            link_up: Arc::new(AtomicBool::new(true)),
+            rx_stats: opened.rx.iter().map(|_| Arc::default()).collect(),
+            tx_stats: opened.tx.iter().map(|_| Arc::default()).collect(),
+            eof: opened.rx.iter().map(|_| Arc::default()).collect(),
+            rx: Mutex::new(opened.rx.into_iter().map(Some).collect()),
+            tx: Mutex::new(opened.tx.into_iter().map(Some).collect()),
+        });
+        let mut all = ports();
+        if all.contains_key(&id) {
+            return Err(PortError::Exists(id));
+        }
+        all.insert(id, port.clone());
+        Ok(port)
+    }
+
+    /// Id.
+    pub fn id(&self) -> PortId {
+        self.id
+    }
+
+    /// Backend name.
+    pub fn backend(&self) -> &str {
+        &self.backend
+    }
+
+    /// MAC address.
+    pub fn mac(&self) -> [u8; 6] {
+        self.mac
+    }
+
+    /// MTU.
+    pub fn mtu(&self) -> u16 {
+        self.mtu
+    }
+
+    /// Number of rx queues.
+    pub fn nb_rxq(&self) -> u16 {
+        self.rx_stats.len() as u16
+    }
+
+    /// Number of tx queues.
+    pub fn nb_txq(&self) -> u16 {
+        self.tx_stats.len() as u16
+    }
+
+    /// Link state.
+    pub fn link_up(&self) -> bool {
+        self.link_up.load(Relaxed)
+    }
+
+    /// Sets the link state: a port that is down receives nothing and
+    /// accepts nothing.
+    pub fn set_link(&self, up: bool) {
+        self.link_up.store(up, Relaxed);
+    }
+
+    /// Whether every rx queue's finite input is exhausted.
+    pub fn rx_eof(&self) -> bool {
+        !self.eof.is_empty() && self.eof.iter().all(|e| e.load(Relaxed))
+    }
+
+    /// Takes rx queue `q` for exclusive use.
+    pub fn take_rx_queue(self: &Arc<Self>, q: u16) -> Result<RxQueue, PortError> {
+        let mut rx = self.rx.lock().unwrap_or_else(|e| e.into_inner());
+        let count = rx.len() as u16;
+        let slot = rx.get_mut(q as usize).ok_or(PortError::NoSuchQueue {
+            port: self.id,
+            dir: "rx",
+            queue: q,
+            count,
+        })?;
+        let inner = slot.take().ok_or(PortError::QueueTaken {
+            port: self.id,
+            dir: "rx",
+            queue: q,
+        })?;
+        Ok(RxQueue {
+            port: self.clone(),
+            queue: q,
+            inner,
+            stats: self.rx_stats[q as usize].clone(),
+            link: self.link_up.clone(),
+            eof: self.eof[q as usize].clone(),
+        })
+    }
+
+    /// Takes tx queue `q` for exclusive use.
+    pub fn take_tx_queue(self: &Arc<Self>, q: u16) -> Result<TxQueue, PortError> {
+        let mut tx = self.tx.lock().unwrap_or_else(|e| e.into_inner());
+        let count = tx.len() as u16;
+        let slot = tx.get_mut(q as usize).ok_or(PortError::NoSuchQueue {
+            port: self.id,
+            dir: "tx",
+            queue: q,
+            count,
+        })?;
+        let inner = slot.take().ok_or(PortError::QueueTaken {
+            port: self.id,
+            dir: "tx",
+            queue: q,
+        })?;
+        Ok(TxQueue {
+            port: self.clone(),
+            queue: q,
+            inner,
+            stats: self.tx_stats[q as usize].clone(),
+            link: self.link_up.clone(),
+        })
+    }
+
+    fn give_back_rx(&self, q: u16, inner: Box<dyn RxBackend>) {
+        self.rx.lock().unwrap_or_else(|e| e.into_inner())[q as usize] = Some(inner);
+    }
+
+    fn give_back_tx(&self, q: u16, inner: Box<dyn TxBackend>) {
+        self.tx.lock().unwrap_or_else(|e| e.into_inner())[q as usize] = Some(inner);
+    }
+
+    /// Flushes every tx queue not currently taken.
+    pub fn flush(&self) -> std::io::Result<()> {
+        for t in self
+            .tx
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter_mut()
+            .flatten()
+        {
+            t.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Counters summed over the queues (`rte_eth_stats_get`).
+    pub fn stats(&self) -> PortCounters {
+        let mut c = PortCounters::default();
+        for s in &self.rx_stats {
+            c.ipackets += s.packets.load(Relaxed);
+            c.ibytes += s.bytes.load(Relaxed);
+            c.imissed += s.missed.load(Relaxed);
+            c.rx_nombuf += s.nombuf.load(Relaxed);
+            c.ierrors += s.errors.load(Relaxed);
+        }
+        for s in &self.tx_stats {
+            c.opackets += s.packets.load(Relaxed);
+            c.obytes += s.bytes.load(Relaxed);
+            c.oerrors += s.errors.load(Relaxed);
+        }
+        c
+    }
+}
+
+impl fmt::Debug for Port {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Port")
+            .field("id", &self.id)
+            .field("backend", &self.backend)
+            .field("mac", &crate::wire::mac_to_string(&self.mac))
+            .field("rxq", &self.nb_rxq())
+            .field("txq", &self.nb_txq())
+            .finish()
+    }
+}
+
+/// An rx queue in use. Dropping it gives it back to the port.
+pub struct RxQueue {
+    port: Arc<Port>,
+    queue: u16,
+    inner: Box<dyn RxBackend>,
+    stats: Arc<QueueStats>,
+    link: Arc<AtomicBool>,
+    eof: Arc<AtomicBool>,
+}
+
+impl RxQueue {
+    /// Receives up to `bufs.len()` packets (`rte_eth_rx_burst`); each gets
+    /// this port's id. Nothing while the link is down.
+    #[inline]
+    pub fn rx_burst(&mut self, bufs: &mut [Obj]) -> usize {
+        if !self.link.load(Relaxed) {
+            return 0;
+        }
+        let n = self.inner.rx(bufs, &self.stats);
+        let mut bytes = 0u64;
+        let port = self.port.id;
+        for &o in &bufs[..n] {
+            // SAFETY: the backend just produced these buffers; this queue
+            // owns them until it returns.
+            let m = unsafe { Mbuf::from_obj(o) };
+            m.set_port(port);
+            bytes += u64::from(m.pkt_len());
+        }
+        QueueStats::add(&self.stats.packets, n as u64);
+        QueueStats::add(&self.stats.bytes, bytes);
+        if n == 0 && self.inner.eof() {
+            self.eof.store(true, Relaxed);
+        }
+        n
+    }
+
+    /// Whether a finite input is exhausted.
+    pub fn eof(&self) -> bool {
+        self.inner.eof()
+    }
+
+    /// The port.
+    pub fn port(&self) -> &Arc<Port> {
+        &self.port
+    }
+
+    /// The queue index.
+    pub fn queue(&self) -> u16 {
+        self.queue
+    }
+}
+
+impl Drop for RxQueue {
+    fn drop(&mut self) {
+        let inner = std::mem::replace(&mut self.inner, Box::new(Closed));
+        self.port.give_back_rx(self.queue, inner);
+    }
+}
+
+/// A tx queue in use. Dropping it flushes it and gives it back.
+pub struct TxQueue {
+    port: Arc<Port>,
+    queue: u16,
+    inner: Box<dyn TxBackend>,
+    stats: Arc<QueueStats>,
+    link: Arc<AtomicBool>,
+}
+
+impl TxQueue {
+    /// Sends packets from the front of `pkts` (`rte_eth_tx_burst`); returns
+    /// how many were taken. The caller still owns the rest. Nothing is
+    /// taken while the link is down.
+    #[inline]
+    pub fn tx_burst(&mut self, pkts: &[Obj]) -> usize {
+        if !self.link.load(Relaxed) || pkts.is_empty() {
+            return 0;
+        }
+        let mut bytes = 0u64;
+        for &o in pkts {
+            // SAFETY: the caller owns these packets (packet graph
+            // ownership); we only read their length before handing them on.
+            bytes += u64::from(unsafe { Mbuf::from_obj(o) }.pkt_len());
+        }
+        let n = self.inner.tx(pkts, &self.stats);
+        if n < pkts.len() {
+            for &o in &pkts[n..] {
+                // SAFETY: as above; still owned by the caller.
+                bytes -= u64::from(unsafe { Mbuf::from_obj(o) }.pkt_len());
+            }
+        }
+        QueueStats::add(&self.stats.packets, n as u64);
+        QueueStats::add(&self.stats.bytes, bytes);
+        n
+    }
+
+    /// Pushes buffered output (a pcap file) out.
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+
+    /// The port.
+    pub fn port(&self) -> &Arc<Port> {
+        &self.port
+    }
+
+    /// The queue index.
+    pub fn queue(&self) -> u16 {
+        self.queue
+    }
+}
+
+impl Drop for TxQueue {
+    fn drop(&mut self) {
+        let _ = self.inner.flush();
+        let inner = std::mem::replace(&mut self.inner, Box::new(Closed));
+        self.port.give_back_tx(self.queue, inner);
+    }
+}
+
+/// Placeholder left in a queue handle while it is being dropped.
+struct Closed;
+
+impl RxBackend for Closed {
+    fn rx(&mut self, _: &mut [Obj], _: &QueueStats) -> usize {
+        0
+    }
+}
+
+impl TxBackend for Closed {
+    fn tx(&mut self, _: &[Obj], _: &QueueStats) -> usize {
+        0
+    }
+}

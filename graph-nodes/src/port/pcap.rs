@@ -1,0 +1,284 @@
+//! pcap backend: rx replays a capture file (read into memory once), once,
+//! N times or forever; tx writes a capture file tcpdump and tshark read.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use graph_core::Obj;
+use pcap_file::pcap::{PcapHeader, PcapPacket, PcapReader, PcapWriter};
+use pcap_file::DataLink;
+
+use super::{Opened, PortConfig, PortError, QueueStats, RxBackend, TxBackend};
+use crate::mbuf::Mbuf;
+use crate::mempool::{free_bulk, Mempool};
+
+/// The frames of a capture file, back to back.
+#[derive(Debug, Default)]
+pub struct Frames {
+    data: Vec<u8>,
+    spans: Vec<(usize, usize)>,
+}
+
+impl Frames {
+    /// Number of frames.
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// Frame `i`.
+    pub fn get(&self, i: usize) -> &[u8] {
+        let (s, l) = self.spans[i];
+        &self.data[s..s + l]
+    }
+
+    /// All frames, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        self.spans.iter().map(|&(s, l)| &self.data[s..s + l])
+    }
+}
+
+/// Parses a pcap file image. Only Ethernet captures are accepted.
+pub fn parse_pcap(bytes: &[u8]) -> Result<Frames, String> {
+    let mut r = PcapReader::new(bytes).map_err(|e| format!("not a pcap file: {e}"))?;
+    let lt = r.header().datalink;
+    if lt != DataLink::ETHERNET {
+        return Err(format!("link type {lt:?} is not Ethernet"));
+    }
+    let mut f = Frames::default();
+    while let Some(p) = r.next_packet() {
+        let p = p.map_err(|e| format!("frame {}: {e}", f.len() + 1))?;
+        f.spans.push((f.data.len(), p.data.len()));
+        f.data.extend_from_slice(&p.data);
+    }
+    Ok(f)
+}
+
+/// Reads and parses a pcap file.
+pub fn read_pcap(path: &Path) -> Result<Frames, PortError> {
+    let bytes = std::fs::read(path).map_err(|source| PortError::Io {
+        backend: "pcap",
+        what: format!("reading {}", path.display()),
+        source,
+    })?;
+    parse_pcap(&bytes).map_err(|reason| PortError::BadParam {
+        backend: "pcap",
+        key: "rx_pcap".into(),
+        reason: format!("{}: {reason}", path.display()),
+    })
+}
+
+/// Writes `frames` to a pcap file (for tests and tools).
+pub fn write_pcap<'a>(
+    path: &Path,
+    frames: impl IntoIterator<Item = &'a [u8]>,
+) -> std::io::Result<()> {
+    let file = BufWriter::new(File::create(path)?);
+    let mut w = PcapWriter::with_header(file, header()).map_err(std::io::Error::other)?;
+    for f in frames {
+        w.write_packet(&PcapPacket::new(Default::default(), f.len() as u32, f))
+            .map_err(std::io::Error::other)?;
+    }
+    w.into_writer().flush()
+}
+
+fn header() -> PcapHeader {
+    PcapHeader {
+        datalink: DataLink::ETHERNET,
+        snaplen: 65535,
+        ..PcapHeader::default()
+    }
+}
+
+/// How many times rx replays the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Loops {
+    /// This many passes.
+    Times(u64),
+    /// Forever.
+    Forever,
+}
+
+struct Rx {
+    frames: Arc<Frames>,
+    next: usize,
+    loops: Loops,
+    pool: Mempool,
+}
+
+impl RxBackend for Rx {
+    fn rx(&mut self, bufs: &mut [Obj], stats: &QueueStats) -> usize {
+        if self.frames.is_empty() || self.loops == Loops::Times(0) || bufs.is_empty() {
+            return 0;
+        }
+        let want = match self.loops {
+            Loops::Forever | Loops::Times(2..) => bufs.len(),
+            Loops::Times(_) => bufs.len().min(self.frames.len() - self.next),
+        };
+        if self.pool.alloc_bulk(&mut bufs[..want]).is_err() {
+            QueueStats::add(&stats.nombuf, 1);
+            return 0;
+        }
+        let mut n = 0;
+        while n < want && self.loops != Loops::Times(0) {
+            let frame = self.frames.get(self.next);
+            self.next += 1;
+            if self.next == self.frames.len() {
+                self.next = 0;
+                if let Loops::Times(t) = &mut self.loops {
+                    *t -= 1;
+                }
+            }
+            // SAFETY: `bufs[n]` was just allocated for this queue.
+            let m = unsafe { Mbuf::from_obj(bufs[n]) };
+            if m.set_data(frame) {
+                n += 1;
+            } else {
+                // Larger than a buffer: skipped and counted.
+                QueueStats::add(&stats.errors, 1);
+            }
+        }
+        free_bulk(&bufs[n..want]);
+        n
+    }
+
+    fn eof(&self) -> bool {
+        self.frames.is_empty() || self.loops == Loops::Times(0)
+    }
+}
+
+/// The output file, shared by the port's tx queues; `flush` reaches the
+/// buffer under the pcap writer.
+#[derive(Clone)]
+struct SharedFile(Arc<Mutex<BufWriter<File>>>);
+
+impl Write for SharedFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).flush()
+    }
+}
+
+struct Tx {
+    out: Option<(Arc<Mutex<PcapWriter<SharedFile>>>, SharedFile)>,
+}
+
+impl TxBackend for Tx {
+    fn tx(&mut self, pkts: &[Obj], stats: &QueueStats) -> usize {
+        if let Some((out, _)) = &self.out {
+            let ts = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default();
+            let mut w = out.lock().unwrap_or_else(|e| e.into_inner());
+            let mut failed = 0;
+            for &o in pkts {
+                // SAFETY: the caller hands us these packets (they are ours
+                // once `tx` returns their count).
+                let m = unsafe { Mbuf::from_obj(o) };
+                let data = m.data();
+                if w.write_packet(&PcapPacket::new(
+                    ts,
+                    m.pkt_len().max(data.len() as u32),
+                    data,
+                ))
+                .is_err()
+                {
+                    failed += 1;
+                }
+            }
+            if failed > 0 {
+                QueueStats::add(&stats.errors, failed);
+            }
+        }
+        free_bulk(pkts);
+        pkts.len()
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match &mut self.out {
+            Some((_, file)) => file.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+pub(crate) fn open(cfg: &PortConfig, pool: &Mempool) -> Result<Opened, PortError> {
+    let mut p = cfg.params("pcap");
+    let rx_files = p.all("rx_pcap");
+    let tx_file = p.get("tx_pcap")?;
+    let loops = match p.get("loop")?.as_deref() {
+        None => Loops::Times(1),
+        Some("forever") | Some("inf") => Loops::Forever,
+        Some(v) => Loops::Times(
+            v.parse()
+                .map_err(|e| p.err("loop", format!("\"{v}\": {e} (a count or \"forever\")")))?,
+        ),
+    };
+    p.finish()?;
+    let nb_rxq = cfg.nb_rxq as usize;
+    if nb_rxq > 0 && rx_files.is_empty() {
+        return Err(PortError::BadParam {
+            backend: "pcap",
+            key: "rx_pcap".into(),
+            reason: "required for rx queues".into(),
+        });
+    }
+    if !rx_files.is_empty() && rx_files.len() != 1 && rx_files.len() != nb_rxq {
+        return Err(PortError::BadParam {
+            backend: "pcap",
+            key: "rx_pcap".into(),
+            reason: format!(
+                "{} files for {} rx queues (give one, or one per queue)",
+                rx_files.len(),
+                nb_rxq
+            ),
+        });
+    }
+    let mut loaded: Vec<Arc<Frames>> = Vec::new();
+    for f in &rx_files {
+        loaded.push(Arc::new(read_pcap(Path::new(f))?));
+    }
+    let rx = (0..nb_rxq)
+        .map(|q| {
+            let frames = loaded[q.min(loaded.len() - 1)].clone();
+            Box::new(Rx {
+                frames,
+                next: 0,
+                loops,
+                pool: pool.clone(),
+            }) as Box<dyn RxBackend>
+        })
+        .collect();
+    let out = match &tx_file {
+        Some(path) => {
+            let file = File::create(path).map_err(|source| PortError::Io {
+                backend: "pcap",
+                what: format!("creating {path}"),
+                source,
+            })?;
+            let shared = SharedFile(Arc::new(Mutex::new(BufWriter::new(file))));
+            let w =
+                PcapWriter::with_header(shared.clone(), header()).map_err(|e| PortError::Io {
+                    backend: "pcap",
+                    what: format!("writing {path}"),
+                    source: std::io::Error::other(e),
+                })?;
+            Some((Arc::new(Mutex::new(w)), shared))
+        }
+        None => None,
+    };
+    let tx = (0..cfg.nb_txq)
+        .map(|_| Box::new(Tx { out: out.clone() }) as Box<dyn TxBackend>)
+        .collect();
+    Ok(Opened { rx, tx, mac: None })
+}

@@ -1,0 +1,115 @@
+//! ring backend: in-memory ports. A ring port's tx queue pushes into a
+//! named ring and its rx queue pops from one, so `rx=a,tx=b` on one port and
+//! `rx=b,tx=a` on another make a pair, and `rx=a,tx=a` a loopback. Queue
+//! `q > 0` uses ring `NAME.q`. Packets left in a ring when its last port
+//! closes are freed.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+
+use crossbeam_queue::ArrayQueue;
+use graph_core::Obj;
+
+use super::{Opened, PortConfig, PortError, QueueStats, RxBackend, TxBackend};
+use crate::mempool::free_bulk;
+
+struct Ring {
+    q: ArrayQueue<Obj>,
+}
+
+impl Drop for Ring {
+    fn drop(&mut self) {
+        let left: Vec<Obj> = std::iter::from_fn(|| self.q.pop()).collect();
+        free_bulk(&left);
+    }
+}
+
+static RINGS: Mutex<Option<HashMap<String, Weak<Ring>>>> = Mutex::new(None);
+
+fn ring(name: &str, size: usize) -> Arc<Ring> {
+    let mut all = RINGS.lock().unwrap_or_else(|e| e.into_inner());
+    let map = all.get_or_insert_with(HashMap::new);
+    map.retain(|_, w| w.strong_count() > 0);
+    if let Some(r) = map.get(name).and_then(Weak::upgrade) {
+        return r;
+    }
+    let r = Arc::new(Ring {
+        q: ArrayQueue::new(size),
+    });
+    map.insert(name.to_string(), Arc::downgrade(&r));
+    r
+}
+
+struct Rx(Arc<Ring>);
+
+impl RxBackend for Rx {
+    fn rx(&mut self, bufs: &mut [Obj], _stats: &QueueStats) -> usize {
+        let mut n = 0;
+        while n < bufs.len() {
+            match self.0.q.pop() {
+                Some(o) => {
+                    bufs[n] = o;
+                    n += 1;
+                }
+                None => break,
+            }
+        }
+        n
+    }
+}
+
+struct Tx(Arc<Ring>);
+
+impl TxBackend for Tx {
+    fn tx(&mut self, pkts: &[Obj], _stats: &QueueStats) -> usize {
+        let mut n = 0;
+        for &o in pkts {
+            if self.0.q.push(o).is_err() {
+                break;
+            }
+            n += 1;
+        }
+        n
+    }
+}
+
+fn queue_name(base: &str, q: u16) -> String {
+    if q == 0 {
+        base.to_string()
+    } else {
+        format!("{base}.{q}")
+    }
+}
+
+pub(crate) fn open(cfg: &PortConfig) -> Result<Opened, PortError> {
+    let mut p = cfg.params("ring");
+    let rx = p.get("rx")?;
+    let tx = p.get("tx")?;
+    let size: usize = p.parse("size", 1024)?;
+    if size == 0 {
+        return Err(p.err("size", "must be at least 1"));
+    }
+    p.finish()?;
+    let need = |v: Option<String>, key: &str, n: u16| -> Result<String, PortError> {
+        match v {
+            Some(v) if !v.is_empty() => Ok(v),
+            _ if n == 0 => Ok(String::new()),
+            _ => Err(PortError::BadParam {
+                backend: "ring",
+                key: key.into(),
+                reason: "required".into(),
+            }),
+        }
+    };
+    let rx = need(rx, "rx", cfg.nb_rxq)?;
+    let tx = need(tx, "tx", cfg.nb_txq)?;
+    Ok(Opened {
+        rx: (0..cfg.nb_rxq)
+            .map(|q| Box::new(Rx(ring(&queue_name(&rx, q), size))) as Box<dyn RxBackend>)
+            .collect(),
+        tx: (0..cfg.nb_txq)
+            .map(|q| Box::new(Tx(ring(&queue_name(&tx, q), size))) as Box<dyn TxBackend>)
+            .collect(),
+        mac: None,
+    })
+}

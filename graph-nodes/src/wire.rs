@@ -1,0 +1,277 @@
+//! Wire formats: Ethernet, VLAN, IPv4, IPv6, ARP, UDP. Zero-copy field
+//! access in the style of smoltcp (byte ranges, one-line getters) plus the
+//! frame builders used by the generator and the tests.
+
+/// Ethernet header length.
+pub const ETH_HLEN: usize = 14;
+/// VLAN tag length.
+pub const VLAN_HLEN: usize = 4;
+/// Minimal IPv4 header length.
+pub const IPV4_HLEN: usize = 20;
+/// IPv6 header length.
+pub const IPV6_HLEN: usize = 40;
+/// UDP header length.
+pub const UDP_HLEN: usize = 8;
+
+/// EtherTypes.
+pub mod ethertype {
+    /// IPv4.
+    pub const IPV4: u16 = 0x0800;
+    /// ARP.
+    pub const ARP: u16 = 0x0806;
+    /// 802.1Q VLAN.
+    pub const VLAN: u16 = 0x8100;
+    /// 802.1ad QinQ.
+    pub const QINQ: u16 = 0x88a8;
+    /// IPv6.
+    pub const IPV6: u16 = 0x86dd;
+}
+
+/// Byte ranges of the Ethernet header.
+pub mod eth {
+    use core::ops::Range;
+    /// Destination MAC.
+    pub const DST: Range<usize> = 0..6;
+    /// Source MAC.
+    pub const SRC: Range<usize> = 6..12;
+    /// EtherType.
+    pub const TYPE: Range<usize> = 12..14;
+}
+
+/// Byte offsets inside an IPv4 header.
+pub mod ipv4 {
+    /// Version and IHL.
+    pub const VER_IHL: usize = 0;
+    /// Total length (2 bytes).
+    pub const TOTAL_LEN: usize = 2;
+    /// Flags and fragment offset (2 bytes).
+    pub const FRAG: usize = 6;
+    /// TTL.
+    pub const TTL: usize = 8;
+    /// Protocol.
+    pub const PROTO: usize = 9;
+    /// Header checksum (2 bytes).
+    pub const CSUM: usize = 10;
+    /// Source address (4 bytes).
+    pub const SRC: usize = 12;
+    /// Destination address (4 bytes).
+    pub const DST: usize = 16;
+}
+
+/// Reads a big-endian u16 at `at` (caller checked the length).
+#[inline(always)]
+pub fn be16(b: &[u8], at: usize) -> u16 {
+    u16::from_be_bytes([b[at], b[at + 1]])
+}
+
+/// Reads a big-endian u32 at `at` (caller checked the length).
+#[inline(always)]
+pub fn be32(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+/// The Internet checksum (RFC 1071) of `data`, folded and complemented.
+pub fn checksum(data: &[u8]) -> u16 {
+    let mut sum = 0u32;
+    let mut chunks = data.chunks_exact(2);
+    for c in &mut chunks {
+        sum += u32::from(u16::from_be_bytes([c[0], c[1]]));
+    }
+    if let [last] = chunks.remainder() {
+        sum += u32::from(*last) << 8;
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// Fills in the checksum of the IPv4 header `hdr` (its whole length).
+pub fn ipv4_set_checksum(hdr: &mut [u8]) {
+    hdr[ipv4::CSUM] = 0;
+    hdr[ipv4::CSUM + 1] = 0;
+    let c = checksum(hdr);
+    hdr[ipv4::CSUM..ipv4::CSUM + 2].copy_from_slice(&c.to_be_bytes());
+}
+
+/// A MAC address in the usual text form.
+pub fn mac_to_string(m: &[u8; 6]) -> String {
+    format!(
+        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        m[0], m[1], m[2], m[3], m[4], m[5]
+    )
+}
+
+/// Parses `aa:bb:cc:dd:ee:ff`.
+pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
+    let mut m = [0u8; 6];
+    let mut parts = s.split(':');
+    for b in m.iter_mut() {
+        let p = parts.next()?;
+        if p.is_empty() || p.len() > 2 {
+            return None;
+        }
+        *b = u8::from_str_radix(p, 16).ok()?;
+    }
+    parts.next().is_none().then_some(m)
+}
+
+/// Description of an Ethernet/IPv4/UDP frame to build.
+#[derive(Debug, Clone)]
+pub struct Udp4 {
+    /// Destination MAC.
+    pub dst_mac: [u8; 6],
+    /// Source MAC.
+    pub src_mac: [u8; 6],
+    /// One VLAN tag to insert, if any.
+    pub vlan: Option<u16>,
+    /// Source address.
+    pub src: [u8; 4],
+    /// Destination address.
+    pub dst: [u8; 4],
+    /// TTL.
+    pub ttl: u8,
+    /// IP options (a multiple of 4 bytes, at most 40).
+    pub options: Vec<u8>,
+    /// UDP source port.
+    pub sport: u16,
+    /// UDP destination port.
+    pub dport: u16,
+    /// Frame length without FCS (at least the headers; padded with a
+    /// payload pattern).
+    pub frame_len: usize,
+}
+
+impl Default for Udp4 {
+    fn default() -> Self {
+        Udp4 {
+            dst_mac: [2, 0, 0, 0, 0, 0],
+            src_mac: [2, 0, 0, 0, 0xff, 0xff],
+            vlan: None,
+            src: [198, 19, 0, 1],
+            dst: [198, 18, 0, 1],
+            ttl: 64,
+            options: Vec::new(),
+            sport: 1024,
+            dport: 1024,
+            frame_len: 60,
+        }
+    }
+}
+
+impl Udp4 {
+    /// Builds the frame: valid IPv4 checksum, UDP checksum 0 (none), payload
+    /// bytes `i as u8` from the start of the frame.
+    pub fn build(&self) -> Vec<u8> {
+        let l2 = ETH_HLEN + if self.vlan.is_some() { VLAN_HLEN } else { 0 };
+        let ihl = IPV4_HLEN + self.options.len();
+        let min = l2 + ihl + UDP_HLEN;
+        let len = self.frame_len.max(min);
+        let mut f: Vec<u8> = (0..len).map(|i| i as u8).collect();
+        f[eth::DST].copy_from_slice(&self.dst_mac);
+        f[eth::SRC].copy_from_slice(&self.src_mac);
+        match self.vlan {
+            Some(tci) => {
+                f[12..14].copy_from_slice(&ethertype::VLAN.to_be_bytes());
+                f[14..16].copy_from_slice(&tci.to_be_bytes());
+                f[16..18].copy_from_slice(&ethertype::IPV4.to_be_bytes());
+            }
+            None => f[12..14].copy_from_slice(&ethertype::IPV4.to_be_bytes()),
+        }
+        let ip_len = len - l2;
+        let h = &mut f[l2..];
+        h[0] = 0x40 | (ihl / 4) as u8;
+        h[1] = 0;
+        h[2..4].copy_from_slice(&(ip_len as u16).to_be_bytes());
+        h[4..6].copy_from_slice(&0x1234u16.to_be_bytes());
+        h[6..8].copy_from_slice(&0x4000u16.to_be_bytes()); // DF
+        h[ipv4::TTL] = self.ttl;
+        h[ipv4::PROTO] = 17;
+        h[ipv4::SRC..ipv4::SRC + 4].copy_from_slice(&self.src);
+        h[ipv4::DST..ipv4::DST + 4].copy_from_slice(&self.dst);
+        h[IPV4_HLEN..ihl].copy_from_slice(&self.options);
+        ipv4_set_checksum(&mut h[..ihl]);
+        let u = &mut h[ihl..];
+        u[0..2].copy_from_slice(&self.sport.to_be_bytes());
+        u[2..4].copy_from_slice(&self.dport.to_be_bytes());
+        u[4..6].copy_from_slice(&((ip_len - ihl) as u16).to_be_bytes());
+        u[6..8].copy_from_slice(&[0, 0]);
+        f
+    }
+}
+
+/// An Ethernet/IPv6/UDP frame of `frame_len` bytes to `dst`.
+pub fn build_udp6(src_mac: [u8; 6], dst_mac: [u8; 6], dst: [u8; 16], frame_len: usize) -> Vec<u8> {
+    let len = frame_len.max(ETH_HLEN + IPV6_HLEN + UDP_HLEN);
+    let mut f: Vec<u8> = (0..len).map(|i| i as u8).collect();
+    f[eth::DST].copy_from_slice(&dst_mac);
+    f[eth::SRC].copy_from_slice(&src_mac);
+    f[12..14].copy_from_slice(&ethertype::IPV6.to_be_bytes());
+    let h = &mut f[ETH_HLEN..];
+    h[0..4].copy_from_slice(&[0x60, 0, 0, 0]);
+    h[4..6].copy_from_slice(&((len - ETH_HLEN - IPV6_HLEN) as u16).to_be_bytes());
+    h[6] = 17;
+    h[7] = 64;
+    h[8..24].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    h[24..40].copy_from_slice(&dst);
+    f
+}
+
+/// An ARP request from `src_mac`/`src_ip` for `target_ip`.
+pub fn build_arp(src_mac: [u8; 6], src_ip: [u8; 4], target_ip: [u8; 4]) -> Vec<u8> {
+    let mut f = vec![0u8; 60];
+    f[eth::DST].copy_from_slice(&[0xff; 6]);
+    f[eth::SRC].copy_from_slice(&src_mac);
+    f[12..14].copy_from_slice(&ethertype::ARP.to_be_bytes());
+    let a = &mut f[ETH_HLEN..];
+    a[0..8].copy_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1]);
+    a[8..14].copy_from_slice(&src_mac);
+    a[14..18].copy_from_slice(&src_ip);
+    a[24..28].copy_from_slice(&target_ip);
+    f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checksum_golden() {
+        // RFC 1071's example bytes.
+        let d = [0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7];
+        assert_eq!(checksum(&d), !0xddf2);
+        // A header with a valid checksum sums to zero.
+        let f = Udp4::default().build();
+        assert_eq!(checksum(&f[14..34]), 0);
+        assert_eq!(f.len(), 60);
+        assert_eq!(be16(&f, 12), ethertype::IPV4);
+        assert_eq!(f[14 + ipv4::TTL], 64);
+        let odd = [0xab];
+        assert_eq!(checksum(&odd), !0xab00);
+    }
+
+    #[test]
+    fn builders() {
+        let v = Udp4 {
+            vlan: Some(5),
+            options: vec![1, 1, 1, 0],
+            frame_len: 100,
+            ..Udp4::default()
+        }
+        .build();
+        assert_eq!(be16(&v, 12), ethertype::VLAN);
+        assert_eq!(be16(&v, 16), ethertype::IPV4);
+        assert_eq!(v[18], 0x46);
+        assert_eq!(checksum(&v[18..42]), 0);
+        assert_eq!(be16(&v, 18 + 2) as usize, 100 - 18);
+        let a = build_arp([2; 6], [1, 2, 3, 4], [5, 6, 7, 8]);
+        assert_eq!(be16(&a, 12), ethertype::ARP);
+        let s = build_udp6([2; 6], [4; 6], [0xfe; 16], 80);
+        assert_eq!(be16(&s, 12), ethertype::IPV6);
+        assert_eq!(parse_mac("02:00:00:00:00:0a"), Some([2, 0, 0, 0, 0, 10]));
+        assert_eq!(parse_mac("02:00:00:00:00"), None);
+        assert_eq!(parse_mac("02:00:00:00:00:0a:1"), None);
+        assert_eq!(parse_mac("zz:00:00:00:00:00"), None);
+        assert_eq!(mac_to_string(&[2, 0, 0, 0, 0, 10]), "02:00:00:00:00:0a");
+    }
+}
