@@ -66,10 +66,10 @@ fn cb_sink(_: &mut Ctx<'_>, _: &mut (), objs: Objs<'_>) -> usize {
     black_box(objs.len())
 }
 
-node! { static CB_SRC = { name: "cb_src", flags: NodeFlags::SOURCE, context: SrcCtx, process: cb_src, next: ["cb_sink", "cb_sink2"] }; }
-node! { static CB_MOVER = { name: "cb_mover", context: MoverCtx, process: cb_mover, next: ["cb_sink"] }; }
-node! { static CB_SINK = { name: "cb_sink", process: cb_sink, next: [] }; }
-node! { static CB_SINK2 = { name: "cb_sink2", process: cb_sink, next: [] }; }
+node! { static CB_SRC = { name: "cb_src", flags: NodeFlags::SOURCE, context: SrcCtx, process: cb_src, next: &["cb_sink", "cb_sink2"] }; }
+node! { static CB_MOVER = { name: "cb_mover", context: MoverCtx, process: cb_mover, next: &["cb_sink"] }; }
+node! { static CB_SINK = { name: "cb_sink", process: cb_sink, next: &[] }; }
+node! { static CB_SINK2 = { name: "cb_sink2", process: cb_sink, next: &[] }; }
 
 static SEQ: AtomicUsize = AtomicUsize::new(0);
 

@@ -101,7 +101,7 @@ node! {
         flags: NodeFlags::SOURCE,
         context: PerfCtx,
         process: source,
-        next: [],
+        next: &[],
     };
 }
 node! {
@@ -111,7 +111,7 @@ node! {
         flags: NodeFlags::SOURCE,
         context: PerfCtx,
         process: source_one,
-        next: [],
+        next: &[],
     };
 }
 node! {
@@ -120,7 +120,7 @@ node! {
         name: "test_graph_perf_worker",
         context: PerfCtx,
         process: worker,
-        next: [],
+        next: &[],
     };
 }
 node! {
@@ -129,7 +129,7 @@ node! {
         name: "test_graph_perf_sink",
         context: PerfCtx,
         process: sink,
-        next: [],
+        next: &[],
     };
 }
 

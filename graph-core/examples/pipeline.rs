@@ -63,19 +63,19 @@ node! {
         flags: NodeFlags::SOURCE,
         context: usize,
         process: source,
-        next: ["ex_classify"],
+        next: &["ex_classify"],
     };
 }
 node! {
     static EX_CLASSIFY = {
         name: "ex_classify",
         process: classify,
-        counters: ["mixed_bursts"],
-        next: ["ex_even", "ex_odd"],
+        counters: &["mixed_bursts"],
+        next: &["ex_even", "ex_odd"],
     };
 }
-node! { static EX_EVEN = { name: "ex_even", process: sink, next: [] }; }
-node! { static EX_ODD = { name: "ex_odd", process: sink, next: [] }; }
+node! { static EX_EVEN = { name: "ex_even", process: sink, next: &[] }; }
+node! { static EX_ODD = { name: "ex_odd", process: sink, next: &[] }; }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let secs: f64 = std::env::args()

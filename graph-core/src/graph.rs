@@ -77,6 +77,7 @@ pub(crate) struct NodeMeta {
     pub parent: Option<String>,
     pub source: bool,
     pub edges: Vec<usize>,
+    pub next_names: Vec<String>,
     pub reg: &'static NodeRegistration,
 }
 
@@ -88,6 +89,7 @@ impl NodeMeta {
             node_name: &self.name,
             node_id: self.id,
             parent_name: self.parent.as_deref(),
+            next_nodes: &self.next_names,
         }
     }
 }
@@ -240,6 +242,7 @@ impl Graph {
                 parent,
                 source: s.entry.reg.flags.contains(registry::NodeFlags::SOURCE),
                 edges: s.edges,
+                next_names: s.entry.next,
                 reg: s.entry.reg,
             })
             .collect();

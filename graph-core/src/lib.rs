@@ -52,7 +52,7 @@
 //!         flags: NodeFlags::SOURCE,
 //!         context: usize,
 //!         process: gen,
-//!         next: ["doc_count"],
+//!         next: &["doc_count"],
 //!     };
 //! }
 //! node! {
@@ -60,7 +60,7 @@
 //!         name: "doc_count",
 //!         context: u64,
 //!         process: count,
-//!         next: [],
+//!         next: &[],
 //!     };
 //! }
 //!
@@ -125,13 +125,15 @@ pub mod __private {
 ///         init: my_init,                   // optional, default MyCtx::default()
 ///         fini: my_fini,                   // optional
 ///         process: my_process,
-///         counters: ["reason_a", "reason_b"], // optional
-///         next: ["next_a", "next_b"],
+///         counters: &["reason_a", "reason_b"], // optional
+///         next: &["next_a", "next_b"],
 ///     };
 /// }
 /// ```
 ///
-/// Keys come in this order. The functions have these types (`T` the
+/// Keys come in this order. `next` and `counters` are
+/// `&'static [&'static str]` expressions: a literal list, or the `NAMES` of
+/// an enum made with [`names!`]. The functions have these types (`T` the
 /// context):
 /// - `process: fn(&mut Ctx<'_>, &mut T, Objs<'_>) -> usize`, returning the
 ///   number of objects handled;
@@ -152,8 +154,8 @@ macro_rules! node {
             $(init: $init:expr,)?
             $(fini: $fini:expr,)?
             process: $process:expr,
-            $(counters: [$($counter:expr),* $(,)?],)?
-            next: [$($next:expr),* $(,)?] $(,)?
+            $(counters: $counters:expr,)?
+            next: $next:expr $(,)?
         } $(;)?
     ) => {
         $(#[$meta])*
@@ -183,8 +185,8 @@ macro_rules! node {
             $crate::NodeRegistration::new::<__Node>(
                 $name,
                 $crate::node!(@flags $($flags)?),
-                &[$($next),*],
-                &[$($($counter),*)?],
+                $next,
+                $crate::node!(@counters $($counters)?),
             )
         };
         #[cfg(miri)]
@@ -203,6 +205,8 @@ macro_rules! node {
     (@ctx $ctx:ty) => { $ctx };
     (@init $info:ident) => { ::core::result::Result::Ok(::core::default::Default::default()) };
     (@init $info:ident $init:expr) => { ($init)($info).map_err(::core::convert::Into::into) };
+    (@counters) => { &[] };
+    (@counters $c:expr) => { $c };
     (@flags) => { $crate::NodeFlags::empty() };
     (@flags $flags:expr) => { $flags };
 }
@@ -211,3 +215,53 @@ macro_rules! node {
 #[cfg(doctest)]
 #[doc = include_str!("../../docs/writing-a-node.md")]
 pub struct WritingANode;
+
+/// Declares an enum whose variants have display names, with one list so
+/// that indices and names cannot drift (VPP's error and next-node lists).
+/// Used for a node's edges (`next: Next::NAMES`) and counters
+/// (`counters: Drop::NAMES`).
+///
+/// ```
+/// graph_core::names! {
+///     /// Where the node sends packets.
+///     pub enum Next { Drop = "pkt_drop", Lookup = "ip4_lookup" }
+/// }
+/// assert_eq!(Next::NAMES, &["pkt_drop", "ip4_lookup"]);
+/// assert_eq!(Next::Lookup.edge(), 1);
+/// assert_eq!(Next::COUNT, 2);
+/// assert_eq!(Next::Drop.name(), "pkt_drop");
+/// ```
+#[macro_export]
+macro_rules! names {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident { $($(#[$vmeta:meta])* $var:ident = $text:literal),* $(,)? }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[repr(u16)]
+        $vis enum $name { $($(#[$vmeta])* $var),* }
+
+        #[allow(dead_code)]
+        impl $name {
+            /// Display names, in declaration order.
+            pub const NAMES: &'static [&'static str] = &[$($text),*];
+            /// Number of variants.
+            pub const COUNT: usize = Self::NAMES.len();
+            /// Every variant, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$var),*];
+            /// The display name.
+            pub const fn name(self) -> &'static str {
+                Self::NAMES[self as usize]
+            }
+            /// As an edge index.
+            pub const fn edge(self) -> u16 {
+                self as u16
+            }
+            /// As a counter or array index.
+            pub const fn idx(self) -> usize {
+                self as usize
+            }
+        }
+    };
+}

@@ -58,9 +58,19 @@ pub struct NodeInfo<'a> {
     pub node_id: NodeId,
     /// The node it was cloned from, if any.
     pub parent_name: Option<&'a str>,
+    /// Its next nodes, in edge order.
+    pub next_nodes: &'a [String],
 }
 
 impl NodeInfo<'_> {
+    /// The index of the edge to node `next`, if the node has one.
+    pub fn edge_to(&self, next: &str) -> Option<u16> {
+        self.next_nodes
+            .iter()
+            .position(|n| n == next)
+            .map(|i| i as u16)
+    }
+
     /// The part of a clone's name after `<parent>-` (`"0-1"` for
     /// `ethdev_rx-0-1`); `None` for a node that is not a clone.
     pub fn clone_suffix(&self) -> Option<&str> {

@@ -11,10 +11,10 @@ fn nop(_: &mut Ctx<'_>, _: &mut (), objs: Objs<'_>) -> usize {
 }
 
 node! {
-    static FIRST = { name: "dup_node", flags: NodeFlags::SOURCE, process: nop, next: [] };
+    static FIRST = { name: "dup_node", flags: NodeFlags::SOURCE, process: nop, next: &[] };
 }
 node! {
-    static SECOND = { name: "dup_node", process: nop, next: [] };
+    static SECOND = { name: "dup_node", process: nop, next: &[] };
 }
 
 #[test]

@@ -140,9 +140,9 @@ fn p_sink(_ctx: &mut Ctx<'_>, c: &mut Cfg, objs: Objs<'_>) -> usize {
     objs.len()
 }
 
-node! { static P_SRC = { name: "p_src", flags: NodeFlags::SOURCE, context: Cfg, process: p_src, next: [] }; }
-node! { static P_WORK = { name: "p_work", context: Cfg, process: p_work, next: [] }; }
-node! { static P_SINK = { name: "p_sink", context: Cfg, process: p_sink, next: [] }; }
+node! { static P_SRC = { name: "p_src", flags: NodeFlags::SOURCE, context: Cfg, process: p_src, next: &[] }; }
+node! { static P_WORK = { name: "p_work", context: Cfg, process: p_work, next: &[] }; }
+node! { static P_SINK = { name: "p_sink", context: Cfg, process: p_sink, next: &[] }; }
 
 /// A random DAG: node i's edges go to nodes > i only. Sources come first,
 /// then workers, then sinks.

@@ -207,8 +207,8 @@ node! {
     static T_PARITY = {
         name: "t_parity",
         process: parity,
-        counters: ["odd", "even"],
-        next: [],
+        counters: &["odd", "even"],
+        next: &[],
     };
 }
 
@@ -268,7 +268,7 @@ node! {
         init: tracked_init,
         fini: tracked_fini,
         process: tracked,
-        next: [],
+        next: &[],
     };
 }
 
@@ -395,7 +395,7 @@ fn a_bad_edge_index_panics_with_the_node_name() {
         0
     }
     node! {
-        static T_BAD_EDGE = { name: "t_bad_edge", flags: NodeFlags::SOURCE, process: bad, next: ["t_fan"] };
+        static T_BAD_EDGE = { name: "t_bad_edge", flags: NodeFlags::SOURCE, process: bad, next: &["t_fan"] };
     }
     let mut g = Graph::create("w_bad_edge", &GraphParam::new(["t_bad_edge"])).unwrap();
     g.walk();

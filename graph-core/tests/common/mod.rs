@@ -81,7 +81,7 @@ node! {
         flags: NodeFlags::SOURCE,
         context: Src,
         process: src,
-        next: ["t_fan"],
+        next: &["t_fan"],
     };
 }
 
@@ -128,6 +128,6 @@ node! {
         name: "t_fan",
         context: Fan,
         process: fan,
-        next: [],
+        next: &[],
     };
 }
