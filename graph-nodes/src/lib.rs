@@ -1,13 +1,38 @@
 //! # graph-nodes: packets, ports and the stock nodes on graph-core
 //!
+//! A packet's path through `l3fwd-graph`:
+//!
+//! ```text
+//!  ethdev_rx-P-Q ──► pkt_cls ──► ip4_lookup ──► ip4_rewrite ──► ethdev_tx-P'
+//!   rx burst,         by          RFC 1812      MACs, TTL-1,     tx burst
+//!   parse, strip      packet      checks, LPM   checksum, MTU    │
+//!   one VLAN tag      type        │             │                 ▼
+//!                     └───────────┴─────────────┴──────────► pkt_drop (free)
+//! ```
+//!
+//! Every packet is transmitted or freed by `pkt_drop`, and each node that
+//! sends one to `pkt_drop` counts it under a named reason.
+//!
 //! - [`mbuf`]: packet buffers laid out like `rte_mbuf`;
 //! - [`mempool`]: fixed pools with per-lcore caches;
 //! - [`lcore`]: per-thread lcore ids;
-//! - [`port`]: ethdev-like ports and their backends.
+//! - [`port`]: ethdev-like ports and their backends;
+//! - [`lpm`]: DIR-24-8 longest-prefix match;
+//! - the nodes, one module each, and [`eth_config`] to describe ports to
+//!   them.
 
+pub mod eth_config;
+pub mod ethdev_rx;
+pub mod ethdev_tx;
+pub mod ip4_lookup;
+pub mod ip4_rewrite;
 pub mod lcore;
+pub mod lpm;
 pub mod mbuf;
 pub mod mempool;
+pub mod pkt;
+pub mod pkt_cls;
+pub mod pkt_drop;
 pub mod port;
 pub mod wire;
 

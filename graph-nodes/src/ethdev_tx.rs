@@ -1,0 +1,77 @@
+//! `ethdev_tx`: one clone per port, `ethdev_tx-<port>`; sends on the tx
+//! queue the control plane gave this graph for that port. What the port
+//! does not take goes to `pkt_drop`, counted as `tx_full`.
+//!
+//! Uses: nothing. Sets: nothing. Next: [`EthdevTxNext`].
+
+use graph_core::{names, node, Ctx, InitError, NodeInfo, Objs};
+
+use crate::eth_config;
+use crate::port::{self, TxQueue};
+
+names! {
+    /// Edges of `ethdev_tx`.
+    pub enum EthdevTxNext { Drop = "pkt_drop" }
+}
+
+names! {
+    /// Drop reasons of `ethdev_tx`.
+    pub enum EthdevTxDrop {
+        /// The port did not take the packet (queue full or link down).
+        TxFull = "tx_full",
+    }
+}
+
+/// Per-clone context: the queue it sends on.
+pub struct EthdevTxCtx {
+    queue: TxQueue,
+}
+
+impl EthdevTxCtx {
+    /// The queue.
+    pub fn queue(&mut self) -> &mut TxQueue {
+        &mut self.queue
+    }
+}
+
+fn init(info: &NodeInfo<'_>) -> Result<EthdevTxCtx, InitError> {
+    let p: u16 = info
+        .clone_suffix()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| {
+            format!(
+                "{}: expected a clone named ethdev_tx-<port>",
+                info.node_name
+            )
+        })?;
+    let q = eth_config::tx_queue(info.graph_name, p);
+    let queue = port::get(p)?.take_tx_queue(q)?;
+    Ok(EthdevTxCtx { queue })
+}
+
+fn ethdev_tx(ctx: &mut Ctx<'_>, c: &mut EthdevTxCtx, objs: Objs<'_>) -> usize {
+    let n = objs.len();
+    let sent = c.queue.tx_burst(&objs);
+    if sent < n {
+        ctx.count(EthdevTxDrop::TxFull.idx(), (n - sent) as u64);
+        ctx.enqueue(EthdevTxNext::Drop.edge(), &objs[sent..]);
+    }
+    n
+}
+
+fn fini(_info: &NodeInfo<'_>, c: &mut EthdevTxCtx) {
+    let _ = c.queue.flush();
+}
+
+node! {
+    /// Port transmit (`ethdev_tx`); clone it per port.
+    pub static ETHDEV_TX = {
+        name: "ethdev_tx",
+        context: EthdevTxCtx,
+        init: init,
+        fini: fini,
+        process: ethdev_tx,
+        counters: EthdevTxDrop::NAMES,
+        next: EthdevTxNext::NAMES,
+    };
+}

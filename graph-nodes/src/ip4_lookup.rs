@@ -1,0 +1,227 @@
+//! `ip4_lookup`: RFC 1812 §5.2.2 checks, then longest-prefix match on the
+//! destination.
+//!
+//! Uses: the IPv4 header after a 14-byte Ethernet header (ethdev_rx strips
+//! a VLAN tag). Sets: `meta.nh` (next hop), `meta.ttl` and `meta.cksum`
+//! (the header's TTL and checksum, for ip4_rewrite). Next:
+//! [`Ip4LookupNext`] — the route's edge (`ip4_rewrite`) or `pkt_drop`.
+//!
+//! A route's value packs the edge and the next hop as DPDK does:
+//! `edge << 16 | next_hop`. Every failed check and every miss is counted
+//! under its reason ([`Ip4Drop`]).
+
+use std::net::Ipv4Addr;
+use std::sync::{Arc, OnceLock};
+
+use graph_core::{names, node, Ctx, InitError, NodeInfo, Objs};
+
+use crate::lpm::{Lpm, LpmError};
+use crate::mbuf::{Mbuf, NodeMeta};
+use crate::pkt::{self, PktSlice};
+use crate::wire::{be16, be32, ETH_HLEN, IPV4_HLEN};
+
+names! {
+    /// Edges of `ip4_lookup` (DPDK's order).
+    pub enum Ip4LookupNext { Rewrite = "ip4_rewrite", Drop = "pkt_drop" }
+}
+
+names! {
+    /// Drop reasons of `ip4_lookup`, in the order they are checked.
+    pub enum Ip4Drop {
+        /// Frame shorter than Ethernet + a minimal IPv4 header.
+        Runt = "runt",
+        /// Version field is not 4.
+        BadVersion = "bad_version",
+        /// IHL below 5 words.
+        BadIhl = "bad_ihl",
+        /// The header (IHL) extends past the frame.
+        HdrTruncated = "hdr_truncated",
+        /// Total length below the header length or past the frame.
+        BadTotalLen = "bad_total_len",
+        /// Header checksum wrong.
+        BadChecksum = "bad_checksum",
+        /// TTL 0 or 1 (no ICMP time-exceeded yet).
+        TtlExpired = "ttl_expired",
+        /// No route covers the destination.
+        NoRoute = "no_route",
+    }
+}
+
+/// Default number of tbl8 groups of the FIB.
+pub const DEFAULT_TBL8_GROUPS: u32 = 1024;
+
+static FIB: OnceLock<Arc<Lpm>> = OnceLock::new();
+
+/// The FIB shared by every `ip4_lookup` instance (one per process, as
+/// DPDK's per-socket LPM).
+pub fn fib() -> &'static Arc<Lpm> {
+    FIB.get_or_init(|| Arc::new(Lpm::new(DEFAULT_TBL8_GROUPS)))
+}
+
+/// Sizes the FIB before first use; `false` if it already exists.
+pub fn init_fib(tbl8_groups: u32) -> bool {
+    FIB.set(Arc::new(Lpm::new(tbl8_groups))).is_ok()
+}
+
+/// Adds `prefix/depth → next_hop` sent on edge `next`
+/// (`rte_node_ip4_route_add`). Safe while graphs run: each lookup sees the
+/// table before or after the change.
+pub fn route_add(
+    prefix: Ipv4Addr,
+    depth: u8,
+    next_hop: u16,
+    next: Ip4LookupNext,
+) -> Result<(), LpmError> {
+    fib().add(
+        u32::from(prefix),
+        depth,
+        (next.edge() as u32) << 16 | next_hop as u32,
+    )
+}
+
+/// Deletes the route `prefix/depth`.
+pub fn route_delete(prefix: Ipv4Addr, depth: u8) -> Result<(), LpmError> {
+    fib().delete(u32::from(prefix), depth)
+}
+
+/// What the FIB says for `dst`: `(edge, next_hop)`.
+pub fn route_lookup(dst: Ipv4Addr) -> Option<(u16, u16)> {
+    fib()
+        .lookup(u32::from(dst))
+        .map(|v| ((v >> 16) as u16, v as u16))
+}
+
+/// Per-instance context.
+pub struct Ip4LookupCtx {
+    lpm: Arc<Lpm>,
+}
+
+fn init(_info: &NodeInfo<'_>) -> Result<Ip4LookupCtx, InitError> {
+    Ok(Ip4LookupCtx { lpm: fib().clone() })
+}
+
+/// One's-complement sum of an IPv4 header is all ones (checksum valid).
+#[inline(always)]
+fn header_ok(h: &[u8]) -> bool {
+    let mut sum = 0u64;
+    let mut words = h.chunks_exact(4);
+    for w in &mut words {
+        sum += u64::from(u32::from_be_bytes([w[0], w[1], w[2], w[3]]));
+    }
+    // IHL is whole 32-bit words, so nothing remains.
+    sum = (sum & 0xffff_ffff) + (sum >> 32);
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum == 0xffff
+}
+
+/// RFC 1812 §5.2.2 checks; the destination address if they pass.
+#[inline(always)]
+fn check(m: &mut Mbuf) -> Result<u32, Ip4Drop> {
+    let d = m.data();
+    // §5.2.2 (1): the frame holds at least a minimal IPv4 header.
+    if d.len() < ETH_HLEN + IPV4_HLEN {
+        return Err(Ip4Drop::Runt);
+    }
+    let h = &d[ETH_HLEN..];
+    let vihl = h[0];
+    // (4): version 4.
+    if vihl >> 4 != 4 {
+        return Err(Ip4Drop::BadVersion);
+    }
+    // (5): IHL at least 5 words...
+    let hl = usize::from(vihl & 0x0f) * 4;
+    if hl < IPV4_HLEN {
+        return Err(Ip4Drop::BadIhl);
+    }
+    // ...and the header inside the frame.
+    if hl > h.len() {
+        return Err(Ip4Drop::HdrTruncated);
+    }
+    // (3) and (6): total length covers the header and fits the frame.
+    let total = usize::from(be16(h, 2));
+    if total < hl || total > h.len() {
+        return Err(Ip4Drop::BadTotalLen);
+    }
+    // (2): header checksum.
+    if !header_ok(&h[..hl]) {
+        return Err(Ip4Drop::BadChecksum);
+    }
+    // §5.3.1: a packet that would leave with TTL 0 is not forwarded.
+    let ttl = h[8];
+    if ttl <= 1 {
+        return Err(Ip4Drop::TtlExpired);
+    }
+    let dst = be32(h, 16);
+    let cksum = u32::from(be16(h, 10));
+    *m.meta_mut() = NodeMeta {
+        nh: 0,
+        ttl: u16::from(ttl),
+        cksum,
+    };
+    Ok(dst)
+}
+
+const MISS: u32 = u32::MAX;
+
+fn ip4_lookup(ctx: &mut Ctx<'_>, c: &mut Ip4LookupCtx, objs: Objs<'_>) -> usize {
+    let mut drops = [0u64; Ip4Drop::COUNT];
+    let lpm = &*c.lpm;
+    let drop_edge = Ip4LookupNext::Drop.edge();
+    let n = pkt::dispatch(ctx, objs, |objs, nexts| {
+        let len = objs.len();
+        let mut i = 0;
+        while i < len {
+            let k = (len - i).min(4);
+            let mut dst = [0u32; 4];
+            let mut ok = [false; 4];
+            for l in 0..k {
+                if let Some(&o) = objs.get(i + l + 8) {
+                    pkt::prefetch(o);
+                }
+                if i + l + 4 < len {
+                    pkt::prefetch_data(objs.mbuf_ref(i + l + 4));
+                }
+                match check(objs.mbuf(i + l)) {
+                    Ok(d) => {
+                        dst[l] = d;
+                        ok[l] = true;
+                    }
+                    Err(r) => drops[r.idx()] += 1,
+                }
+            }
+            let res = lpm.lookup_x4(dst, MISS);
+            for l in 0..k {
+                nexts[i + l] = if !ok[l] {
+                    drop_edge
+                } else if res[l] == MISS {
+                    drops[Ip4Drop::NoRoute.idx()] += 1;
+                    drop_edge
+                } else {
+                    objs.mbuf(i + l).meta_mut().nh = res[l] as u16;
+                    (res[l] >> 16) as u16
+                };
+            }
+            i += k;
+        }
+    });
+    for (r, &v) in drops.iter().enumerate() {
+        if v > 0 {
+            ctx.count(r, v);
+        }
+    }
+    n
+}
+
+node! {
+    /// IPv4 checks and route lookup (`ip4_lookup`).
+    pub static IP4_LOOKUP = {
+        name: "ip4_lookup",
+        context: Ip4LookupCtx,
+        init: init,
+        process: ip4_lookup,
+        counters: Ip4Drop::NAMES,
+        next: Ip4LookupNext::NAMES,
+    };
+}

@@ -1,0 +1,348 @@
+//! IPv4 longest-prefix match, DIR-24-8 like `rte_lpm`.
+//!
+//! ```text
+//!  ip = a.b.c.d
+//!  tbl24[a.b.c]  ──valid, !ext──►  next hop (depth <= 24)
+//!        │
+//!        └──ext──► group g:  tbl8[g * 256 + d] ──► next hop (depth > 24)
+//! ```
+//!
+//! Entries are 32 bits: next hop (24 bits), `VALID`, `EXT` (tbl24 only: the
+//! next-hop field is a tbl8 group), and the depth of the rule that set the
+//! entry (6 bits). A rule only overwrites entries set by less specific rules,
+//! and deleting a rule rewrites the entries it set with the longest rule that
+//! covers it, so deletion restores the covering prefix.
+//!
+//! Concurrency: lookups are lock-free and may run on any thread while routes
+//! change; every entry is one atomic word, a tbl8 group is fully written
+//! before the tbl24 entry pointing to it is published (release/acquire),
+//! and freed groups are reused last (FIFO) so a reader that raced a
+//! collapse reads stale but well-formed entries. Writers serialise on a
+//! mutex. On x86_64 the loads are plain moves.
+//!
+//! Alternatives rejected: a binary trie (several dependent loads per
+//! lookup); per-lcore copies (64 MiB each); a vectorised x4 lookup (the
+//! scalar one compiles to four independent loads here and Miri runs it).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU32, Ordering::*};
+use std::sync::Mutex;
+
+/// Largest prefix length.
+pub const MAX_DEPTH: u8 = 32;
+/// Largest next-hop value (24 bits).
+pub const MAX_NEXT_HOP: u32 = 0xff_ffff;
+
+const NH_MASK: u32 = 0x00ff_ffff;
+const VALID: u32 = 1 << 24;
+const EXT: u32 = 1 << 25;
+const DEPTH_SHIFT: u32 = 26;
+const TBL24: usize = 1 << 24;
+
+#[inline(always)]
+const fn entry(nh: u32, depth: u8) -> u32 {
+    nh | VALID | (depth as u32) << DEPTH_SHIFT
+}
+
+#[inline(always)]
+const fn depth_of(e: u32) -> u8 {
+    (e >> DEPTH_SHIFT) as u8
+}
+
+/// Control-plane errors of the LPM.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LpmError {
+    /// Depth above 32.
+    #[error("prefix length {0} exceeds 32")]
+    BadDepth(u8),
+    /// Next hop wider than 24 bits.
+    #[error("next hop {0:#x} exceeds 24 bits")]
+    BadNextHop(u32),
+    /// No tbl8 group left for a prefix longer than /24.
+    #[error("no free tbl8 group for {prefix}/{depth} ({groups} groups configured)")]
+    NoTbl8 {
+        prefix: std::net::Ipv4Addr,
+        depth: u8,
+        groups: u32,
+    },
+    /// Deleting a route that does not exist.
+    #[error("no route {prefix}/{depth}")]
+    NotFound {
+        prefix: std::net::Ipv4Addr,
+        depth: u8,
+    },
+}
+
+/// Mask of the `depth` leading bits.
+#[inline(always)]
+pub const fn mask(depth: u8) -> u32 {
+    if depth == 0 {
+        0
+    } else {
+        u32::MAX << (32 - depth as u32)
+    }
+}
+
+struct Ctl {
+    /// Rules per depth: masked prefix → next hop.
+    rules: Vec<HashMap<u32, u32>>,
+    free: VecDeque<u32>,
+}
+
+/// An IPv4 LPM table.
+pub struct Lpm {
+    tbl24: Box<[AtomicU32]>,
+    tbl8: Box<[AtomicU32]>,
+    groups: u32,
+    ctl: Mutex<Ctl>,
+}
+
+fn zeroed(n: usize) -> Box<[AtomicU32]> {
+    let b = Box::<[AtomicU32]>::new_zeroed_slice(n);
+    // SAFETY: an all-zero bit pattern is a valid `AtomicU32` (it is a
+    // `u32`); every element was zeroed by `new_zeroed_slice`.
+    unsafe { b.assume_init() }
+}
+
+impl Lpm {
+    /// A table with `tbl8_groups` groups for prefixes longer than /24 (each
+    /// /24 holding such prefixes uses one group of 1 KiB). The first table
+    /// is 64 MiB of zeroed memory that the OS maps lazily.
+    pub fn new(tbl8_groups: u32) -> Lpm {
+        Lpm {
+            tbl24: zeroed(TBL24),
+            tbl8: zeroed(tbl8_groups as usize * 256),
+            groups: tbl8_groups,
+            ctl: Mutex::new(Ctl {
+                rules: vec![HashMap::new(); MAX_DEPTH as usize + 1],
+                free: (0..tbl8_groups).collect(),
+            }),
+        }
+    }
+
+    fn ctl(&self) -> std::sync::MutexGuard<'_, Ctl> {
+        self.ctl.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds (or replaces) the route `ip/depth → nh` (`rte_lpm_add`).
+    pub fn add(&self, ip: u32, depth: u8, nh: u32) -> Result<(), LpmError> {
+        if depth > MAX_DEPTH {
+            return Err(LpmError::BadDepth(depth));
+        }
+        if nh > MAX_NEXT_HOP {
+            return Err(LpmError::BadNextHop(nh));
+        }
+        let ip = ip & mask(depth);
+        let mut ctl = self.ctl();
+        if depth <= 24 {
+            ctl.rules[depth as usize].insert(ip, nh);
+            let start = (ip >> 8) as usize;
+            let e = entry(nh, depth);
+            for i in start..start + (1usize << (24 - depth)) {
+                let cur = self.tbl24[i].load(Relaxed);
+                if cur & EXT != 0 {
+                    self.fill_group(cur & NH_MASK, 0, 256, e, |old| {
+                        old & VALID == 0 || depth_of(old) <= depth
+                    });
+                } else if cur & VALID == 0 || depth_of(cur) <= depth {
+                    self.tbl24[i].store(e, Relaxed);
+                }
+            }
+        } else {
+            let i = (ip >> 8) as usize;
+            let cur = self.tbl24[i].load(Relaxed);
+            let g = if cur & EXT != 0 {
+                cur & NH_MASK
+            } else {
+                let g = ctl.free.pop_front().ok_or(LpmError::NoTbl8 {
+                    prefix: ip.into(),
+                    depth,
+                    groups: self.groups,
+                })?;
+                // The new group starts as a copy of the /24 entry it replaces.
+                self.fill_group(g, 0, 256, if cur & VALID != 0 { cur } else { 0 }, |_| true);
+                g
+            };
+            ctl.rules[depth as usize].insert(ip, nh);
+            let start = ip & 0xff;
+            self.fill_group(g, start, 1 << (32 - depth), entry(nh, depth), |old| {
+                old & VALID == 0 || depth_of(old) <= depth
+            });
+            // Publish the group after its contents.
+            self.tbl24[i].store(g | VALID | EXT, Release);
+        }
+        Ok(())
+    }
+
+    fn fill_group(&self, g: u32, start: u32, count: u32, e: u32, replace: impl Fn(u32) -> bool) {
+        let base = g as usize * 256;
+        for j in start..start + count {
+            let slot = &self.tbl8[base + j as usize];
+            if replace(slot.load(Relaxed)) {
+                slot.store(e, Relaxed);
+            }
+        }
+    }
+
+    /// The longest rule strictly shorter than `depth` covering `ip`.
+    fn covering(ctl: &Ctl, ip: u32, depth: u8) -> u32 {
+        for d in (0..depth).rev() {
+            if let Some(&nh) = ctl.rules[d as usize].get(&(ip & mask(d))) {
+                return entry(nh, d);
+            }
+        }
+        0
+    }
+
+    /// Deletes the route `ip/depth` (`rte_lpm_delete`); addresses it covered
+    /// fall back to the longest shorter route that covers them.
+    pub fn delete(&self, ip: u32, depth: u8) -> Result<(), LpmError> {
+        if depth > MAX_DEPTH {
+            return Err(LpmError::BadDepth(depth));
+        }
+        let ip = ip & mask(depth);
+        let mut ctl = self.ctl();
+        if ctl.rules[depth as usize].remove(&ip).is_none() {
+            return Err(LpmError::NotFound {
+                prefix: ip.into(),
+                depth,
+            });
+        }
+        let repl = Self::covering(&ctl, ip, depth);
+        let mine = |old: u32| old & VALID != 0 && depth_of(old) == depth;
+        if depth <= 24 {
+            let start = (ip >> 8) as usize;
+            for i in start..start + (1usize << (24 - depth)) {
+                let cur = self.tbl24[i].load(Relaxed);
+                if cur & EXT != 0 {
+                    self.fill_group(cur & NH_MASK, 0, 256, repl, mine);
+                    self.try_collapse(&mut ctl, i);
+                } else if mine(cur) {
+                    self.tbl24[i].store(repl, Relaxed);
+                }
+            }
+        } else {
+            let i = (ip >> 8) as usize;
+            let cur = self.tbl24[i].load(Relaxed);
+            debug_assert!(cur & EXT != 0, "a /{depth} rule without its tbl8 group");
+            self.fill_group(cur & NH_MASK, ip & 0xff, 1 << (32 - depth), repl, mine);
+            self.try_collapse(&mut ctl, i);
+        }
+        Ok(())
+    }
+
+    /// Folds the group under tbl24 entry `i` back into it when no rule
+    /// longer than /24 is left there.
+    fn try_collapse(&self, ctl: &mut Ctl, i: usize) {
+        let cur = self.tbl24[i].load(Relaxed);
+        let g = cur & NH_MASK;
+        let base = g as usize * 256;
+        let first = self.tbl8[base].load(Relaxed);
+        let uniform = (0..256).all(|j| self.tbl8[base + j].load(Relaxed) == first);
+        if uniform && (first & VALID == 0 || depth_of(first) <= 24) {
+            self.tbl24[i].store(first, Release);
+            ctl.free.push_back(g);
+        }
+    }
+
+    /// The next hop for `ip`, if a route covers it (`rte_lpm_lookup`).
+    #[inline(always)]
+    pub fn lookup(&self, ip: u32) -> Option<u32> {
+        let e = self.lookup_raw(ip);
+        (e & VALID != 0).then_some(e & NH_MASK)
+    }
+
+    #[inline(always)]
+    fn lookup_raw(&self, ip: u32) -> u32 {
+        let e = self.tbl24[(ip >> 8) as usize].load(Acquire);
+        if e & EXT != 0 {
+            self.tbl8[((e & NH_MASK) as usize) << 8 | (ip & 0xff) as usize].load(Relaxed)
+        } else {
+            e
+        }
+    }
+
+    /// Looks up every address of `ips` into `out`; `miss` where no route
+    /// covers it (`rte_lpm_lookup_bulk`).
+    #[inline]
+    pub fn lookup_bulk(&self, ips: &[u32], out: &mut [u32], miss: u32) {
+        for (ip, o) in ips.iter().zip(out.iter_mut()) {
+            let e = self.lookup_raw(*ip);
+            *o = if e & VALID != 0 { e & NH_MASK } else { miss };
+        }
+    }
+
+    /// Four lookups at once (`rte_lpm_lookupx4`); `miss` where no route
+    /// covers an address.
+    #[inline(always)]
+    pub fn lookup_x4(&self, ips: [u32; 4], miss: u32) -> [u32; 4] {
+        let e = [
+            self.tbl24[(ips[0] >> 8) as usize].load(Acquire),
+            self.tbl24[(ips[1] >> 8) as usize].load(Acquire),
+            self.tbl24[(ips[2] >> 8) as usize].load(Acquire),
+            self.tbl24[(ips[3] >> 8) as usize].load(Acquire),
+        ];
+        let mut out = [0u32; 4];
+        for k in 0..4 {
+            let mut x = e[k];
+            if x & EXT != 0 {
+                x = self.tbl8[((x & NH_MASK) as usize) << 8 | (ips[k] & 0xff) as usize]
+                    .load(Relaxed);
+            }
+            out[k] = if x & VALID != 0 { x & NH_MASK } else { miss };
+        }
+        out
+    }
+
+    /// The next hop of the exact rule `ip/depth`, if present.
+    pub fn rule(&self, ip: u32, depth: u8) -> Option<u32> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        self.ctl().rules[depth as usize]
+            .get(&(ip & mask(depth)))
+            .copied()
+    }
+
+    /// Number of rules.
+    pub fn len(&self) -> usize {
+        self.ctl().rules.iter().map(|r| r.len()).sum()
+    }
+
+    /// Whether there are no rules.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Free tbl8 groups.
+    pub fn tbl8_free(&self) -> u32 {
+        self.ctl().free.len() as u32
+    }
+
+    /// Deletes every rule.
+    pub fn clear(&self) {
+        let rules: Vec<(u32, u8)> = {
+            let ctl = self.ctl();
+            ctl.rules
+                .iter()
+                .enumerate()
+                .flat_map(|(d, r)| r.keys().map(move |&ip| (ip, d as u8)))
+                .collect()
+        };
+        // Longest first keeps each delete cheap.
+        let mut rules = rules;
+        rules.sort_by_key(|&(_, d)| std::cmp::Reverse(d));
+        for (ip, d) in rules {
+            let _ = self.delete(ip, d);
+        }
+    }
+}
+
+impl std::fmt::Debug for Lpm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lpm")
+            .field("rules", &self.len())
+            .field("tbl8_groups", &self.groups)
+            .finish()
+    }
+}

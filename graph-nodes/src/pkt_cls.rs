@@ -1,0 +1,86 @@
+//! `pkt_cls`: sends packets by packet type. IPv4 → `ip4_lookup`; IPv6 →
+//! `ip6_lookup` when the node has such an edge, else dropped; anything else
+//! dropped. About 5 cycles per packet in DPDK; a table lookup per packet
+//! here, with a home run when the whole burst goes one way.
+//!
+//! Uses: `packet_type`. Sets: nothing. Next: [`PktClsNext`], plus
+//! `ip6_lookup` if the control plane added that edge.
+
+use graph_core::{names, node, Ctx, InitError, NodeInfo, Objs};
+
+use crate::mbuf::ptype;
+use crate::pkt::{self, PktSlice};
+
+names! {
+    /// Edges of `pkt_cls`.
+    pub enum PktClsNext { Drop = "pkt_drop", Ip4Lookup = "ip4_lookup" }
+}
+
+names! {
+    /// Drop reasons of `pkt_cls`.
+    pub enum PktClsDrop {
+        /// Not IP: ARP, unknown EtherType, QinQ, runt frames.
+        NotIp = "not_ip",
+        /// IPv6 while the graph has no `ip6_lookup`.
+        Ipv6NoLookup = "ipv6_no_lookup",
+    }
+}
+
+/// Per-instance table: packet type (L2 and L3 bits) → edge.
+pub struct PktClsCtx {
+    next: [u16; 256],
+}
+
+fn init(info: &NodeInfo<'_>) -> Result<PktClsCtx, InitError> {
+    let ip6 = info.edge_to("ip6_lookup");
+    let mut next = [PktClsNext::Drop.edge(); 256];
+    for (p, e) in next.iter_mut().enumerate() {
+        let p = p as u32;
+        if ptype::is_ipv4(p) {
+            *e = PktClsNext::Ip4Lookup.edge();
+        } else if let (true, Some(e6)) = (ptype::is_ipv6(p), ip6) {
+            *e = e6;
+        }
+    }
+    Ok(PktClsCtx { next })
+}
+
+fn pkt_cls(ctx: &mut Ctx<'_>, c: &mut PktClsCtx, objs: Objs<'_>) -> usize {
+    let (mut not_ip, mut v6) = (0u64, 0u64);
+    let n = pkt::dispatch(ctx, objs, |objs, nexts| {
+        for (i, next) in nexts.iter_mut().enumerate() {
+            if let Some(&o) = objs.get(i + 4) {
+                pkt::prefetch(o);
+            }
+            let p = objs.mbuf_ref(i).packet_type();
+            let e = c.next[(p & 0xff) as usize];
+            if e == PktClsNext::Drop.edge() {
+                if ptype::is_ipv6(p) {
+                    v6 += 1;
+                } else {
+                    not_ip += 1;
+                }
+            }
+            *next = e;
+        }
+    });
+    if not_ip > 0 {
+        ctx.count(PktClsDrop::NotIp.idx(), not_ip);
+    }
+    if v6 > 0 {
+        ctx.count(PktClsDrop::Ipv6NoLookup.idx(), v6);
+    }
+    n
+}
+
+node! {
+    /// Packet classifier (`pkt_cls`).
+    pub static PKT_CLS = {
+        name: "pkt_cls",
+        context: PktClsCtx,
+        init: init,
+        process: pkt_cls,
+        counters: PktClsDrop::NAMES,
+        next: PktClsNext::NAMES,
+    };
+}
