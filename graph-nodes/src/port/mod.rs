@@ -288,6 +288,7 @@ pub struct Port {
     mac: [u8; 6],
     mtu: u16,
     link_up: Arc<AtomicBool>,
+    rx_on: Arc<AtomicBool>,
     rx: Mutex<Vec<Option<Box<dyn RxBackend>>>>,
     tx: Mutex<Vec<Option<Box<dyn TxBackend>>>>,
     rx_stats: Vec<Arc<QueueStats>>,
@@ -349,6 +350,7 @@ impl Port {
             mac,
             mtu: cfg.mtu,
             link_up: Arc::new(AtomicBool::new(true)),
+            rx_on: Arc::new(AtomicBool::new(true)),
             rx_stats: opened.rx.iter().map(|_| Arc::default()).collect(),
             tx_stats: opened.tx.iter().map(|_| Arc::default()).collect(),
             eof: opened.rx.iter().map(|_| Arc::default()).collect(),
@@ -404,6 +406,12 @@ impl Port {
         self.link_up.store(up, Relaxed);
     }
 
+    /// Stops (or restarts) receiving on every rx queue; transmit is not
+    /// affected. Used to drain a pipeline before shutdown.
+    pub fn set_rx_enabled(&self, on: bool) {
+        self.rx_on.store(on, Relaxed);
+    }
+
     /// Whether every rx queue's finite input is exhausted.
     pub fn rx_eof(&self) -> bool {
         !self.eof.is_empty() && self.eof.iter().all(|e| e.load(Relaxed))
@@ -430,6 +438,7 @@ impl Port {
             inner,
             stats: self.rx_stats[q as usize].clone(),
             link: self.link_up.clone(),
+            rx_on: self.rx_on.clone(),
             eof: self.eof[q as usize].clone(),
         })
     }
@@ -518,6 +527,7 @@ pub struct RxQueue {
     inner: Box<dyn RxBackend>,
     stats: Arc<QueueStats>,
     link: Arc<AtomicBool>,
+    rx_on: Arc<AtomicBool>,
     eof: Arc<AtomicBool>,
 }
 
@@ -526,7 +536,7 @@ impl RxQueue {
     /// this port's id. Nothing while the link is down.
     #[inline]
     pub fn rx_burst(&mut self, bufs: &mut [Obj]) -> usize {
-        if !self.link.load(Relaxed) {
+        if !self.link.load(Relaxed) || !self.rx_on.load(Relaxed) {
             return 0;
         }
         let n = self.inner.rx(bufs, &self.stats);

@@ -1,0 +1,761 @@
+//! The configuration: a TOML file (every key documented in
+//! `examples/l3fwd-graph.toml`), DPDK l3fwd-graph's command-line flags on
+//! top, DPDK's defaults where neither says anything, and the checks that
+//! run before any thread starts.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// A configuration error: one line naming the key or flag and the value.
+#[derive(Debug)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+macro_rules! bail {
+    ($($t:tt)*) => { return Err(ConfigError(format!($($t)*))) };
+}
+
+/// `[[port]]`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PortFile {
+    /// Port id.
+    pub id: u16,
+    /// Backend: pcap, generator, ring, af_packet.
+    pub backend: String,
+    /// Backend parameters.
+    #[serde(default)]
+    pub params: BTreeMap<String, toml::Value>,
+    /// The port's MAC (default: the backend's, or 02:00:00:00:00:<id>).
+    pub mac: Option<String>,
+    /// The neighbour's MAC: destination of packets routed to this port
+    /// (default 02:00:00:00:00:<id>, as DPDK).
+    pub neighbour: Option<String>,
+    /// Rx queues (default 1).
+    #[serde(default = "one")]
+    pub rx_queues: u16,
+    /// MTU (default 1500).
+    #[serde(default = "mtu")]
+    pub mtu: u16,
+}
+
+fn one() -> u16 {
+    1
+}
+
+fn mtu() -> u16 {
+    1500
+}
+
+/// `[[lcore]]`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LcoreFile {
+    /// Lcore id; its graph is `worker_<id>`.
+    pub id: u32,
+    /// CPU to pin the worker to (default: the lcore id).
+    pub cpu: Option<usize>,
+    /// (port, queue) pairs it polls.
+    pub rx: Vec<(u16, u16)>,
+}
+
+/// `[[route]]`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RouteFile {
+    /// `a.b.c.d/len`.
+    pub prefix: String,
+    /// Out port (next hop = that port's neighbour).
+    pub port: Option<u16>,
+    /// Or an explicit next hop from `[[neighbour]]`.
+    pub next_hop: Option<u16>,
+}
+
+/// `[[neighbour]]`: a next hop.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NeighbourFile {
+    /// Next-hop id (routes refer to it).
+    pub id: u16,
+    /// Out port.
+    pub port: u16,
+    /// Neighbour MAC.
+    pub mac: String,
+}
+
+/// The whole file.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Rx burst size (default 256).
+    pub burst: Option<usize>,
+    /// Buffers in the packet pool (default: sized from ports and lcores).
+    pub pool_size: Option<u32>,
+    /// Per-lcore pool cache (default 256).
+    pub pool_cache: Option<u32>,
+    /// One pool per port instead of one shared pool.
+    pub per_port_pool: Option<bool>,
+    /// Seconds between stats tables (0: only at exit; default 1).
+    pub stats_interval: Option<f64>,
+    /// Stop after this many seconds (default: run until a signal).
+    pub duration: Option<f64>,
+    /// Stop once every finite input is exhausted and forwarded.
+    pub exit_on_eof: Option<bool>,
+    /// Promiscuous mode (accepted for DPDK compatibility).
+    pub promiscuous: Option<bool>,
+    /// Write final stats as JSON here.
+    pub stats_json: Option<PathBuf>,
+    /// tbl8 groups of the FIB (default 1024).
+    pub tbl8_groups: Option<u32>,
+    /// Ports.
+    #[serde(default, rename = "port")]
+    pub ports: Vec<PortFile>,
+    /// Worker lcores.
+    #[serde(default, rename = "lcore")]
+    pub lcores: Vec<LcoreFile>,
+    /// Routes.
+    #[serde(default, rename = "route")]
+    pub routes: Vec<RouteFile>,
+    /// Next hops.
+    #[serde(default, rename = "neighbour")]
+    pub neighbours: Vec<NeighbourFile>,
+}
+
+/// Reads a config file.
+pub fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError(format!("config file {}: {e}", path.display())))?;
+    parse_file(&text).map_err(|e| ConfigError(format!("config file {}: {}", path.display(), e.0)))
+}
+
+/// Parses config text.
+pub fn parse_file(text: &str) -> Result<FileConfig, ConfigError> {
+    toml::from_str(text).map_err(|e: toml::de::Error| {
+        let line = e
+            .span()
+            .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+        let msg = e.message().replace('\n', " ");
+        match line {
+            Some(l) => ConfigError(format!("line {l}: {msg}")),
+            None => ConfigError(msg),
+        }
+    })
+}
+
+/// What the command line may override (DPDK l3fwd-graph's flags and ours).
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `-p PORTMASK`.
+    pub portmask: Option<u64>,
+    /// `--config "(port,queue,lcore),..."`.
+    pub config: Option<Vec<(u16, u16, u32)>>,
+    /// `-P` (accepted; every backend receives all frames).
+    #[allow(dead_code)]
+    pub promiscuous: bool,
+    /// `--eth-dest=PORT,MAC`.
+    pub eth_dest: Vec<(u16, [u8; 6])>,
+    /// `--max-pkt-len`.
+    pub max_pkt_len: Option<u32>,
+    /// `--per-port-pool`.
+    pub per_port_pool: bool,
+    /// `--stats-json`.
+    pub stats_json: Option<PathBuf>,
+    /// `--stats-interval`.
+    pub stats_interval: Option<f64>,
+    /// `--duration`.
+    pub duration: Option<f64>,
+    /// `--exit-on-eof`.
+    pub exit_on_eof: bool,
+    /// `--burst`.
+    pub burst: Option<usize>,
+    /// `--pool-size`.
+    pub pool_size: Option<u32>,
+}
+
+/// Parses DPDK's `--config` value: `(port,queue,lcore)[,(port,queue,lcore)...]`.
+pub fn parse_dpdk_config(s: &str) -> Result<Vec<(u16, u16, u32)>, ConfigError> {
+    let bad = |why: &str| ConfigError(format!("--config \"{s}\": {why}"));
+    let mut out = Vec::new();
+    let mut rest = s.trim();
+    while !rest.is_empty() {
+        let Some(open) = rest.strip_prefix('(') else {
+            return Err(bad("expected '('"));
+        };
+        let Some(close) = open.find(')') else {
+            return Err(bad("missing ')'"));
+        };
+        let fields: Vec<&str> = open[..close].split(',').map(str::trim).collect();
+        if fields.len() != 3 {
+            return Err(bad("each tuple is (port,queue,lcore)"));
+        }
+        let port = fields[0]
+            .parse()
+            .map_err(|_| bad(&format!("port \"{}\" is not a number", fields[0])))?;
+        let queue = fields[1]
+            .parse()
+            .map_err(|_| bad(&format!("queue \"{}\" is not a number", fields[1])))?;
+        let lcore = fields[2]
+            .parse()
+            .map_err(|_| bad(&format!("lcore \"{}\" is not a number", fields[2])))?;
+        out.push((port, queue, lcore));
+        rest = open[close + 1..].trim_start();
+        rest = rest.strip_prefix(',').unwrap_or(rest).trim_start();
+    }
+    if out.is_empty() {
+        return Err(bad("no (port,queue,lcore) tuple"));
+    }
+    Ok(out)
+}
+
+/// Parses `--eth-dest=PORT,MAC`.
+pub fn parse_eth_dest(s: &str) -> Result<(u16, [u8; 6]), ConfigError> {
+    let (p, m) = s
+        .split_once(',')
+        .ok_or_else(|| ConfigError(format!("--eth-dest \"{s}\": expected PORT,MAC")))?;
+    let port = p
+        .trim()
+        .parse()
+        .map_err(|_| ConfigError(format!("--eth-dest \"{s}\": port \"{p}\" is not a number")))?;
+    let mac = graph_nodes::wire::parse_mac(m.trim())
+        .ok_or_else(|| ConfigError(format!("--eth-dest \"{s}\": \"{m}\" is not a MAC address")))?;
+    Ok((port, mac))
+}
+
+/// Parses `-p PORTMASK` (hex, with or without 0x).
+pub fn parse_portmask(s: &str) -> Result<u64, ConfigError> {
+    let h = s.trim_start_matches("0x").trim_start_matches("0X");
+    match u64::from_str_radix(h, 16) {
+        Ok(0) => Err(ConfigError(format!(
+            "-p \"{s}\": the port mask selects no port"
+        ))),
+        Ok(m) => Ok(m),
+        Err(_) => Err(ConfigError(format!(
+            "-p \"{s}\": not a hexadecimal port mask"
+        ))),
+    }
+}
+
+/// A port as the app runs it.
+#[derive(Debug, Clone)]
+pub struct PortPlan {
+    pub id: u16,
+    pub backend: String,
+    pub params: Vec<(String, String)>,
+    pub mac: Option<[u8; 6]>,
+    pub neighbour: [u8; 6],
+    pub rx_queues: u16,
+    pub mtu: u16,
+}
+
+/// A worker lcore as the app runs it.
+#[derive(Debug, Clone)]
+pub struct LcorePlan {
+    pub id: u32,
+    pub cpu: usize,
+    pub rx: Vec<(u16, u16)>,
+}
+
+/// A route: prefix → next hop.
+#[derive(Debug, Clone)]
+pub struct RoutePlan {
+    pub prefix: Ipv4Addr,
+    pub depth: u8,
+    pub next_hop: u16,
+}
+
+/// A next hop.
+#[derive(Debug, Clone)]
+pub struct HopPlan {
+    pub id: u16,
+    pub port: u16,
+    pub mac: [u8; 6],
+}
+
+/// Everything validated.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub ports: Vec<PortPlan>,
+    pub lcores: Vec<LcorePlan>,
+    pub routes: Vec<RoutePlan>,
+    pub hops: Vec<HopPlan>,
+    pub burst: usize,
+    pub pool_size: u32,
+    pub pool_cache: u32,
+    pub per_port_pool: bool,
+    pub stats_interval: f64,
+    pub duration: Option<f64>,
+    pub exit_on_eof: bool,
+    pub stats_json: Option<PathBuf>,
+    pub tbl8_groups: u32,
+}
+
+/// DPDK's default destination MAC of port `p`: 02:00:00:00:00:<p>.
+pub fn default_neighbour(p: u16) -> [u8; 6] {
+    [2, 0, 0, 0, (p >> 8) as u8, p as u8]
+}
+
+/// The embedded default: two generator ports with DPDK's default traffic.
+pub fn demo_file() -> FileConfig {
+    let gen = |id: u16| PortFile {
+        id,
+        backend: "generator".into(),
+        params: BTreeMap::new(),
+        mac: None,
+        neighbour: None,
+        rx_queues: 1,
+        mtu: 1500,
+    };
+    FileConfig {
+        ports: vec![gen(0), gen(1)],
+        ..FileConfig::default()
+    }
+}
+
+fn param_string(key: &str, v: &toml::Value) -> Result<String, ConfigError> {
+    Ok(match v {
+        toml::Value::String(s) => s.clone(),
+        toml::Value::Integer(i) => i.to_string(),
+        toml::Value::Float(f) => f.to_string(),
+        toml::Value::Boolean(b) => b.to_string(),
+        other => bail!("port params.{key} = {other}: expected a string or a number"),
+    })
+}
+
+fn mac(key: &str, s: &str) -> Result<[u8; 6], ConfigError> {
+    graph_nodes::wire::parse_mac(s)
+        .ok_or_else(|| ConfigError(format!("{key} = \"{s}\": not a MAC address")))
+}
+
+fn prefix(s: &str) -> Result<(Ipv4Addr, u8), ConfigError> {
+    let (a, l) = s.split_once('/').unwrap_or((s, "32"));
+    let addr: Ipv4Addr = a.parse().map_err(|_| {
+        ConfigError(format!(
+            "route prefix = \"{s}\": \"{a}\" is not an IPv4 address"
+        ))
+    })?;
+    let len: u8 = l.parse().ok().filter(|l| *l <= 32).ok_or_else(|| {
+        ConfigError(format!(
+            "route prefix = \"{s}\": \"{l}\" is not a prefix length 0..=32"
+        ))
+    })?;
+    Ok((addr, len))
+}
+
+/// Merges file and flags and checks everything; `ncpu` CPUs exist.
+pub fn plan(file: &FileConfig, o: &Overrides, ncpu: usize) -> Result<Plan, ConfigError> {
+    // Ports, filtered by -p.
+    let mut ports = Vec::new();
+    let mut seen = BTreeSet::new();
+    for p in &file.ports {
+        if !seen.insert(p.id) {
+            bail!("port id = {}: defined twice", p.id);
+        }
+        if let Some(mask) = o.portmask {
+            if p.id >= 64 || mask & (1 << p.id) == 0 {
+                continue;
+            }
+        }
+        let mut params = Vec::new();
+        for (k, v) in &p.params {
+            params.push((k.clone(), param_string(k, v)?));
+        }
+        let mtu = match o.max_pkt_len {
+            Some(l) if !(64..=9600).contains(&l) => bail!("--max-pkt-len {l}: outside 64..=9600"),
+            Some(l) => (l - 18) as u16,
+            None => p.mtu,
+        };
+        if mtu < 68 {
+            bail!("port {} mtu = {mtu}: below IPv4's minimum of 68", p.id);
+        }
+        let neighbour = match (
+            o.eth_dest.iter().rev().find(|(id, _)| *id == p.id),
+            &p.neighbour,
+        ) {
+            (Some((_, m)), _) => *m,
+            (None, Some(s)) => mac(&format!("port {} neighbour", p.id), s)?,
+            (None, None) => default_neighbour(p.id),
+        };
+        let pmac = p
+            .mac
+            .as_deref()
+            .map(|s| mac(&format!("port {} mac", p.id), s))
+            .transpose()?;
+        if p.rx_queues == 0 {
+            bail!(
+                "port {} rx_queues = 0: a port needs at least one rx queue",
+                p.id
+            );
+        }
+        ports.push(PortPlan {
+            id: p.id,
+            backend: p.backend.clone(),
+            params,
+            mac: pmac,
+            neighbour,
+            rx_queues: p.rx_queues,
+            mtu,
+        });
+    }
+    if let Some(mask) = o.portmask {
+        for bit in 0..64u16 {
+            if mask & (1 << bit) != 0 && !ports.iter().any(|p| p.id == bit) {
+                bail!("-p {mask:#x}: port {bit} is not configured");
+            }
+        }
+    }
+    if ports.is_empty() {
+        bail!("no port configured");
+    }
+    for (id, _) in &o.eth_dest {
+        if !ports.iter().any(|p| p.id == *id) {
+            bail!("--eth-dest {id},...: port {id} is not configured");
+        }
+    }
+    let port = |id: u16| ports.iter().find(|p| p.id == id);
+
+    // Lcores: --config overrides the file; default one lcore polling every
+    // rx queue, on the last CPU (the first one reports stats).
+    let mut lcores: Vec<LcorePlan> = match &o.config {
+        Some(cfg) => {
+            let mut by: BTreeMap<u32, Vec<(u16, u16)>> = BTreeMap::new();
+            for &(p, q, l) in cfg {
+                by.entry(l).or_default().push((p, q));
+            }
+            let cpu_of = |l: u32| {
+                file.lcores
+                    .iter()
+                    .find(|f| f.id == l)
+                    .and_then(|f| f.cpu)
+                    .unwrap_or(l as usize)
+            };
+            by.into_iter()
+                .map(|(id, rx)| LcorePlan {
+                    id,
+                    cpu: cpu_of(id),
+                    rx,
+                })
+                .collect()
+        }
+        None if !file.lcores.is_empty() => file
+            .lcores
+            .iter()
+            .map(|l| LcorePlan {
+                id: l.id,
+                cpu: l.cpu.unwrap_or(l.id as usize),
+                rx: l.rx.clone(),
+            })
+            .collect(),
+        None => {
+            let cpu = ncpu.saturating_sub(1);
+            let rx = ports
+                .iter()
+                .flat_map(|p| (0..p.rx_queues).map(move |q| (p.id, q)))
+                .collect();
+            vec![LcorePlan {
+                id: cpu as u32,
+                cpu,
+                rx,
+            }]
+        }
+    };
+    let mut lseen = BTreeSet::new();
+    let mut used: BTreeMap<(u16, u16), u32> = BTreeMap::new();
+    for l in &mut lcores {
+        if !lseen.insert(l.id) {
+            bail!("lcore id = {}: defined twice", l.id);
+        }
+        if l.id as usize >= graph_nodes::lcore::MAX_LCORE {
+            bail!(
+                "lcore {}: lcore ids go up to {}",
+                l.id,
+                graph_nodes::lcore::MAX_LCORE - 1
+            );
+        }
+        if l.cpu >= ncpu {
+            bail!(
+                "lcore {} cpu = {}: this machine has CPUs 0..{}",
+                l.id,
+                l.cpu,
+                ncpu - 1
+            );
+        }
+        if l.rx.is_empty() {
+            bail!("lcore {}: polls no (port, queue)", l.id);
+        }
+        // Ports filtered out by -p are dropped from the lcore's list.
+        if o.portmask.is_some() {
+            l.rx.retain(|(p, _)| port(*p).is_some());
+        }
+        for &(p, q) in &l.rx {
+            let Some(pp) = port(p) else {
+                bail!("lcore {} rx ({p}, {q}): port {p} is not configured", l.id)
+            };
+            if q >= pp.rx_queues {
+                bail!(
+                    "lcore {} rx ({p}, {q}): port {p} has {} rx queue(s)",
+                    l.id,
+                    pp.rx_queues
+                );
+            }
+            if let Some(other) = used.insert((p, q), l.id) {
+                bail!("rx ({p}, {q}) is polled by lcores {other} and {}: a queue belongs to one lcore", l.id);
+            }
+        }
+    }
+    lcores.retain(|l| !l.rx.is_empty());
+    if lcores.is_empty() {
+        bail!("no lcore polls any selected port");
+    }
+
+    // Next hops: one per port (its neighbour, id = port id, as DPDK),
+    // plus the file's.
+    let mut hops: Vec<HopPlan> = ports
+        .iter()
+        .map(|p| HopPlan {
+            id: p.id,
+            port: p.id,
+            mac: p.neighbour,
+        })
+        .collect();
+    for n in &file.neighbours {
+        if port(n.port).is_none() {
+            bail!(
+                "neighbour {} port = {}: port {} is not configured",
+                n.id,
+                n.port,
+                n.port
+            );
+        }
+        let m = mac(&format!("neighbour {} mac", n.id), &n.mac)?;
+        match hops.iter_mut().find(|h| h.id == n.id) {
+            Some(h) => {
+                *h = HopPlan {
+                    id: n.id,
+                    port: n.port,
+                    mac: m,
+                }
+            }
+            None => hops.push(HopPlan {
+                id: n.id,
+                port: n.port,
+                mac: m,
+            }),
+        }
+    }
+
+    // Routes: the file's, or DPDK's defaults 198.18.N.0/24 → port N.
+    let mut routes = Vec::new();
+    if file.routes.is_empty() {
+        for p in &ports {
+            if p.id < 256 {
+                routes.push(RoutePlan {
+                    prefix: Ipv4Addr::new(198, 18, p.id as u8, 0),
+                    depth: 24,
+                    next_hop: p.id,
+                });
+            }
+        }
+    }
+    for r in &file.routes {
+        let (addr, depth) = prefix(&r.prefix)?;
+        let nh = match (r.port, r.next_hop) {
+            (Some(p), None) => {
+                if port(p).is_none() {
+                    bail!("route {} port = {p}: port {p} is not configured", r.prefix);
+                }
+                p
+            }
+            (None, Some(n)) => {
+                if !hops.iter().any(|h| h.id == n) {
+                    bail!(
+                        "route {} next_hop = {n}: no [[neighbour]] or port with id {n}",
+                        r.prefix
+                    );
+                }
+                n
+            }
+            _ => bail!("route {}: give exactly one of port or next_hop", r.prefix),
+        };
+        routes.push(RoutePlan {
+            prefix: addr,
+            depth,
+            next_hop: nh,
+        });
+    }
+
+    let burst = o.burst.or(file.burst).unwrap_or(256);
+    if burst == 0 || burst > 4096 {
+        bail!("burst = {burst}: outside 1..=4096");
+    }
+    let nrxq: u32 = ports.iter().map(|p| u32::from(p.rx_queues)).sum();
+    let per_port_pool = o.per_port_pool || file.per_port_pool.unwrap_or(false);
+    let pool_cache = file.pool_cache.unwrap_or(256);
+    if pool_cache > 512 {
+        bail!("pool_cache = {pool_cache}: at most 512");
+    }
+    let auto =
+        (nrxq * burst as u32 * 4 + lcores.len() as u32 * (pool_cache * 2 + burst as u32)).max(8192);
+    let pool_size = o.pool_size.or(file.pool_size).unwrap_or(auto);
+    if pool_size < burst as u32 * 2 {
+        bail!(
+            "pool_size = {pool_size}: smaller than two bursts ({})",
+            burst * 2
+        );
+    }
+    let stats_interval = o.stats_interval.or(file.stats_interval).unwrap_or(1.0);
+    if !(0.0..=86400.0).contains(&stats_interval) {
+        bail!("stats_interval = {stats_interval}: outside 0..=86400 seconds");
+    }
+    let duration = o.duration.or(file.duration);
+    if let Some(d) = duration {
+        if !(d > 0.0 && d <= 1e9) {
+            bail!("duration = {d}: must be a positive number of seconds");
+        }
+    }
+    let tbl8_groups = file
+        .tbl8_groups
+        .unwrap_or(graph_nodes::ip4_lookup::DEFAULT_TBL8_GROUPS);
+    if tbl8_groups == 0 || tbl8_groups > 1 << 24 {
+        bail!("tbl8_groups = {tbl8_groups}: outside 1..=16777216");
+    }
+    Ok(Plan {
+        ports,
+        lcores,
+        routes,
+        hops,
+        burst,
+        pool_size,
+        pool_cache,
+        per_port_pool,
+        stats_interval,
+        duration,
+        exit_on_eof: o.exit_on_eof || file.exit_on_eof.unwrap_or(false),
+        stats_json: o.stats_json.clone().or_else(|| file.stats_json.clone()),
+        tbl8_groups,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(file: &str, o: &Overrides) -> String {
+        match parse_file(file).and_then(|f| plan(&f, o, 2)) {
+            Ok(_) => panic!("accepted: {file}"),
+            Err(e) => e.0,
+        }
+    }
+
+    #[test]
+    fn dpdk_flags_parse() {
+        assert_eq!(
+            parse_dpdk_config("(0,0,1),(1,0,1)").unwrap(),
+            vec![(0, 0, 1), (1, 0, 1)]
+        );
+        assert_eq!(parse_dpdk_config(" (0, 1, 2) ").unwrap(), vec![(0, 1, 2)]);
+        assert!(parse_dpdk_config("(0,0)")
+            .unwrap_err()
+            .0
+            .contains("(port,queue,lcore)"));
+        assert!(parse_dpdk_config("(0,x,1)")
+            .unwrap_err()
+            .0
+            .contains("queue \"x\""));
+        assert!(parse_dpdk_config("0,0,1").unwrap_err().0.contains("'('"));
+        assert!(parse_dpdk_config("").is_err());
+        assert_eq!(parse_portmask("0x3").unwrap(), 3);
+        assert!(parse_portmask("0").is_err());
+        assert!(parse_portmask("zz").unwrap_err().0.contains("-p \"zz\""));
+        assert_eq!(
+            parse_eth_dest("1,52:00:00:00:00:01").unwrap(),
+            (1, [0x52, 0, 0, 0, 0, 1])
+        );
+        assert!(parse_eth_dest("1;x").is_err());
+    }
+
+    #[test]
+    fn defaults_are_dpdks() {
+        let p = plan(&demo_file(), &Overrides::default(), 2).unwrap();
+        assert_eq!(p.ports.len(), 2);
+        assert_eq!(p.lcores.len(), 1);
+        assert_eq!(p.lcores[0].cpu, 1);
+        assert_eq!(p.lcores[0].rx, vec![(0, 0), (1, 0)]);
+        assert_eq!(p.routes.len(), 2);
+        assert_eq!(p.routes[1].prefix, Ipv4Addr::new(198, 18, 1, 0));
+        assert_eq!(p.hops[1].mac, [2, 0, 0, 0, 0, 1]);
+    }
+
+    #[test]
+    fn bad_configs_are_one_line_naming_the_key() {
+        let base = "[[port]]\nid = 0\nbackend = \"generator\"\n";
+        let o = Overrides::default();
+        assert!(err("burst = \"x\"", &o).contains("line 1"));
+        assert!(err("bogus = 1", &o).contains("bogus"));
+        assert!(err(
+            &format!("{base}[[lcore]]\nid = 1\ncpu = 7\nrx = [[0, 0]]\n"),
+            &o
+        )
+        .contains("cpu = 7"));
+        assert!(err(
+            &format!("{base}[[lcore]]\nid = 1\nrx = [[0, 0]]\n[[lcore]]\nid = 0\nrx = [[0, 0]]\n"),
+            &o
+        )
+        .contains("polled by lcores 1 and 0"));
+        assert!(err(
+            &format!("{base}[[route]]\nprefix = \"10.0.0.0/8\"\nport = 3\n"),
+            &o
+        )
+        .contains("port 3 is not configured"));
+        assert!(err(
+            &format!("{base}[[route]]\nprefix = \"10.0.0.0/33\"\nport = 0\n"),
+            &o
+        )
+        .contains("10.0.0.0/33"));
+        assert!(
+            err(&format!("{base}[[lcore]]\nid = 1\nrx = [[0, 1]]\n"), &o)
+                .contains("has 1 rx queue")
+        );
+        assert!(err(&format!("{base}mac = \"nope\"\n"), &o).contains("port 0 mac = \"nope\""));
+        let o2 = Overrides {
+            portmask: Some(0b10),
+            ..Overrides::default()
+        };
+        assert!(err(base, &o2).contains("port 1 is not configured"));
+        let o3 = Overrides {
+            max_pkt_len: Some(10),
+            ..Overrides::default()
+        };
+        assert!(err(base, &o3).contains("--max-pkt-len 10"));
+        for e in [err("burst = 0", &o), err(&format!("{base}burst = 0"), &o)] {
+            assert!(!e.contains('\n'), "{e}");
+        }
+    }
+
+    #[test]
+    fn flags_override_the_file() {
+        let f = parse_file(
+            "burst = 32\n[[port]]\nid = 0\nbackend = \"generator\"\nneighbour = \"52:00:00:00:00:01\"\n[[port]]\nid = 1\nbackend = \"generator\"\n",
+        )
+        .unwrap();
+        let o = Overrides {
+            config: Some(vec![(0, 0, 0), (1, 0, 1)]),
+            eth_dest: vec![(0, [0x52, 0, 0, 0, 0, 9])],
+            burst: Some(64),
+            max_pkt_len: Some(1518),
+            ..Overrides::default()
+        };
+        let p = plan(&f, &o, 2).unwrap();
+        assert_eq!(p.burst, 64);
+        assert_eq!(p.lcores.len(), 2);
+        assert_eq!(p.ports[0].neighbour, [0x52, 0, 0, 0, 0, 9]);
+        assert_eq!(p.ports[0].mtu, 1500);
+    }
+}

@@ -1,0 +1,419 @@
+//! Bringing the router up, running the workers, reporting, shutting down.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use comfy_table::{presets, Cell, CellAlignment, Table};
+use graph_core::{format_table, ClusterNodeStats, ClusterStats, Graph, GraphParam};
+use graph_nodes::eth_config::{self, EthConf};
+use graph_nodes::ip4_lookup::{self, Ip4LookupNext};
+use graph_nodes::ip4_rewrite::{self, NextHop};
+use graph_nodes::lcore;
+use graph_nodes::port::{self, Port, PortConfig, PortCounters};
+use graph_nodes::{Mempool, PoolConfig};
+use serde::Serialize;
+
+use crate::config::{ConfigError, Plan};
+
+/// Why a run failed after the configuration was accepted.
+#[derive(Debug)]
+pub enum RunError {
+    /// Setting up what the configuration asked for failed (a file, a
+    /// queue, a route): the user's to fix; exit status 2.
+    Setup(String),
+    /// Something failed while forwarding.
+    Runtime(String),
+}
+
+impl From<ConfigError> for RunError {
+    fn from(e: ConfigError) -> Self {
+        RunError::Setup(e.0)
+    }
+}
+
+/// One port in the final report.
+#[derive(Debug, Clone, Serialize)]
+pub struct PortReport {
+    pub id: u16,
+    pub rx_packets: u64,
+    pub tx_packets: u64,
+    pub rx_missed: u64,
+    pub tx_errors: u64,
+    pub rx_bytes: u64,
+    pub tx_bytes: u64,
+    pub rx_nombuf: u64,
+    pub rx_errors: u64,
+}
+
+impl PortReport {
+    fn new(id: u16, c: PortCounters) -> Self {
+        PortReport {
+            id,
+            rx_packets: c.ipackets,
+            tx_packets: c.opackets,
+            rx_missed: c.imissed,
+            tx_errors: c.oerrors,
+            rx_bytes: c.ibytes,
+            tx_bytes: c.obytes,
+            rx_nombuf: c.rx_nombuf,
+            rx_errors: c.ierrors,
+        }
+    }
+}
+
+/// One node in the final report, summed over the workers.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeReport {
+    pub name: String,
+    pub calls: u64,
+    pub objs: u64,
+    pub cycles: u64,
+    pub counters: BTreeMap<String, u64>,
+}
+
+/// The final report (`--stats-json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub elapsed_s: f64,
+    pub ports: Vec<PortReport>,
+    pub nodes: Vec<NodeReport>,
+    pub lcores: Vec<u32>,
+    pub pool_in_use: u32,
+}
+
+struct Worker {
+    lcore: u32,
+    handle: std::thread::JoinHandle<Result<(), String>>,
+}
+
+fn ports_table(ports: &[Arc<Port>], prev: &mut BTreeMap<u16, PortCounters>, secs: f64) -> String {
+    let mut t = Table::new();
+    t.load_style(presets::ASCII_FULL_CONDENSED);
+    t.set_header([
+        "Port",
+        "rx_packets",
+        "tx_packets",
+        "rx_missed",
+        "rx_nombuf",
+        "rx_errors",
+        "tx_errors",
+        "rx Mpps",
+        "tx Mpps",
+    ]);
+    for p in ports {
+        let c = p.stats();
+        let last = prev.insert(p.id(), c).unwrap_or_default();
+        let rate = |now: u64, before: u64| {
+            if secs > 0.0 {
+                (now - before) as f64 / secs / 1e6
+            } else {
+                0.0
+            }
+        };
+        let r = |v: u64| Cell::new(v).set_alignment(CellAlignment::Right);
+        t.add_row(vec![
+            Cell::new(p.id()),
+            r(c.ipackets),
+            r(c.opackets),
+            r(c.imissed),
+            r(c.rx_nombuf),
+            r(c.ierrors),
+            r(c.oerrors),
+            Cell::new(format!("{:.3}", rate(c.ipackets, last.ipackets)))
+                .set_alignment(CellAlignment::Right),
+            Cell::new(format!("{:.3}", rate(c.opackets, last.opackets)))
+                .set_alignment(CellAlignment::Right),
+        ]);
+    }
+    t.to_string()
+}
+
+fn open_ports(plan: &Plan) -> Result<(Vec<Arc<Port>>, Vec<Mempool>), RunError> {
+    let mut pools = Vec::new();
+    let shared = if plan.per_port_pool {
+        None
+    } else {
+        let cfg = PoolConfig {
+            size: plan.pool_size,
+            cache_size: plan.pool_cache,
+            ..PoolConfig::default()
+        };
+        let p = Mempool::new("pktmbuf_pool", &cfg).map_err(|e| RunError::Setup(e.to_string()))?;
+        pools.push(p.clone());
+        Some(p)
+    };
+    let mut ports = Vec::new();
+    for pp in &plan.ports {
+        let pool = match &shared {
+            Some(p) => p.clone(),
+            None => {
+                let cfg = PoolConfig {
+                    size: plan.pool_size,
+                    cache_size: plan.pool_cache,
+                    ..PoolConfig::default()
+                };
+                let p = Mempool::new(&format!("pktmbuf_pool_p{}", pp.id), &cfg)
+                    .map_err(|e| RunError::Setup(e.to_string()))?;
+                pools.push(p.clone());
+                p
+            }
+        };
+        let cfg = PortConfig {
+            backend: pp.backend.clone(),
+            params: pp.params.clone(),
+            nb_rxq: pp.rx_queues,
+            nb_txq: plan.lcores.len() as u16,
+            mac: pp.mac,
+            mtu: pp.mtu,
+        };
+        let port = Port::open(pp.id, &cfg, &pool)
+            .map_err(|e| RunError::Setup(format!("port {}: {e}", pp.id)))?;
+        ports.push(port);
+    }
+    Ok((ports, pools))
+}
+
+fn configure_nodes(plan: &Plan, ports: &[Arc<Port>]) -> Result<Vec<Graph>, RunError> {
+    let setup = |e: &dyn std::fmt::Display| RunError::Setup(e.to_string());
+    ip4_lookup::init_fib(plan.tbl8_groups);
+    eth_config::eth_config(
+        &ports
+            .iter()
+            .map(|p| EthConf {
+                port: p.id(),
+                nb_rxq: p.nb_rxq(),
+                nb_txq: p.nb_txq(),
+            })
+            .collect::<Vec<_>>(),
+    )
+    .map_err(|e| setup(&e))?;
+    for h in &plan.hops {
+        let p = ports.iter().find(|p| p.id() == h.port).expect("validated");
+        ip4_rewrite::rewrite_add(
+            h.id,
+            NextHop {
+                dst_mac: h.mac,
+                src_mac: p.mac(),
+                port: h.port,
+                mtu: p.mtu(),
+            },
+        )
+        .map_err(|e| setup(&e))?;
+    }
+    for r in &plan.routes {
+        ip4_lookup::route_add(r.prefix, r.depth, r.next_hop, Ip4LookupNext::Rewrite)
+            .map_err(|e| RunError::Setup(format!("route {}/{}: {e}", r.prefix, r.depth)))?;
+    }
+    eth_config::set_rx_burst(plan.burst);
+    let mut graphs = Vec::new();
+    for (i, l) in plan.lcores.iter().enumerate() {
+        let name = format!("worker_{}", l.id);
+        for p in ports {
+            eth_config::set_tx_queue(&name, p.id(), i as u16);
+        }
+        let patterns: Vec<String> =
+            l.rx.iter()
+                .map(|(p, q)| format!("ethdev_rx-{p}-{q}"))
+                .collect();
+        let g = Graph::create(&name, &GraphParam::new(patterns))
+            .map_err(|e| RunError::Setup(format!("graph {name}: {e}")))?;
+        graphs.push(g);
+    }
+    Ok(graphs)
+}
+
+fn worker_loop(
+    mut g: Graph,
+    lcore_id: u32,
+    cpu: usize,
+    stop: Arc<AtomicBool>,
+) -> Result<(), String> {
+    if !core_affinity::set_for_current(core_affinity::CoreId { id: cpu }) {
+        eprintln!("l3fwd-graph: lcore {lcore_id}: could not pin to CPU {cpu}; running unpinned");
+    }
+    let guard = lcore::register(lcore_id).map_err(|e| format!("lcore {lcore_id}: {e}"))?;
+    while !stop.load(Relaxed) {
+        for _ in 0..64 {
+            g.walk();
+        }
+    }
+    // Rx is stopped: walk until nothing moves any more.
+    let moved = |g: &Graph| g.stats().iter().map(|s| s.objs).sum::<u64>();
+    for _ in 0..1000 {
+        let before = moved(&g);
+        g.walk();
+        if moved(&g) == before {
+            break;
+        }
+    }
+    // Destroying the graph flushes its tx queues; then the lcore's pool
+    // caches go back to the pools.
+    drop(g);
+    drop(guard);
+    Ok(())
+}
+
+fn node_reports(rows: &[ClusterNodeStats]) -> Vec<NodeReport> {
+    rows.iter()
+        .map(|r| NodeReport {
+            name: r.name.clone(),
+            calls: r.calls,
+            objs: r.objs,
+            cycles: r.cycles,
+            counters: r.counters.clone(),
+        })
+        .collect()
+}
+
+/// Runs the router described by `plan` until a signal, the duration, or
+/// the end of finite input. Prints stats every interval and at the end.
+pub fn run(plan: &Plan, quiet: bool) -> Result<Report, RunError> {
+    let stop_signal = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, stop_signal.clone())
+            .map_err(|e| RunError::Runtime(format!("signal handler: {e}")))?;
+    }
+    let (ports, pools) = open_ports(plan)?;
+    let result = (|| {
+        let graphs = configure_nodes(plan, &ports)?;
+        let mut cluster =
+            ClusterStats::new(&["worker_*"]).map_err(|e| RunError::Runtime(e.to_string()))?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let start = Instant::now();
+        let mut workers = Vec::new();
+        for (g, l) in graphs.into_iter().zip(&plan.lcores) {
+            let (stop, id, cpu) = (stop.clone(), l.id, l.cpu);
+            let handle = std::thread::Builder::new()
+                .name(format!("worker_{id}"))
+                .spawn(move || worker_loop(g, id, cpu, stop))
+                .map_err(|e| RunError::Runtime(format!("spawning lcore {id}: {e}")))?;
+            workers.push(Worker { lcore: id, handle });
+        }
+        let mut prev_ports = BTreeMap::new();
+        let mut last_print = Instant::now();
+        let mut eof_since: Option<Instant> = None;
+        loop {
+            std::thread::sleep(Duration::from_millis(20));
+            let now = Instant::now();
+            if stop_signal.load(Relaxed) {
+                break;
+            }
+            if plan
+                .duration
+                .is_some_and(|d| now.duration_since(start).as_secs_f64() >= d)
+            {
+                break;
+            }
+            if workers.iter().any(|w| w.handle.is_finished()) {
+                break;
+            }
+            if plan.exit_on_eof {
+                let rx_ports: Vec<_> = ports.iter().filter(|p| p.nb_rxq() > 0).collect();
+                if rx_ports.iter().all(|p| p.rx_eof()) {
+                    // Everything read has been handed to a graph; stopping
+                    // lets the workers finish those walks and drain.
+                    eof_since.get_or_insert(now);
+                    break;
+                }
+            }
+            if plan.stats_interval > 0.0
+                && now.duration_since(last_print).as_secs_f64() >= plan.stats_interval
+                && !quiet
+            {
+                let secs = now.duration_since(last_print).as_secs_f64();
+                last_print = now;
+                println!(
+                    "== l3fwd-graph: {:.1} s ==",
+                    now.duration_since(start).as_secs_f64()
+                );
+                print!("{}", format_table(&cluster.get()));
+                println!("{}", ports_table(&ports, &mut prev_ports, secs));
+            }
+        }
+        for p in &ports {
+            p.set_rx_enabled(false);
+        }
+        stop.store(true, Relaxed);
+        let mut failures = Vec::new();
+        for w in workers {
+            match w.handle.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => failures.push(e),
+                Err(_) => failures.push(format!("lcore {} panicked", w.lcore)),
+            }
+        }
+        let elapsed = start.elapsed().as_secs_f64();
+        for p in &ports {
+            if let Err(e) = p.flush() {
+                failures.push(format!("port {}: flushing output: {e}", p.id()));
+            }
+        }
+        let rows = cluster.get();
+        if !quiet {
+            println!("== l3fwd-graph: final, {elapsed:.2} s ==");
+            print!("{}", format_table(&rows));
+            let mut zero = BTreeMap::new();
+            println!("{}", ports_table(&ports, &mut zero, elapsed));
+        }
+        let report = Report {
+            elapsed_s: elapsed,
+            ports: ports
+                .iter()
+                .map(|p| PortReport::new(p.id(), p.stats()))
+                .collect(),
+            nodes: node_reports(&rows),
+            lcores: plan.lcores.iter().map(|l| l.id).collect(),
+            pool_in_use: pools.iter().map(|p| p.in_use()).sum(),
+        };
+        if !failures.is_empty() {
+            return Err(RunError::Runtime(failures.join("; ")));
+        }
+        Ok(report)
+    })();
+    for p in &ports {
+        let _ = port::close(p.id());
+    }
+    result
+}
+
+/// Writes the report as JSON.
+pub fn write_json(path: &Path, r: &Report) -> Result<(), RunError> {
+    let text = serde_json::to_string_pretty(r).map_err(|e| RunError::Runtime(e.to_string()))?;
+    std::fs::write(path, text + "\n")
+        .map_err(|e| RunError::Runtime(format!("--stats-json {}: {e}", path.display())))
+}
+
+/// A few lines for humans: what went through, how fast, what was dropped.
+pub fn summary(r: &Report) -> String {
+    let rx: u64 = r.ports.iter().map(|p| p.rx_packets).sum();
+    let tx: u64 = r.ports.iter().map(|p| p.tx_packets).sum();
+    let mut drops: Vec<(String, u64)> = Vec::new();
+    for n in &r.nodes {
+        for (k, v) in &n.counters {
+            if *v > 0 {
+                drops.push((format!("{}.{k}", n.name), *v));
+            }
+        }
+    }
+    let dropped: u64 = drops.iter().map(|(_, v)| v).sum();
+    let mut s = format!(
+        "l3fwd-graph: {rx} packets received, {tx} sent, {dropped} dropped in {:.2} s on {} worker lcore(s): {:.2} Mpps forwarded\n",
+        r.elapsed_s,
+        r.lcores.len(),
+        tx as f64 / r.elapsed_s.max(1e-9) / 1e6
+    );
+    for (k, v) in drops {
+        s.push_str(&format!("  dropped {v:>12} {k}\n"));
+    }
+    let per_node: Vec<String> = r
+        .nodes
+        .iter()
+        .filter(|n| n.objs > 0)
+        .map(|n| format!("{} {:.1}", n.name, n.cycles as f64 / n.objs as f64))
+        .collect();
+    s.push_str(&format!("  cycles/packet: {}\n", per_node.join(", ")));
+    s
+}
