@@ -1,0 +1,345 @@
+//! l3fwd-graph end to end, the way a user runs it: pcap in → pcap out with
+//! every frame checked; two workers on two CPUs; signals; bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use graph_nodes::port::pcap::{read_pcap, write_pcap};
+use graph_nodes::wire::{build_arp, build_udp6, checksum, ipv4_set_checksum, Udp4};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_l3fwd-graph"))
+}
+
+fn dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("l3fwd-e2e-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+const PORT_MAC: [[u8; 6]; 2] = [[2, 0, 0, 0, 0, 0xa0], [2, 0, 0, 0, 0, 0xa1]];
+const NEIGH: [[u8; 6]; 2] = [[0x52, 0x54, 0, 0, 0, 0], [0x52, 0x54, 0, 0, 0, 1]];
+
+/// A frame to port `to` carrying a unique tag in its UDP source port.
+fn good(to: u8, tag: u16, len: usize) -> Vec<u8> {
+    Udp4 {
+        dst: [198, 18, to, 1 + (tag % 200) as u8],
+        sport: tag,
+        frame_len: len,
+        ..Udp4::default()
+    }
+    .build()
+}
+
+fn config(d: &Path, inputs: &[&Path; 2], lcores: &str, extra: &str) -> PathBuf {
+    let mut s = String::from("stats_interval = 0\n");
+    s.push_str(extra);
+    for p in 0..2 {
+        s.push_str(&format!(
+            "[[port]]\nid = {p}\nbackend = \"pcap\"\nparams = {{ rx_pcap = \"{}\", tx_pcap = \"{}\" }}\nmac = \"02:00:00:00:00:a{p}\"\nneighbour = \"52:54:00:00:00:0{p}\"\nmtu = 1000\n",
+            inputs[p].display(),
+            d.join(format!("out{p}.pcap")).display()
+        ));
+    }
+    s.push_str(lcores);
+    let path = d.join("router.toml");
+    std::fs::write(&path, s).unwrap();
+    path
+}
+
+fn expect_forwarded(f: &[u8], port: usize) -> Vec<u8> {
+    let mut e = f.to_vec();
+    e[0..6].copy_from_slice(&NEIGH[port]);
+    e[6..12].copy_from_slice(&PORT_MAC[port]);
+    e[22] -= 1;
+    let hl = (e[14] & 0xf) as usize * 4;
+    ipv4_set_checksum(&mut e[14..14 + hl]);
+    e
+}
+
+#[test]
+fn pcap_in_pcap_out_every_frame_checked() {
+    let d = dir("pcap");
+    // Port 0's input: good frames to both ports, plus one of each bad kind.
+    let mut in0: Vec<Vec<u8>> = Vec::new();
+    let mut expect: [Vec<Vec<u8>>; 2] = [Vec::new(), Vec::new()];
+    for t in 0..300u16 {
+        let to = (t % 2) as u8;
+        let f = good(to, t, 60 + (t as usize % 50));
+        expect[to as usize].push(expect_forwarded(&f, to as usize));
+        in0.push(f);
+    }
+    let mut bad = |f: Vec<u8>| in0.push(f);
+    let g = good(0, 999, 60);
+    bad(g[..30].to_vec()); // runt
+    let mut v = g.clone();
+    v[24] ^= 0x55; // checksum
+    bad(v);
+    bad(Udp4 {
+        ttl: 1,
+        ..Udp4::default()
+    }
+    .build()); // ttl
+    bad(Udp4 {
+        dst: [10, 1, 1, 1],
+        ..Udp4::default()
+    }
+    .build()); // no route
+    bad(Udp4 {
+        frame_len: 1100,
+        ..Udp4::default()
+    }
+    .build()); // > MTU 1000
+    bad(build_arp([2; 6], [1, 1, 1, 1], [2, 2, 2, 2])); // not IP
+    bad(build_udp6([2; 6], [4; 6], [0xfe; 16], 80)); // IPv6, no ip6_lookup
+                                                     // Port 1's input: VLAN-tagged frames, routed like untagged ones.
+    let mut in1 = Vec::new();
+    for t in 1000..1100u16 {
+        let f = Udp4 {
+            vlan: Some(7),
+            ..Udp4 {
+                dst: [198, 18, 0, 9],
+                sport: t,
+                frame_len: 64,
+                ..Udp4::default()
+            }
+        }
+        .build();
+        let mut untagged = f.clone();
+        untagged.drain(12..16);
+        expect[0].push(expect_forwarded(&untagged, 0));
+        in1.push(f);
+    }
+    let (p0, p1) = (d.join("in0.pcap"), d.join("in1.pcap"));
+    write_pcap(&p0, in0.iter().map(|f| f.as_slice())).unwrap();
+    write_pcap(&p1, in1.iter().map(|f| f.as_slice())).unwrap();
+    let cfg = config(&d, &[&p0, &p1], "", "");
+    let stats = d.join("stats.json");
+    let out = bin()
+        .arg("-f")
+        .arg(&cfg)
+        .arg("--exit-on-eof")
+        .arg("--stats-json")
+        .arg(&stats)
+        .arg("-q")
+        .output()
+        .unwrap();
+    ok(&out);
+
+    for port in 0..2 {
+        let got: Vec<Vec<u8>> = read_pcap(&d.join(format!("out{port}.pcap")))
+            .unwrap()
+            .iter()
+            .map(|f| f.to_vec())
+            .collect();
+        // Frames from the two inputs interleave on port 0; compare as sets
+        // with multiplicity, then check each frame's invariants.
+        let mut g = got.clone();
+        let mut e = expect[port].clone();
+        g.sort();
+        e.sort();
+        assert_eq!(g.len(), e.len(), "port {port}");
+        assert!(g == e, "port {port}: forwarded frames differ");
+        for f in &got {
+            assert_eq!(&f[0..6], &NEIGH[port]);
+            assert_eq!(&f[6..12], &PORT_MAC[port]);
+            assert_eq!(checksum(&f[14..34]), 0);
+        }
+    }
+    let j = json(&stats);
+    let counters = |node: &str| {
+        j["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["name"] == node)
+            .map(|n| n["counters"].clone())
+            .unwrap()
+    };
+    assert_eq!(counters("ip4_lookup")["runt"], 1);
+    assert_eq!(counters("ip4_lookup")["bad_checksum"], 1);
+    assert_eq!(counters("ip4_lookup")["ttl_expired"], 1);
+    assert_eq!(counters("ip4_lookup")["no_route"], 1);
+    assert_eq!(counters("ip4_rewrite")["mtu_exceeded"], 1);
+    assert_eq!(counters("pkt_cls")["not_ip"], 1);
+    assert_eq!(counters("pkt_cls")["ipv6_no_lookup"], 1);
+    let rx: u64 = j["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["rx_packets"].as_u64().unwrap())
+        .sum();
+    let tx: u64 = j["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["tx_packets"].as_u64().unwrap())
+        .sum();
+    assert_eq!(rx, 407);
+    assert_eq!(tx, 400);
+    assert_eq!(j["pool_in_use"], 0);
+    assert!(j["elapsed_s"].as_f64().unwrap() > 0.0);
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        s.contains("407 packets received, 400 sent, 7 dropped"),
+        "{s}"
+    );
+}
+
+#[test]
+fn two_workers_on_two_cpus_lose_and_duplicate_nothing() {
+    let d = dir("two");
+    let ins: Vec<Vec<Vec<u8>>> = (0..2u16)
+        .map(|p| {
+            (0..5000u16)
+                .map(|t| good((t % 2) as u8, p * 10000 + t, 60))
+                .collect()
+        })
+        .collect();
+    let (p0, p1) = (d.join("in0.pcap"), d.join("in1.pcap"));
+    write_pcap(&p0, ins[0].iter().map(|f| f.as_slice())).unwrap();
+    write_pcap(&p1, ins[1].iter().map(|f| f.as_slice())).unwrap();
+    let lcores =
+        "[[lcore]]\nid = 0\ncpu = 0\nrx = [[0, 0]]\n[[lcore]]\nid = 1\ncpu = 1\nrx = [[1, 0]]\n";
+    let cfg = config(&d, &[&p0, &p1], lcores, "");
+    let stats = d.join("stats.json");
+    let out = bin()
+        .arg("-f")
+        .arg(&cfg)
+        .arg("--exit-on-eof")
+        .arg("--stats-json")
+        .arg(&stats)
+        .arg("-q")
+        .output()
+        .unwrap();
+    ok(&out);
+    let mut tags = Vec::new();
+    for port in 0..2 {
+        for f in read_pcap(&d.join(format!("out{port}.pcap")))
+            .unwrap()
+            .iter()
+        {
+            assert_eq!(f[14 + 16 + 2], port as u8, "routed to the right port");
+            tags.push(u16::from_be_bytes([f[34], f[35]]));
+        }
+    }
+    tags.sort_unstable();
+    let mut want: Vec<u16> = (0..2u16)
+        .flat_map(|p| (0..5000u16).map(move |t| p * 10000 + t))
+        .collect();
+    want.sort_unstable();
+    assert_eq!(tags, want, "every frame exactly once");
+    let j = json(&stats);
+    assert_eq!(j["lcores"], serde_json::json!([0, 1]));
+    assert_eq!(j["pool_in_use"], 0);
+}
+
+#[test]
+fn sigint_drains_and_exits_zero() {
+    let d = dir("sig");
+    let stats = d.join("stats.json");
+    let child = bin()
+        .args(["--demo", "--duration", "60", "-q", "--stats-json"])
+        .arg(&stats)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    assert!(Command::new("kill")
+        .arg("-INT")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap()
+        .success());
+    let out = child.wait_with_output().unwrap();
+    ok(&out);
+    let j = json(&stats);
+    assert!(j["elapsed_s"].as_f64().unwrap() < 30.0);
+    let rx: u64 = j["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["rx_packets"].as_u64().unwrap())
+        .sum();
+    let tx: u64 = j["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["tx_packets"].as_u64().unwrap())
+        .sum();
+    assert!(rx > 0);
+    assert_eq!(rx, tx, "drained: everything received was sent");
+    assert_eq!(j["pool_in_use"], 0);
+}
+
+#[test]
+fn the_demo_runs_with_no_arguments() {
+    let out = bin().output().unwrap();
+    ok(&out);
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(s.contains("l3fwd-graph demo"), "{s}");
+    assert!(s.contains("| ip4_lookup"), "{s}");
+    assert!(s.contains("Mpps forwarded"), "{s}");
+}
+
+#[test]
+fn bad_input_is_one_line_and_exit_2() {
+    let d = dir("bad");
+    let cfgfile = d.join("c.toml");
+    let cases: Vec<(Vec<String>, Option<&str>, &str)> = vec![
+        (vec!["--bogus".into()], None, "--bogus"),
+        (vec!["-p".into(), "xyz".into()], None, "-p \"xyz\""),
+        (vec!["--config".into(), "(0,0)".into()], None, "--config"),
+        (vec!["--eth-dest".into(), "0,zz".into()], None, "--eth-dest"),
+        (vec!["--config".into(), "(0,0,99)".into()], None, "cpu = 99"),
+        (vec!["--config".into(), "(0,0,0),(0,0,1)".into()], None, "polled by lcores 0 and 1"),
+        (vec!["-f".into(), "/nonexistent.toml".into()], None, "/nonexistent.toml"),
+        (vec!["-f".into(), cfgfile.display().to_string()], Some("burst = \"many\"\n"), "line 1"),
+        (vec!["-f".into(), cfgfile.display().to_string()], Some("bogus_key = 1\n"), "bogus_key"),
+        (
+            vec!["-f".into(), cfgfile.display().to_string()],
+            Some("[[port]]\nid = 0\nbackend = \"generator\"\n[[route]]\nprefix = \"10.0.0.0/8\"\nport = 4\n"),
+            "port 4 is not configured",
+        ),
+        (
+            vec!["-f".into(), cfgfile.display().to_string()],
+            Some("[[port]]\nid = 0\nbackend = \"pcap\"\nparams = { rx_pcap = \"/nonexistent.pcap\" }\n"),
+            "/nonexistent.pcap",
+        ),
+        (vec!["a".into(), "--".into(), "-p".into(), "0x1".into()], None, "dpdk feature"),
+    ];
+    for (args, file, needle) in cases {
+        if let Some(text) = file {
+            std::fs::write(&cfgfile, text).unwrap();
+        }
+        let out = bin().args(&args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(
+            err.trim_end().lines().count(),
+            1,
+            "{args:?}: one line: {err}"
+        );
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(
+            !err.contains("panicked") && !err.contains("backtrace"),
+            "{err}"
+        );
+    }
+}
