@@ -49,10 +49,10 @@ fn good(to: u8, tag: u16, len: usize) -> Vec<u8> {
 fn config(d: &Path, inputs: &[&Path; 2], lcores: &str, extra: &str) -> PathBuf {
     let mut s = String::from("stats_interval = 0\n");
     s.push_str(extra);
-    for p in 0..2 {
+    for (p, input) in inputs.iter().enumerate() {
         s.push_str(&format!(
             "[[port]]\nid = {p}\nbackend = \"pcap\"\nparams = {{ rx_pcap = \"{}\", tx_pcap = \"{}\" }}\nmac = \"02:00:00:00:00:a{p}\"\nneighbour = \"52:54:00:00:00:0{p}\"\nmtu = 1000\n",
-            inputs[p].display(),
+            input.display(),
             d.join(format!("out{p}.pcap")).display()
         ));
     }
