@@ -178,7 +178,7 @@ fn ip4_lookup(ctx: &mut Ctx<'_>, c: &mut Ip4LookupCtx, objs: Objs<'_>) -> usize 
             let mut ok = [false; 4];
             for l in 0..k {
                 if let Some(&o) = objs.get(i + l + 8) {
-                    pkt::prefetch(o);
+                    pkt::prefetch2(o);
                 }
                 if i + l + 4 < len {
                     pkt::prefetch_data(objs.mbuf_ref(i + l + 4));

@@ -51,8 +51,18 @@ pub struct NextHop {
     pub mtu: u16,
 }
 
-fn table() -> &'static ArcSwap<Vec<Option<NextHop>>> {
-    static NH: std::sync::OnceLock<ArcSwap<Vec<Option<NextHop>>>> = std::sync::OnceLock::new();
+/// A table entry: the next hop and the 12 bytes written over the
+/// Ethernet addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Hop {
+    macs: [u8; 12],
+    port: PortId,
+    mtu: u16,
+    hop: NextHop,
+}
+
+fn table() -> &'static ArcSwap<Vec<Option<Hop>>> {
+    static NH: std::sync::OnceLock<ArcSwap<Vec<Option<Hop>>>> = std::sync::OnceLock::new();
     NH.get_or_init(|| ArcSwap::from_pointee(Vec::new()))
 }
 
@@ -67,7 +77,15 @@ pub fn rewrite_add(nh: u16, hop: NextHop) -> Result<(), PortError> {
         if t.len() <= nh as usize {
             t.resize(nh as usize + 1, None);
         }
-        t[nh as usize] = Some(hop);
+        let mut macs = [0u8; 12];
+        macs[..6].copy_from_slice(&hop.dst_mac);
+        macs[6..].copy_from_slice(&hop.src_mac);
+        t[nh as usize] = Some(Hop {
+            macs,
+            port: hop.port,
+            mtu: hop.mtu,
+            hop,
+        });
         t
     });
     Ok(())
@@ -101,15 +119,58 @@ pub fn rewrite_delete(nh: u16) {
 
 /// Next hop `nh`, if set.
 pub fn next_hop(nh: u16) -> Option<NextHop> {
-    table().load().get(nh as usize).copied().flatten()
+    table()
+        .load()
+        .get(nh as usize)
+        .copied()
+        .flatten()
+        .map(|h| h.hop)
 }
 
-/// Per-instance context: port → edge of this graph's `ethdev_tx-<port>`.
+/// A next hop as one graph uses it: 16 bytes, the tx edge resolved.
+#[derive(Debug, Clone, Copy)]
+#[repr(C, align(16))]
+struct Local {
+    macs: [u8; 12],
+    mtu: u16,
+    /// Edge to the port's `ethdev_tx`, or `NO_EDGE`/`NO_HOP`.
+    edge: u16,
+}
+
+/// Per-instance context: port → edge of this graph's `ethdev_tx-<port>`,
+/// and the next-hop table compiled for this graph (rebuilt when the shared
+/// table changes).
 pub struct Ip4RewriteCtx {
     port_edge: Box<[u16; MAX_PORTS]>,
+    source: Option<std::sync::Arc<Vec<Option<Hop>>>>,
+    /// Indexed by next-hop id: every u16 is in range, no bounds check.
+    local: Box<[Local; 1 << 16]>,
+}
+
+impl Ip4RewriteCtx {
+    #[cold]
+    fn compile(&mut self, t: std::sync::Arc<Vec<Option<Hop>>>) {
+        for (i, l) in self.local.iter_mut().enumerate() {
+            *l = match t.get(i) {
+                Some(Some(h)) => Local {
+                    macs: h.macs,
+                    mtu: h.mtu,
+                    edge: self.port_edge[h.port as usize],
+                },
+                _ => UNSET,
+            };
+        }
+        self.source = Some(t);
+    }
 }
 
 const NO_EDGE: u16 = u16::MAX;
+const NO_HOP: u16 = u16::MAX - 1;
+const UNSET: Local = Local {
+    macs: [0; 12],
+    mtu: 0,
+    edge: NO_HOP,
+};
 
 fn init(info: &NodeInfo<'_>) -> Result<Ip4RewriteCtx, InitError> {
     let mut port_edge = Box::new([NO_EDGE; MAX_PORTS]);
@@ -123,7 +184,15 @@ fn init(info: &NodeInfo<'_>) -> Result<Ip4RewriteCtx, InitError> {
             }
         }
     }
-    Ok(Ip4RewriteCtx { port_edge })
+    let local: Box<[Local; 1 << 16]> = vec![UNSET; 1 << 16]
+        .into_boxed_slice()
+        .try_into()
+        .expect("65536 entries");
+    Ok(Ip4RewriteCtx {
+        port_edge,
+        source: None,
+        local,
+    })
 }
 
 /// RFC 1624 eqn. 3: the checksum after one 16-bit word of the header
@@ -136,49 +205,77 @@ pub fn cksum_update(hc: u16, old: u16, new: u16) -> u16 {
     !(sum as u16)
 }
 
+/// [`cksum_update`] for a TTL decrement, on the checksum as it sits in
+/// memory read in little-endian order (one's-complement sums do not depend
+/// on byte order, RFC 1071 §2(B)): the TTL is that word's low byte there,
+/// so `~m + m'` is the constant 0xfffe whatever the TTL and protocol, and
+/// one add and one fold suffice, with no byte swap.
+#[inline(always)]
+pub fn cksum_ttl_dec_le(hc_le: u16) -> u16 {
+    let sum = u32::from(!hc_le) + 0xfffe;
+    !((sum & 0xffff) + (sum >> 16)) as u16
+}
+
+/// Rewrites one packet for its next hop; its tx edge, or why it is dropped.
+#[inline(always)]
+fn rewrite(m: &mut crate::mbuf::Mbuf, hops: &[Local; 1 << 16]) -> Result<u16, Ip4RewriteDrop> {
+    let hop = &hops[m.meta().nh as usize];
+    if hop.edge >= NO_HOP {
+        return Err(if hop.edge == NO_HOP {
+            Ip4RewriteDrop::NoNextHop
+        } else {
+            Ip4RewriteDrop::NoTxNode
+        });
+    }
+    // ip4_lookup passed it: at least Ethernet + 20 bytes of IPv4 with
+    // TTL >= 2. Anything else reaching us is dropped.
+    let (eth, ip) = m
+        .data_mut()
+        .get_mut(..ETH_HLEN + 20)
+        .ok_or(Ip4RewriteDrop::BadHeader)?
+        .split_at_mut(12);
+    let h = &mut ip[2..];
+    if h[8] <= 1 {
+        return Err(Ip4RewriteDrop::BadHeader);
+    }
+    if be16(h, 2) > hop.mtu {
+        return Err(Ip4RewriteDrop::MtuExceeded);
+    }
+    // The header line is being written anyway: TTL and checksum are read
+    // from it rather than trusted from metadata.
+    h[8] -= 1;
+    let hc = cksum_ttl_dec_le(u16::from_le_bytes([h[10], h[11]]));
+    h[10..12].copy_from_slice(&hc.to_le_bytes());
+    eth.copy_from_slice(&hop.macs);
+    Ok(hop.edge)
+}
+
 fn ip4_rewrite(ctx: &mut Ctx<'_>, c: &mut Ip4RewriteCtx, objs: Objs<'_>) -> usize {
-    let hops = table().load();
+    {
+        let t = table().load();
+        if !c
+            .source
+            .as_ref()
+            .is_some_and(|s| std::sync::Arc::ptr_eq(s, &t))
+        {
+            c.compile(arc_swap::Guard::into_inner(t));
+        }
+    }
+    let hops: &[Local; 1 << 16] = &c.local;
     let mut drops = [0u64; Ip4RewriteDrop::COUNT];
     let drop_edge = Ip4RewriteNext::Drop.edge();
     let n = pkt::dispatch(ctx, objs, |objs, nexts| {
         for (i, next) in nexts.iter_mut().enumerate() {
-            if let Some(&o) = objs.get(i + 4) {
-                pkt::prefetch(o);
+            if let Some(&o) = objs.get(i + 8) {
+                pkt::prefetch2(o);
             }
-            let m = objs.mbuf(i);
-            let Some(Some(hop)) = hops.get(m.meta().nh as usize) else {
-                drops[Ip4RewriteDrop::NoNextHop.idx()] += 1;
-                *next = drop_edge;
-                continue;
+            *next = match rewrite(objs.mbuf(i), hops) {
+                Ok(edge) => edge,
+                Err(r) => {
+                    drops[r.idx()] += 1;
+                    drop_edge
+                }
             };
-            let edge = c.port_edge[hop.port as usize];
-            if edge == NO_EDGE {
-                drops[Ip4RewriteDrop::NoTxNode.idx()] += 1;
-                *next = drop_edge;
-                continue;
-            }
-            let d = m.data_mut();
-            let Some(h) = d.get_mut(ETH_HLEN..ETH_HLEN + 20).filter(|h| h[8] > 1) else {
-                drops[Ip4RewriteDrop::BadHeader.idx()] += 1;
-                *next = drop_edge;
-                continue;
-            };
-            if be16(h, 2) > hop.mtu {
-                drops[Ip4RewriteDrop::MtuExceeded.idx()] += 1;
-                *next = drop_edge;
-                continue;
-            }
-            // The header line is being written anyway: read TTL and
-            // checksum from it rather than trusting metadata.
-            let (ttl, proto) = (h[8], h[9]);
-            let hc = be16(h, 10);
-            h[8] = ttl - 1;
-            let old = u16::from_be_bytes([ttl, proto]);
-            let new = u16::from_be_bytes([ttl - 1, proto]);
-            h[10..12].copy_from_slice(&cksum_update(hc, old, new).to_be_bytes());
-            d[0..6].copy_from_slice(&hop.dst_mac);
-            d[6..12].copy_from_slice(&hop.src_mac);
-            *next = edge;
         }
     });
     for (r, &v) in drops.iter().enumerate() {

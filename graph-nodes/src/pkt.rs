@@ -51,6 +51,14 @@ pub fn prefetch(obj: Obj) {
     let _ = obj;
 }
 
+/// Prefetches both header lines of the packet behind `obj` (the second
+/// holds the node metadata).
+#[inline(always)]
+pub fn prefetch2(obj: Obj) {
+    prefetch(obj);
+    prefetch(Obj::from_ptr(obj.as_ptr::<u8>().wrapping_add(64)));
+}
+
 /// Prefetches the first data line of `m`.
 #[inline(always)]
 pub fn prefetch_data(m: &Mbuf) {

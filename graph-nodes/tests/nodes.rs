@@ -7,7 +7,7 @@ mod common;
 
 use common::{Rig, NEIGH};
 use graph_nodes::ip4_lookup::{self, Ip4LookupNext};
-use graph_nodes::ip4_rewrite::{self, cksum_update, NextHop};
+use graph_nodes::ip4_rewrite::{self, cksum_ttl_dec_le, cksum_update, NextHop};
 use graph_nodes::wire::{self, build_arp, build_udp6, checksum, ipv4_set_checksum, Udp4};
 use proptest::prelude::*;
 
@@ -336,6 +336,9 @@ proptest! {
         // Either representation of zero verifies; otherwise equal.
         let mut check = after.clone();
         check[10..12].copy_from_slice(&got.to_be_bytes());
+        prop_assert_eq!(checksum(&check), 0);
+        let le = cksum_ttl_dec_le(u16::from_le_bytes([h[10], h[11]]));
+        check[10..12].copy_from_slice(&le.to_le_bytes());
         prop_assert_eq!(checksum(&check), 0);
         if wire::be16(&after, 10) != 0 {
             prop_assert_eq!(got, wire::be16(&after, 10));
