@@ -24,10 +24,33 @@ fn pool(name: &str, size: u32) -> Mempool {
     .unwrap()
 }
 
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("graph-nodes-ports-{}", std::process::id()));
+/// A path in a per-test scratch directory, removed when dropped.
+struct Tmp(PathBuf);
+
+impl Tmp {
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Tmp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.display().fmt(f)
+    }
+}
+
+impl Drop for Tmp {
+    fn drop(&mut self) {
+        if let Some(d) = self.0.parent() {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}
+
+fn tmp(name: &str) -> Tmp {
+    let d = std::env::temp_dir().join(format!("graph-nodes-ports-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
-    d.join(name)
+    Tmp(d.join(name))
 }
 
 fn frames(n: usize) -> Vec<Vec<u8>> {
@@ -61,13 +84,9 @@ fn pcap_round_trip_is_byte_identical() {
     let input = tmp("in.pcap");
     let output = tmp("out.pcap");
     let f = frames(100);
-    write_pcap(&input, f.iter().map(|v| v.as_slice())).unwrap();
+    write_pcap(input.path(), f.iter().map(|v| v.as_slice())).unwrap();
     let p = pool("pcap-rt", 512);
-    let spec = format!(
-        "pcap:rx_pcap={},tx_pcap={}",
-        input.display(),
-        output.display()
-    );
+    let spec = format!("pcap:rx_pcap={},tx_pcap={}", input, output);
     let port = Port::open(10, &PortConfig::parse(&spec).unwrap(), &p).unwrap();
     let mut rx = port.take_rx_queue(0).unwrap();
     let mut tx = port.take_tx_queue(0).unwrap();
@@ -82,7 +101,7 @@ fn pcap_round_trip_is_byte_identical() {
     tx.flush().unwrap();
     drop((rx, tx));
     assert!(port.rx_eof());
-    let back = read_pcap(&output).unwrap();
+    let back = read_pcap(output.path()).unwrap();
     assert_eq!(back.iter().map(|x| x.to_vec()).collect::<Vec<_>>(), f);
     let s = port.stats();
     assert_eq!((s.ipackets, s.opackets), (100, 100));
@@ -95,7 +114,7 @@ fn pcap_round_trip_is_byte_identical() {
     match std::process::Command::new("tcpdump")
         .arg("-nn")
         .arg("-r")
-        .arg(&output)
+        .arg(output.path())
         .output()
     {
         Ok(out) if out.status.success() => {
@@ -109,9 +128,9 @@ fn pcap_round_trip_is_byte_identical() {
 #[test]
 fn pcap_loops_and_forever() {
     let input = tmp("loop.pcap");
-    write_pcap(&input, frames(7).iter().map(|v| v.as_slice())).unwrap();
+    write_pcap(input.path(), frames(7).iter().map(|v| v.as_slice())).unwrap();
     let p = pool("pcap-loop", 256);
-    let cfg = PortConfig::parse(&format!("pcap:rx_pcap={},loop=3", input.display())).unwrap();
+    let cfg = PortConfig::parse(&format!("pcap:rx_pcap={},loop=3", input)).unwrap();
     let port = Port::open(11, &PortConfig { nb_txq: 0, ..cfg }, &p).unwrap();
     let mut rx = port.take_rx_queue(0).unwrap();
     let got = rx_all(&mut rx, 1000);
@@ -120,7 +139,7 @@ fn pcap_loops_and_forever() {
     drop(rx);
     port::close(11).unwrap();
 
-    let cfg = PortConfig::parse(&format!("pcap:rx_pcap={},loop=forever", input.display())).unwrap();
+    let cfg = PortConfig::parse(&format!("pcap:rx_pcap={},loop=forever", input)).unwrap();
     let port = Port::open(12, &PortConfig { nb_txq: 0, ..cfg }, &p).unwrap();
     let mut rx = port.take_rx_queue(0).unwrap();
     let mut buf = [Obj::NULL; 32];
@@ -144,9 +163,13 @@ fn pcap_skips_frames_larger_than_a_buffer() {
     }
     .build();
     let small = Udp4::default().build();
-    write_pcap(&input, [small.as_slice(), big.as_slice(), small.as_slice()]).unwrap();
+    write_pcap(
+        input.path(),
+        [small.as_slice(), big.as_slice(), small.as_slice()],
+    )
+    .unwrap();
     let p = pool("pcap-big", 64);
-    let cfg = PortConfig::parse(&format!("pcap:rx_pcap={}", input.display())).unwrap();
+    let cfg = PortConfig::parse(&format!("pcap:rx_pcap={}", input)).unwrap();
     let port = Port::open(13, &PortConfig { nb_txq: 0, ..cfg }, &p).unwrap();
     let mut rx = port.take_rx_queue(0).unwrap();
     let got = rx_all(&mut rx, 10);

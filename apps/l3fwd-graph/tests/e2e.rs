@@ -11,11 +11,27 @@ fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_l3fwd-graph"))
 }
 
-fn dir(name: &str) -> PathBuf {
+/// A scratch directory, removed when dropped.
+struct Dir(PathBuf);
+
+impl std::ops::Deref for Dir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn dir(name: &str) -> Dir {
     let d = std::env::temp_dir().join(format!("l3fwd-e2e-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
-    d
+    Dir(d)
 }
 
 fn json(path: &Path) -> serde_json::Value {

@@ -14,6 +14,8 @@
 //! polls it and used without locks (`&mut self`); counters are per queue,
 //! single-writer atomics, summed by [`Port::stats`] from any thread.
 
+#[cfg(target_os = "linux")]
+pub mod af_packet;
 pub mod generator;
 pub mod pcap;
 pub mod ring;
@@ -338,6 +340,8 @@ impl Port {
             "pcap" => pcap::open(cfg, pool)?,
             "generator" => generator::open(id, cfg, pool)?,
             "ring" => ring::open(cfg)?,
+            #[cfg(target_os = "linux")]
+            "af_packet" => af_packet::open(cfg, pool)?,
             other => return Err(PortError::UnknownBackend(other.to_string())),
         };
         let mac = cfg
