@@ -224,7 +224,15 @@ impl Ctx<'_> {
         // `next_stream_get`, which borrows `self` and so cannot be live here).
         unsafe {
             let idx = self.prologue(node, n);
-            ptr::copy_nonoverlapping(objs.as_ptr(), (*node).objs.add(idx as usize), objs.len());
+            let dst = (*node).objs.add(idx as usize);
+            if objs.len() <= 4 {
+                // A few handles: moves, not a call to memcpy.
+                for (i, &o) in objs.iter().enumerate() {
+                    *dst.add(i) = o;
+                }
+            } else {
+                ptr::copy_nonoverlapping(objs.as_ptr(), dst, objs.len());
+            }
             (*node).idx = idx + n;
         }
     }
@@ -242,7 +250,12 @@ impl Ctx<'_> {
             while end < n && nexts[end] == next {
                 end += 1;
             }
-            self.enqueue(next, &objs[start..end]);
+            // Alternating edges make runs of one: skip the copy call.
+            if end - start == 1 {
+                self.enqueue_x1(next, objs[start]);
+            } else {
+                self.enqueue(next, &objs[start..end]);
+            }
             start = end;
         }
     }
