@@ -1,7 +1,9 @@
 //! `pkt_cls`: sends packets by packet type. IPv4 → `ip4_lookup`; IPv6 →
 //! `ip6_lookup` when the node has such an edge, else dropped; anything else
-//! dropped. About 5 cycles per packet in DPDK; a table lookup per packet
-//! here, with a home run when the whole burst goes one way.
+//! dropped. One table lookup per packet, with a home run when the whole
+//! burst goes one way: 3.0 cycles per packet against DPDK's 3.8 in the same
+//! run (docs/performance.md). A 4-wide body with lane locals measured 3.6
+//! here, so the loop stays scalar (the compiler unrolls it).
 //!
 //! Uses: `packet_type`. Sets: nothing. Next: [`PktClsNext`], plus
 //! `ip6_lookup` if the control plane added that edge.
