@@ -12,10 +12,7 @@ fn main() {
     if env::var_os("CARGO_FEATURE_DPDK").is_none() {
         return;
     }
-    let lib = match pkg_config::Config::new()
-        .atleast_version("22.11")
-        .probe("libdpdk")
-    {
+    let lib = match pkg_config::Config::new().atleast_version("22.11").probe("libdpdk") {
         Ok(l) => l,
         Err(e) => {
             let first = e.to_string().lines().next().unwrap_or_default().to_string();
@@ -29,18 +26,9 @@ fn main() {
         .args(["--cflags", "libdpdk"])
         .output()
         .ok()
-        .map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .split_whitespace()
-                .map(str::to_string)
-                .collect()
-        })
+        .map(|o| String::from_utf8_lossy(&o.stdout).split_whitespace().map(str::to_string).collect())
         .unwrap_or_default();
-    let mut clang_args: Vec<String> = lib
-        .include_paths
-        .iter()
-        .map(|p| format!("-I{}", p.display()))
-        .collect();
+    let mut clang_args: Vec<String> = lib.include_paths.iter().map(|p| format!("-I{}", p.display())).collect();
     clang_args.push("-include".into());
     clang_args.push("rte_config.h".into());
     clang_args.push("-DALLOW_EXPERIMENTAL_API".into());
@@ -48,7 +36,9 @@ fn main() {
         .header("wrapper.h")
         .clang_args(&clang_args)
         .allowlist_function("rte_eal_.*|rte_eth_.*|rte_pktmbuf_.*|rte_mempool_.*|rte_mbuf_.*|rte_lcore_.*")
-        .allowlist_function("rte_socket_id|rte_strerror|rte_thread_register|rte_thread_unregister|rte_get_.*|rte_vdev_.*")
+        .allowlist_function(
+            "rte_socket_id|rte_strerror|rte_thread_register|rte_thread_unregister|rte_get_.*|rte_vdev_.*",
+        )
         .allowlist_type("rte_mbuf|rte_mempool|rte_eth_conf|rte_eth_stats|rte_ether_addr|rte_eth_dev_info")
         .allowlist_type("rte_eth_link|rte_eth_rxconf|rte_eth_txconf|rte_mbuf_dynfield|lcore_function_t")
         .allowlist_var("RTE_MAX_LCORE|RTE_MBUF_DEFAULT_BUF_SIZE|RTE_PKTMBUF_HEADROOM|RTE_ETH_.*|RTE_MAX_ETHPORTS")
@@ -60,15 +50,10 @@ fn main() {
         .generate()
         .unwrap_or_else(|e| panic!("dpdk-sys: bindgen failed on the DPDK headers (is libclang-dev installed?): {e}"));
     let out = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR"));
-    bindings
-        .write_to_file(out.join("bindings.rs"))
-        .expect("writing bindings");
+    bindings.write_to_file(out.join("bindings.rs")).expect("writing bindings");
 
     let mut cc = cc::Build::new();
-    cc.file("shim.c")
-        .include(".")
-        .define("ALLOW_EXPERIMENTAL_API", None)
-        .warnings(false);
+    cc.file("shim.c").include(".").define("ALLOW_EXPERIMENTAL_API", None).warnings(false);
     for p in &lib.include_paths {
         cc.include(p);
     }

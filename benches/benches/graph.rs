@@ -35,9 +35,7 @@ fn cb_src(ctx: &mut Ctx<'_>, c: &mut SrcCtx, _objs: Objs<'_>) -> usize {
     let objs = &c.objs;
     match c.mode {
         Enq::X1 => objs.iter().for_each(|&o| ctx.enqueue_x1(0, o)),
-        Enq::X4 => objs
-            .chunks_exact(4)
-            .for_each(|o| ctx.enqueue_x4(0, o[0], o[1], o[2], o[3])),
+        Enq::X4 => objs.chunks_exact(4).for_each(|o| ctx.enqueue_x4(0, o[0], o[1], o[2], o[3])),
         Enq::Bulk => ctx.enqueue(0, objs),
         Enq::Next => ctx.enqueue_next(&c.nexts, objs),
         Enq::StreamGetPut => {
@@ -80,11 +78,7 @@ fn enq_graph(mode: Enq, first_edge_to_mover: bool, burst: u32) -> Graph {
         graph_core::node_edge_update(src, Some(0), &["cb_mover"]).unwrap();
     }
     let name = format!("cb_src-{i}");
-    let mut g = Graph::create(
-        &format!("cb-{i}"),
-        &GraphParam::new([name.as_str()]).burst_size(burst),
-    )
-    .unwrap();
+    let mut g = Graph::create(&format!("cb-{i}"), &GraphParam::new([name.as_str()]).burst_size(burst)).unwrap();
     let c = g.node_context_mut::<SrcCtx>(&name).unwrap();
     c.mode = mode;
     c.objs = (0..N).map(|k| Obj::from_addr(k + 1)).collect();
@@ -99,13 +93,7 @@ fn walks(c: &mut Criterion) {
         for _ in 0..64 {
             b.graph.walk();
         }
-        let objs: u64 = b
-            .graph
-            .stats()
-            .iter()
-            .filter(|s| b.sinks.contains(&s.name))
-            .map(|s| s.objs)
-            .sum();
+        let objs: u64 = b.graph.stats().iter().filter(|s| b.sinks.contains(&s.name)).map(|s| s.objs).sum();
         group.throughput(Throughput::Elements(objs / 64));
         group.bench_function(t.name, |bench| bench.iter(|| b.graph.walk()));
     }
@@ -142,10 +130,7 @@ fn home_run(c: &mut Criterion) {
 fn doubling(c: &mut Criterion) {
     let mut group = c.benchmark_group("stream_doubling");
     group.throughput(Throughput::Elements(N as u64));
-    for (name, burst) in [
-        ("first_walk_grows_16_to_256", 16),
-        ("first_walk_fits_256", 256),
-    ] {
+    for (name, burst) in [("first_walk_grows_16_to_256", 16), ("first_walk_fits_256", 256)] {
         group.bench_function(name, |b| {
             b.iter_batched(
                 || enq_graph(Enq::X1, false, burst),

@@ -9,8 +9,8 @@
 use std::time::{Duration, Instant};
 
 use graph_core::{
-    node, node_clone, node_edge_shrink, node_edge_update, node_from_name, ClusterNodeStats,
-    ClusterStats, Ctx, Graph, GraphParam, NodeFlags, NodeId, Objs, BURST_SIZE,
+    node, node_clone, node_edge_shrink, node_edge_update, node_from_name, ClusterNodeStats, ClusterStats, Ctx, Graph,
+    GraphParam, NodeFlags, NodeId, Objs, BURST_SIZE,
 };
 
 /// DPDK's `MAX_EDGES_PER_NODE`.
@@ -152,9 +152,7 @@ pub struct Topology {
 }
 
 fn ident(n: usize) -> Vec<Vec<u8>> {
-    (0..n)
-        .map(|i| (0..n).map(|j| if i == j { 100 } else { 0 }).collect())
-        .collect()
+    (0..n).map(|i| (0..n).map(|j| if i == j { 100 } else { 0 }).collect()).collect()
 }
 
 /// The seven topologies, in DPDK's order.
@@ -200,12 +198,7 @@ pub fn topologies() -> Vec<Topology> {
             edge: vec![
                 vec![vec![100, 0, 0, 0], vec![0; 4], vec![0; 4], vec![0; 4]],
                 vec![vec![50, 0, 0, 0], vec![50, 0, 0, 0], vec![0; 4], vec![0; 4]],
-                vec![
-                    vec![33, 33, 0, 0],
-                    vec![34, 34, 0, 0],
-                    vec![33, 33, 0, 0],
-                    vec![0; 4],
-                ],
+                vec![vec![33, 33, 0, 0], vec![34, 34, 0, 0], vec![33, 33, 0, 0], vec![0; 4]],
                 vec![vec![25, 25, 25, 0]; 4],
             ],
             snk: ident(4),
@@ -217,18 +210,8 @@ pub fn topologies() -> Vec<Topology> {
             src: vec![vec![25, 25, 25, 25]],
             edge: vec![
                 vec![vec![25, 25, 25, 25]; 4],
-                vec![
-                    vec![33, 33, 33, 33],
-                    vec![33, 33, 33, 33],
-                    vec![34, 34, 34, 34],
-                    vec![0; 4],
-                ],
-                vec![
-                    vec![50, 50, 50, 0],
-                    vec![50, 50, 50, 0],
-                    vec![0; 4],
-                    vec![0; 4],
-                ],
+                vec![vec![33, 33, 33, 33], vec![33, 33, 33, 33], vec![34, 34, 34, 34], vec![0; 4]],
+                vec![vec![50, 50, 50, 0], vec![50, 50, 50, 0], vec![0; 4], vec![0; 4]],
             ],
             snk: vec![vec![100], vec![100], vec![0], vec![0]],
             burst_one: false,
@@ -299,11 +282,7 @@ pub fn build(t: &Topology, stats: bool) -> graph_core::Result<Built> {
             pcts.push((from.clone(), pct));
         }
     }
-    let src_parent = if t.burst_one {
-        "test_graph_perf_source_one"
-    } else {
-        "test_graph_perf_source"
-    };
+    let src_parent = if t.burst_one { "test_graph_perf_source_one" } else { "test_graph_perf_source" };
     for (i, row) in t.src.iter().enumerate() {
         let id = node_get(src_parent, &i.to_string())?;
         let name = graph_core::node_id_to_name(id)?;
@@ -312,11 +291,7 @@ pub fn build(t: &Topology, stats: bool) -> graph_core::Result<Built> {
         let mut pct = Vec::new();
         for (j, &p) in row.iter().enumerate() {
             if p != 0 {
-                names.push(
-                    wname[0][j]
-                        .clone()
-                        .expect("source edge into a missing node"),
-                );
+                names.push(wname[0][j].clone().expect("source edge into a missing node"));
                 pct.push(p);
             }
         }
@@ -397,12 +372,7 @@ pub fn run(t: &Topology, cfg: &RunConfig) -> graph_core::Result<RunResult> {
     for _ in 0..calib {
         graph.walk();
     }
-    let sink_objs: u64 = graph
-        .stats()
-        .iter()
-        .filter(|s| sinks.contains(&s.name))
-        .map(|s| s.objs)
-        .sum();
+    let sink_objs: u64 = graph.stats().iter().filter(|s| sinks.contains(&s.name)).map(|s| s.objs).sum();
     let per_walk = sink_objs as f64 / calib as f64;
     graph.set_stats(cfg.stats);
     let mut stats = ClusterStats::for_graphs(&[&graph]);
@@ -442,18 +412,9 @@ pub fn run(t: &Topology, cfg: &RunConfig) -> graph_core::Result<RunResult> {
     drop(graph);
     let walks_per_sec = (w1 - w0) as f64 / secs;
     let mobjs_per_sec = if cfg.stats {
-        rows.iter()
-            .filter(|r| sinks.contains(&r.name))
-            .map(|r| r.objs_per_sec)
-            .sum::<f64>()
-            / 1e6
+        rows.iter().filter(|r| sinks.contains(&r.name)).map(|r| r.objs_per_sec).sum::<f64>() / 1e6
     } else {
         walks_per_sec * per_walk / 1e6
     };
-    Ok(RunResult {
-        topology: t.name,
-        mobjs_per_sec,
-        nodes: rows,
-        walks_per_sec,
-    })
+    Ok(RunResult { topology: t.name, mobjs_per_sec, nodes: rows, walks_per_sec })
 }

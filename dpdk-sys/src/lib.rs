@@ -5,13 +5,7 @@
 //!
 //! Everything here exists only with the `dpdk` feature; without it the
 //! crate is empty and the workspace builds without DPDK.
-#![allow(
-    non_upper_case_globals,
-    non_camel_case_types,
-    non_snake_case,
-    dead_code,
-    improper_ctypes
-)]
+#![allow(non_upper_case_globals, non_camel_case_types, non_snake_case, dead_code, improper_ctypes)]
 #![allow(clippy::all, unnecessary_transmutes, unsafe_op_in_unsafe_fn)]
 
 #[cfg(feature = "dpdk")]
@@ -24,11 +18,7 @@ extern "C" {
     /// `rte_eth_tx_burst`.
     pub fn rgraph_rte_eth_tx_burst(port: u16, queue: u16, pkts: *mut *mut rte_mbuf, n: u16) -> u16;
     /// `rte_pktmbuf_alloc_bulk`.
-    pub fn rgraph_rte_pktmbuf_alloc_bulk(
-        pool: *mut rte_mempool,
-        mbufs: *mut *mut rte_mbuf,
-        count: u32,
-    ) -> i32;
+    pub fn rgraph_rte_pktmbuf_alloc_bulk(pool: *mut rte_mempool, mbufs: *mut *mut rte_mbuf, count: u32) -> i32;
     /// `rte_pktmbuf_free`.
     pub fn rgraph_rte_pktmbuf_free(m: *mut rte_mbuf);
     /// `rte_lcore_id`.

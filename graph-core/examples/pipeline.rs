@@ -8,8 +8,7 @@
 use std::time::{Duration, Instant};
 
 use graph_core::{
-    format_table, node, node_clone, node_from_name, ClusterStats, Ctx, Graph, GraphParam,
-    NodeFlags, Obj, Objs,
+    format_table, node, node_clone, node_from_name, ClusterStats, Ctx, Graph, GraphParam, NodeFlags, Obj, Objs,
 };
 
 const BURST: usize = 256;
@@ -17,11 +16,7 @@ const BURST: usize = 256;
 /// Emits a burst of tagged objects per walk; all-even or mixed bursts
 /// alternate so the classifier sees both cases.
 fn source(ctx: &mut Ctx<'_>, seq: &mut usize, _objs: Objs<'_>) -> usize {
-    let step = if (*seq / BURST).is_multiple_of(2) {
-        2
-    } else {
-        1
-    };
+    let step = if (*seq / BURST).is_multiple_of(2) { 2 } else { 1 };
     let slots = ctx.next_stream_get(0, BURST);
     for s in slots.iter_mut() {
         *s = Obj::from_addr(*seq * step);
@@ -40,14 +35,7 @@ fn classify(ctx: &mut Ctx<'_>, _: &mut (), objs: Objs<'_>) -> usize {
         return ctx.next_stream_move(EVEN, objs);
     }
     for &o in objs.iter() {
-        ctx.enqueue_x1(
-            if o.addr().is_multiple_of(2) {
-                EVEN
-            } else {
-                ODD
-            },
-            o,
-        );
+        ctx.enqueue_x1(if o.addr().is_multiple_of(2) { EVEN } else { ODD }, o);
     }
     ctx.count(0, 1);
     n
@@ -78,11 +66,7 @@ node! { static EX_EVEN = { name: "ex_even", process: sink, next: &[] }; }
 node! { static EX_ODD = { name: "ex_odd", process: sink, next: &[] }; }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let secs: f64 = std::env::args()
-        .nth(1)
-        .map(|s| s.parse())
-        .transpose()?
-        .unwrap_or(1.0);
+    let secs: f64 = std::env::args().nth(1).map(|s| s.parse()).transpose()?.unwrap_or(1.0);
     let src = node_from_name("ex_source")?;
     node_clone(src, "0")?;
     node_clone(src, "1")?;

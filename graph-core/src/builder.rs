@@ -30,19 +30,15 @@ pub(crate) fn select(reg: &Registry, graph: &str, patterns: &[String]) -> Result
     };
 
     for pat in patterns {
-        let glob = glob::Pattern::new(pat).map_err(|e| GraphError::BadPattern {
-            pattern: pat.clone(),
-            reason: e.msg.to_string(),
-        })?;
+        let glob = glob::Pattern::new(pat)
+            .map_err(|e| GraphError::BadPattern { pattern: pat.clone(), reason: e.msg.to_string() })?;
         let mut found = false;
         for e in all.iter().filter(|e| glob.matches(&e.name)) {
             add(e, &mut list);
             found = true;
         }
         if !found {
-            return Err(GraphError::PatternNoMatch {
-                pattern: pat.clone(),
-            });
+            return Err(GraphError::PatternNoMatch { pattern: pat.clone() });
         }
     }
 
@@ -52,34 +48,22 @@ pub(crate) fn select(reg: &Registry, graph: &str, patterns: &[String]) -> Result
         let node = list[i].clone();
         for next in &node.next {
             let Some(e) = reg.by_name(next) else {
-                return Err(GraphError::EdgeToUnknown {
-                    node: node.name.clone(),
-                    edge: next.clone(),
-                });
+                return Err(GraphError::EdgeToUnknown { node: node.name.clone(), edge: next.clone() });
             };
             add(e, &mut list);
         }
         i += 1;
     }
 
-    let pos: HashMap<&str, usize> = list
-        .iter()
-        .enumerate()
-        .map(|(i, e)| (e.name.as_str(), i))
-        .collect();
+    let pos: HashMap<&str, usize> = list.iter().enumerate().map(|(i, e)| (e.name.as_str(), i)).collect();
     let mut selected: Vec<Selected> = Vec::with_capacity(list.len());
     for e in &list {
         let edges = e.next.iter().map(|n| pos[n.as_str()]).collect();
-        selected.push(Selected {
-            entry: e.clone(),
-            edges,
-        });
+        selected.push(Selected { entry: e.clone(), edges });
     }
 
     if !selected.iter().any(|s| s.entry.is_source()) {
-        return Err(GraphError::NoSource {
-            graph: graph.to_string(),
-        });
+        return Err(GraphError::NoSource { graph: graph.to_string() });
     }
     for (i, s) in selected.iter().enumerate() {
         for &to in &s.edges {
@@ -90,18 +74,14 @@ pub(crate) fn select(reg: &Registry, graph: &str, patterns: &[String]) -> Result
                 });
             }
             if to == i {
-                return Err(GraphError::SelfLoop {
-                    node: s.entry.name.clone(),
-                });
+                return Err(GraphError::SelfLoop { node: s.entry.name.clone() });
             }
         }
     }
 
     // Breadth-first from every source: a node nothing reaches would never run.
     let mut seen = vec![false; selected.len()];
-    let mut queue: VecDeque<usize> = (0..selected.len())
-        .filter(|&i| selected[i].entry.is_source())
-        .collect();
+    let mut queue: VecDeque<usize> = (0..selected.len()).filter(|&i| selected[i].entry.is_source()).collect();
     for &s in &queue {
         seen[s] = true;
     }
@@ -114,9 +94,7 @@ pub(crate) fn select(reg: &Registry, graph: &str, patterns: &[String]) -> Result
         }
     }
     if let Some(i) = seen.iter().position(|s| !s) {
-        return Err(GraphError::Unreachable {
-            node: selected[i].entry.name.clone(),
-        });
+        return Err(GraphError::Unreachable { node: selected[i].entry.name.clone() });
     }
     Ok(selected)
 }

@@ -24,28 +24,14 @@ pub enum GraphError {
     #[error("node \"{name}\" is itself a clone (of \"{parent}\") and cannot be cloned")]
     CloneOfClone { name: String, parent: String },
     /// An edge update would leave a hole in the edge list.
-    #[error(
-        "node \"{node}\": edge update from {from} would leave a hole (it has {nb_edges} edges)"
-    )]
-    EdgeHole {
-        node: String,
-        from: u16,
-        nb_edges: u16,
-    },
+    #[error("node \"{node}\": edge update from {from} would leave a hole (it has {nb_edges} edges)")]
+    EdgeHole { node: String, from: u16, nb_edges: u16 },
     /// A shrink asked for more edges than the node has.
     #[error("node \"{node}\": cannot shrink {nb_edges} edges to {size}")]
-    EdgeShrink {
-        node: String,
-        nb_edges: u16,
-        size: u16,
-    },
+    EdgeShrink { node: String, nb_edges: u16, size: u16 },
     /// Too many edges for one node.
     #[error("node \"{node}\": {count} edges exceed the maximum of {max}")]
-    TooManyEdges {
-        node: String,
-        count: usize,
-        max: usize,
-    },
+    TooManyEdges { node: String, count: usize, max: usize },
     /// A node-name pattern of a graph matched no registered node.
     #[error("pattern \"{pattern}\" matches no registered node")]
     PatternNoMatch { pattern: String },
@@ -78,11 +64,7 @@ pub enum GraphError {
     BadParam { graph: String, what: String },
     /// A node's init callback failed.
     #[error("node \"{node}\" init failed in graph \"{graph}\": {reason}")]
-    NodeInit {
-        graph: String,
-        node: String,
-        reason: String,
-    },
+    NodeInit { graph: String, node: String, reason: String },
     /// A graph-name pattern of cluster stats matched no graph.
     #[error("pattern \"{pattern}\" matches no graph")]
     GraphPatternNoMatch { pattern: String },

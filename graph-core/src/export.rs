@@ -28,11 +28,7 @@ impl Graph {
         let _ = writeln!(s, "  rankdir=LR;");
         for n in &g.nodes {
             if n.source {
-                let _ = writeln!(
-                    s,
-                    "  {} [shape=box, style=filled, fillcolor=lightblue, color=blue];",
-                    quote(&n.name)
-                );
+                let _ = writeln!(s, "  {} [shape=box, style=filled, fillcolor=lightblue, color=blue];", quote(&n.name));
             } else {
                 let _ = writeln!(s, "  {};", quote(&n.name));
             }
@@ -40,14 +36,7 @@ impl Graph {
         for n in &g.nodes {
             for (i, &to) in n.edges.iter().enumerate() {
                 let color = if n.source { ", color=blue" } else { "" };
-                let _ = writeln!(
-                    s,
-                    "  {} -> {} [label=\"{}\"{}];",
-                    quote(&n.name),
-                    quote(&g.nodes[to].name),
-                    i,
-                    color
-                );
+                let _ = writeln!(s, "  {} -> {} [label=\"{}\"{}];", quote(&n.name), quote(&g.nodes[to].name), i, color);
             }
         }
         s.push_str("}\n");
@@ -61,8 +50,7 @@ impl Graph {
         let hdr = g.mem.hdr();
         // SAFETY: `&self` on the owning thread (`Graph` is `!Sync`): no walk
         // runs; plain reads of header fields.
-        let (head, tail, mask, nb_nodes) =
-            unsafe { ((*hdr).head, (*hdr).tail, (*hdr).cir_mask, (*hdr).nb_nodes) };
+        let (head, tail, mask, nb_nodes) = unsafe { ((*hdr).head, (*hdr).tail, (*hdr).cir_mask, (*hdr).nb_nodes) };
         let mut s = String::new();
         let _ = writeln!(s, "graph <{}> id {}", g.name, g.id);
         let _ = writeln!(

@@ -51,16 +51,9 @@ pub(crate) fn process_trampoline<N: NodeImpl>(inv: Invocation) -> usize {
     //    (rule 3).
     unsafe {
         let node = inv.node;
-        let state =
-            &mut *mem::ctx_ptr(node, core::mem::size_of::<N::Context>()).cast::<N::Context>();
-        let objs = Objs {
-            objs: core::slice::from_raw_parts_mut((*node).objs, (*node).idx as usize),
-        };
-        let mut ctx = Ctx {
-            graph: inv.graph,
-            node,
-            _life: PhantomData,
-        };
+        let state = &mut *mem::ctx_ptr(node, core::mem::size_of::<N::Context>()).cast::<N::Context>();
+        let objs = Objs { objs: core::slice::from_raw_parts_mut((*node).objs, (*node).idx as usize) };
+        let mut ctx = Ctx { graph: inv.graph, node, _life: PhantomData };
         N::process(&mut ctx, state, objs)
     }
 }

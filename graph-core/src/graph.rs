@@ -113,47 +113,26 @@ struct GraphTable {
     graphs: Vec<GraphEntry>,
 }
 
-static GRAPHS: Mutex<GraphTable> = Mutex::new(GraphTable {
-    next_id: 0,
-    graphs: Vec::new(),
-});
+static GRAPHS: Mutex<GraphTable> = Mutex::new(GraphTable { next_id: 0, graphs: Vec::new() });
 
 /// Live graphs whose names match `pattern`, for cluster stats.
 pub(crate) fn graphs_matching(pattern: &glob::Pattern) -> Vec<Arc<GraphShared>> {
-    lock(&GRAPHS)
-        .graphs
-        .iter()
-        .filter(|g| pattern.matches(&g.name))
-        .filter_map(|g| g.shared.upgrade())
-        .collect()
+    lock(&GRAPHS).graphs.iter().filter(|g| pattern.matches(&g.name)).filter_map(|g| g.shared.upgrade()).collect()
 }
 
 /// The id of the graph called `name` (`rte_graph_from_name`).
 pub fn graph_from_name(name: &str) -> Option<GraphId> {
-    lock(&GRAPHS)
-        .graphs
-        .iter()
-        .find(|g| g.name == name && g.shared.strong_count() > 0)
-        .map(|g| g.id)
+    lock(&GRAPHS).graphs.iter().find(|g| g.name == name && g.shared.strong_count() > 0).map(|g| g.id)
 }
 
 /// The name of graph `id` (`rte_graph_id_to_name`).
 pub fn graph_id_to_name(id: GraphId) -> Option<String> {
-    lock(&GRAPHS)
-        .graphs
-        .iter()
-        .find(|g| g.id == id && g.shared.strong_count() > 0)
-        .map(|g| g.name.clone())
+    lock(&GRAPHS).graphs.iter().find(|g| g.id == id && g.shared.strong_count() > 0).map(|g| g.name.clone())
 }
 
 /// Every live graph, in creation order.
 pub fn graph_list() -> Vec<(GraphId, String)> {
-    lock(&GRAPHS)
-        .graphs
-        .iter()
-        .filter(|g| g.shared.strong_count() > 0)
-        .map(|g| (g.id, g.name.clone()))
-        .collect()
+    lock(&GRAPHS).graphs.iter().filter(|g| g.shared.strong_count() > 0).map(|g| (g.id, g.name.clone())).collect()
 }
 
 /// A graph, walked by one thread at a time (`Send`, not `Sync`).
@@ -176,10 +155,7 @@ fn check_graph_name(name: &str) -> Result<()> {
     } else {
         return Ok(());
     };
-    Err(GraphError::InvalidGraphName {
-        name: name.to_string(),
-        reason,
-    })
+    Err(GraphError::InvalidGraphName { name: name.to_string(), reason })
 }
 
 impl Graph {
@@ -201,17 +177,11 @@ impl Graph {
             let mut t = lock(&GRAPHS);
             t.graphs.retain(|g| g.shared.strong_count() > 0);
             if t.graphs.iter().any(|g| g.name == name) {
-                return Err(GraphError::DuplicateGraph {
-                    name: name.to_string(),
-                });
+                return Err(GraphError::DuplicateGraph { name: name.to_string() });
             }
             let id = GraphId(t.next_id);
             t.next_id += 1;
-            t.graphs.push(GraphEntry {
-                id,
-                name: name.to_string(),
-                shared: Weak::new(),
-            });
+            t.graphs.push(GraphEntry { id, name: name.to_string(), shared: Weak::new() });
             id
         };
         let release = |id: GraphId| lock(&GRAPHS).graphs.retain(|g| g.id != id);
@@ -219,11 +189,7 @@ impl Graph {
         let parent_names = registry::with_registry(|r| {
             Ok(selected
                 .iter()
-                .map(|s| {
-                    s.entry
-                        .parent
-                        .and_then(|p| r.nodes().ok().map(|n| n[p.0 as usize].name.clone()))
-                })
+                .map(|s| s.entry.parent.and_then(|p| r.nodes().ok().map(|n| n[p.0 as usize].name.clone())))
                 .collect::<Vec<_>>())
         });
         let parent_names = match parent_names {
@@ -246,23 +212,11 @@ impl Graph {
                 reg: s.entry.reg,
             })
             .collect();
-        let plans: Vec<NodePlan<'_>> = nodes
-            .iter()
-            .map(|n| NodePlan {
-                name: &n.name,
-                reg: n.reg,
-                edges: &n.edges,
-                source: n.source,
-            })
-            .collect();
+        let plans: Vec<NodePlan<'_>> =
+            nodes.iter().map(|n| NodePlan { name: &n.name, reg: n.reg, edges: &n.edges, source: n.source }).collect();
         let mem = GraphMem::new(&plans, param.burst_size);
         drop(plans);
-        let shared = Arc::new(GraphShared {
-            name: name.to_string(),
-            id,
-            nodes,
-            mem,
-        });
+        let shared = Arc::new(GraphShared { name: name.to_string(), id, nodes, mem });
         // SAFETY: the graph was just populated and nothing else can reach
         // it yet; each context is initialised once.
         unsafe { shared.mem.set_stats(param.stats) };
@@ -286,10 +240,7 @@ impl Graph {
         if let Some(g) = lock(&GRAPHS).graphs.iter_mut().find(|g| g.id == id) {
             g.shared = Arc::downgrade(&shared);
         }
-        Ok(Graph {
-            shared,
-            _not_sync: PhantomData,
-        })
+        Ok(Graph { shared, _not_sync: PhantomData })
     }
 
     /// Walks the graph once (`rte_graph_walk`): every source node runs, then
@@ -331,12 +282,7 @@ impl Graph {
 
     /// Names of the source nodes, in walk order.
     pub fn source_names(&self) -> Vec<&str> {
-        self.shared
-            .nodes
-            .iter()
-            .filter(|n| n.source)
-            .map(|n| n.name.as_str())
-            .collect()
+        self.shared.nodes.iter().filter(|n| n.source).map(|n| n.name.as_str()).collect()
     }
 
     /// Whether walks keep statistics.
@@ -388,10 +334,7 @@ impl Graph {
 
 impl fmt::Debug for Graph {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Graph")
-            .field("name", &self.shared.name)
-            .field("id", &self.shared.id)
-            .finish()
+        f.debug_struct("Graph").field("name", &self.shared.name).field("id", &self.shared.id).finish()
     }
 }
 

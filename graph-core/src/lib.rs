@@ -93,14 +93,13 @@ mod stats;
 pub use error::{GraphError, Result};
 pub use fastpath::{Ctx, Invocation, Objs, ProcessFn};
 pub use graph::{
-    graph_from_name, graph_id_to_name, graph_list, Graph, GraphId, GraphParam, BURST_SIZE,
-    GRAPH_NAME_MAX,
+    graph_from_name, graph_id_to_name, graph_list, Graph, GraphId, GraphParam, BURST_SIZE, GRAPH_NAME_MAX,
 };
 pub use obj::Obj;
 pub use registry::{
-    node_clone, node_edge_count, node_edge_get, node_edge_shrink, node_edge_update, node_from_name,
-    node_id_to_name, node_list, node_max_count, InitError, NodeFlags, NodeId, NodeImpl, NodeInfo,
-    NodeRegistration, NodeSummary, MAX_EDGES, NODE_NAME_MAX,
+    node_clone, node_edge_count, node_edge_get, node_edge_shrink, node_edge_update, node_from_name, node_id_to_name,
+    node_list, node_max_count, InitError, NodeFlags, NodeId, NodeImpl, NodeInfo, NodeRegistration, NodeSummary,
+    MAX_EDGES, NODE_NAME_MAX,
 };
 pub use stats::{format_table, ClusterNodeStats, ClusterStats, NodeStats};
 

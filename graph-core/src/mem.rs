@@ -185,9 +185,7 @@ impl GraphMem {
         let layout = Layout::from_size_align(sz, CACHE_LINE).expect("graph layout");
         // SAFETY: `layout` has a non-zero size (at least the header line).
         let raw = unsafe { alloc::alloc_zeroed(layout) };
-        let Some(base) = NonNull::new(raw) else {
-            alloc::handle_alloc_error(layout)
-        };
+        let Some(base) = NonNull::new(raw) else { alloc::handle_alloc_error(layout) };
         let mem = GraphMem { base, layout, offs };
         // SAFETY: the allocation is `sz` bytes, zeroed and exclusively ours;
         // every offset written below was computed above to lie inside it,
@@ -284,9 +282,8 @@ impl GraphMem {
         // against the walker's relaxed stores.
         unsafe {
             let cold = cold_of(node);
-            let counters = (0..(*cold).nb_counters as usize)
-                .map(|c| (*(*cold).counters.add(c)).load(Relaxed))
-                .collect();
+            let counters =
+                (0..(*cold).nb_counters as usize).map(|c| (*(*cold).counters.add(c)).load(Relaxed)).collect();
             RawStats {
                 calls: (*node).calls.load(Relaxed),
                 objs: (*node).total_objs.load(Relaxed),
@@ -320,12 +317,7 @@ impl GraphMem {
     /// # Safety
     /// Called once per node, before any walk, with `info` describing node
     /// `i`; the context slot is then initialised on `Ok`.
-    pub unsafe fn init_ctx(
-        &self,
-        i: usize,
-        reg: &NodeRegistration,
-        info: &NodeInfo<'_>,
-    ) -> Result<(), InitError> {
+    pub unsafe fn init_ctx(&self, i: usize, reg: &NodeRegistration, info: &NodeInfo<'_>) -> Result<(), InitError> {
         let slot = ctx_ptr(self.node(i), reg.vtable.ctx_size);
         (reg.vtable.init)(info, slot)
     }
@@ -444,11 +436,7 @@ pub(crate) unsafe fn grow_stream(node: *mut NodeRt, req: u32) {
     if new > MAX_STREAM {
         stream_overflow(node, req);
     }
-    let p = alloc::realloc(
-        (*node).objs.cast(),
-        stream_layout(old),
-        new as usize * size_of::<Obj>(),
-    );
+    let p = alloc::realloc((*node).objs.cast(), stream_layout(old), new as usize * size_of::<Obj>());
     if p.is_null() {
         alloc::handle_alloc_error(stream_layout(new))
     }
@@ -486,10 +474,7 @@ pub(crate) unsafe fn node_name<'a>(node: *mut NodeRt) -> &'a str {
 ///
 /// # Safety
 /// `dst` is valid for writes of `N::Context` and suitably aligned.
-pub(crate) unsafe fn init_thunk<N: NodeImpl>(
-    info: &NodeInfo<'_>,
-    dst: *mut u8,
-) -> Result<(), InitError> {
+pub(crate) unsafe fn init_thunk<N: NodeImpl>(info: &NodeInfo<'_>, dst: *mut u8) -> Result<(), InitError> {
     let v = N::init(info)?;
     dst.cast::<N::Context>().write(v);
     Ok(())

@@ -65,10 +65,7 @@ pub struct NodeInfo<'a> {
 impl NodeInfo<'_> {
     /// The index of the edge to node `next`, if the node has one.
     pub fn edge_to(&self, next: &str) -> Option<u16> {
-        self.next_nodes
-            .iter()
-            .position(|n| n == next)
-            .map(|i| i as u16)
+        self.next_nodes.iter().position(|n| n == next).map(|i| i as u16)
     }
 
     /// The part of a clone's name after `<parent>-` (`"0-1"` for
@@ -236,32 +233,18 @@ fn check_name(name: &str) -> Result<()> {
     } else {
         return Ok(());
     };
-    Err(GraphError::InvalidNodeName {
-        name: name.to_string(),
-        reason,
-    })
+    Err(GraphError::InvalidNodeName { name: name.to_string(), reason })
 }
 
 impl Registry {
     fn from_static() -> Registry {
         let mut regs = static_registrations();
         regs.sort_by_key(|r| r.name);
-        let mut r = Registry {
-            nodes: Vec::new(),
-            by_name: HashMap::new(),
-            broken: None,
-        };
+        let mut r = Registry { nodes: Vec::new(), by_name: HashMap::new(), broken: None };
         for reg in regs {
-            let res = check_name(reg.name)
-                .and_then(|_| r.check_edges(reg.name, reg.next_nodes.len()))
-                .and_then(|_| {
-                    r.insert(
-                        reg.name.to_string(),
-                        reg,
-                        None,
-                        reg.next_nodes.iter().map(|s| s.to_string()).collect(),
-                    )
-                });
+            let res = check_name(reg.name).and_then(|_| r.check_edges(reg.name, reg.next_nodes.len())).and_then(|_| {
+                r.insert(reg.name.to_string(), reg, None, reg.next_nodes.iter().map(|s| s.to_string()).collect())
+            });
             if let Err(e) = res {
                 // Keep the first problem; every call then reports it.
                 r.broken.get_or_insert(e);
@@ -272,11 +255,7 @@ impl Registry {
 
     fn check_edges(&self, name: &str, count: usize) -> Result<()> {
         if count > MAX_EDGES {
-            return Err(GraphError::TooManyEdges {
-                node: name.to_string(),
-                count,
-                max: MAX_EDGES,
-            });
+            return Err(GraphError::TooManyEdges { node: name.to_string(), count, max: MAX_EDGES });
         }
         Ok(())
     }
@@ -293,13 +272,7 @@ impl Registry {
         }
         let id = NodeId(self.nodes.len() as u32);
         self.by_name.insert(name.clone(), id);
-        self.nodes.push(NodeEntry {
-            id,
-            name,
-            reg,
-            next,
-            parent,
-        });
+        self.nodes.push(NodeEntry { id, name, reg, next, parent });
         Ok(id)
     }
 
@@ -312,16 +285,12 @@ impl Registry {
 
     fn entry_mut(&mut self, id: NodeId) -> Result<&mut NodeEntry> {
         self.ok()?;
-        self.nodes
-            .get_mut(id.0 as usize)
-            .ok_or(GraphError::NoSuchNodeId { id: id.0 })
+        self.nodes.get_mut(id.0 as usize).ok_or(GraphError::NoSuchNodeId { id: id.0 })
     }
 
     fn entry(&self, id: NodeId) -> Result<&NodeEntry> {
         self.ok()?;
-        self.nodes
-            .get(id.0 as usize)
-            .ok_or(GraphError::NoSuchNodeId { id: id.0 })
+        self.nodes.get(id.0 as usize).ok_or(GraphError::NoSuchNodeId { id: id.0 })
     }
 
     pub fn by_name(&self, name: &str) -> Option<&NodeEntry> {
@@ -346,11 +315,7 @@ pub(crate) fn with_registry<R>(f: impl FnOnce(&Registry) -> Result<R>) -> Result
 pub fn node_from_name(name: &str) -> Result<NodeId> {
     let r = registry();
     r.ok()?;
-    r.by_name(name)
-        .map(|e| e.id)
-        .ok_or_else(|| GraphError::NoSuchNode {
-            name: name.to_string(),
-        })
+    r.by_name(name).map(|e| e.id).ok_or_else(|| GraphError::NoSuchNode { name: name.to_string() })
 }
 
 /// The name of node `id` (`rte_node_id_to_name`).
@@ -371,17 +336,11 @@ pub fn node_clone(id: NodeId, suffix: &str) -> Result<NodeId> {
     let parent = r.entry(id)?.clone();
     if let Some(pid) = parent.parent {
         let pname = r.entry(pid)?.name.clone();
-        return Err(GraphError::CloneOfClone {
-            name: parent.name,
-            parent: pname,
-        });
+        return Err(GraphError::CloneOfClone { name: parent.name, parent: pname });
     }
     let name = format!("{}-{}", parent.name, suffix);
     if suffix.is_empty() {
-        return Err(GraphError::InvalidNodeName {
-            name,
-            reason: "empty clone suffix",
-        });
+        return Err(GraphError::InvalidNodeName { name, reason: "empty clone suffix" });
     }
     check_name(&name)?;
     r.insert(name, parent.reg, Some(id), parent.next)
@@ -408,19 +367,11 @@ pub fn node_edge_update(id: NodeId, from: Option<u16>, next: &[&str]) -> Result<
     let nb = e.next.len();
     let from = from.map(usize::from).unwrap_or(nb);
     if from > nb {
-        return Err(GraphError::EdgeHole {
-            node: e.name.clone(),
-            from: from as u16,
-            nb_edges: nb as u16,
-        });
+        return Err(GraphError::EdgeHole { node: e.name.clone(), from: from as u16, nb_edges: nb as u16 });
     }
     let end = from + next.len();
     if end > MAX_EDGES {
-        return Err(GraphError::TooManyEdges {
-            node: e.name.clone(),
-            count: end,
-            max: MAX_EDGES,
-        });
+        return Err(GraphError::TooManyEdges { node: e.name.clone(), count: end, max: MAX_EDGES });
     }
     for n in next {
         check_name(n)?;
@@ -439,11 +390,7 @@ pub fn node_edge_shrink(id: NodeId, size: u16) -> Result<u16> {
     let mut r = registry();
     let e = r.entry_mut(id)?;
     if usize::from(size) > e.next.len() {
-        return Err(GraphError::EdgeShrink {
-            node: e.name.clone(),
-            nb_edges: e.next.len() as u16,
-            size,
-        });
+        return Err(GraphError::EdgeShrink { node: e.name.clone(), nb_edges: e.next.len() as u16, size });
     }
     e.next.truncate(size.into());
     Ok(size)

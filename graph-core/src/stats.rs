@@ -45,13 +45,7 @@ pub(crate) fn graph_stats(g: &GraphShared) -> Vec<NodeStats> {
                 objs: raw.objs,
                 cycles: raw.cycles,
                 realloc_count: raw.realloc_count,
-                counters: n
-                    .reg
-                    .counters
-                    .iter()
-                    .map(|c| c.to_string())
-                    .zip(raw.counters)
-                    .collect(),
+                counters: n.reg.counters.iter().map(|c| c.to_string()).zip(raw.counters).collect(),
             }
         })
         .collect()
@@ -115,15 +109,11 @@ impl ClusterStats {
         let mut graphs: Vec<Arc<GraphShared>> = Vec::new();
         for p in graph_patterns {
             let p = p.as_ref();
-            let glob = glob::Pattern::new(p).map_err(|e| GraphError::BadPattern {
-                pattern: p.to_string(),
-                reason: e.msg.to_string(),
-            })?;
+            let glob = glob::Pattern::new(p)
+                .map_err(|e| GraphError::BadPattern { pattern: p.to_string(), reason: e.msg.to_string() })?;
             let found = graph::graphs_matching(&glob);
             if found.is_empty() {
-                return Err(GraphError::GraphPatternNoMatch {
-                    pattern: p.to_string(),
-                });
+                return Err(GraphError::GraphPatternNoMatch { pattern: p.to_string() });
             }
             for g in found {
                 if !graphs.iter().any(|h| Arc::ptr_eq(h, &g)) {
@@ -143,10 +133,7 @@ impl ClusterStats {
         let mut nodes: Vec<ClusterNode> = Vec::new();
         for (gi, g) in graphs.iter().enumerate() {
             for (ni, n) in g.nodes.iter().enumerate() {
-                let member = Member {
-                    graph: gi,
-                    index: ni,
-                };
+                let member = Member { graph: gi, index: ni };
                 match nodes.iter_mut().find(|c| c.id == n.id) {
                     Some(c) => c.members.push(member),
                     None => nodes.push(ClusterNode {
@@ -160,11 +147,7 @@ impl ClusterStats {
                 }
             }
         }
-        ClusterStats {
-            graphs,
-            nodes,
-            prev_ts: Instant::now(),
-        }
+        ClusterStats { graphs, nodes, prev_ts: Instant::now() }
     }
 
     /// Names of the graphs in the cluster.
@@ -213,17 +196,9 @@ impl ClusterStats {
                 objs,
                 cycles,
                 realloc_count: realloc,
-                objs_per_call: if dcalls > 0 {
-                    dobjs as f64 / dcalls as f64
-                } else {
-                    0.0
-                },
+                objs_per_call: if dcalls > 0 { dobjs as f64 / dcalls as f64 } else { 0.0 },
                 objs_per_sec: if secs > 0.0 { dobjs as f64 / secs } else { 0.0 },
-                cycles_per_call: if dcalls > 0 {
-                    dcycles as f64 / dcalls as f64
-                } else {
-                    0.0
-                },
+                cycles_per_call: if dcalls > 0 { dcycles as f64 / dcalls as f64 } else { 0.0 },
                 counters: c.counters.iter().cloned().zip(counters).collect(),
             });
         }
@@ -256,17 +231,8 @@ impl ClusterStats {
 /// named counters.
 pub fn format_table(stats: &[ClusterNodeStats]) -> String {
     let mut t = Table::new();
-    t.load_style(presets::ASCII_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Disabled);
-    t.set_header([
-        "Node",
-        "calls",
-        "objs",
-        "realloc_count",
-        "objs/call",
-        "objs/sec(10E6)",
-        "cycles/call",
-    ]);
+    t.load_style(presets::ASCII_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Disabled);
+    t.set_header(["Node", "calls", "objs", "realloc_count", "objs/call", "objs/sec(10E6)", "cycles/call"]);
     for s in stats.iter().filter(|s| s.objs > 0) {
         t.add_row(vec![
             Cell::new(&s.name),
@@ -281,18 +247,12 @@ pub fn format_table(stats: &[ClusterNodeStats]) -> String {
     let mut out = t.to_string();
     out.push('\n');
     let mut counters = Table::new();
-    counters
-        .load_style(presets::ASCII_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Disabled);
+    counters.load_style(presets::ASCII_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Disabled);
     counters.set_header(["Node", "counter", "count"]);
     let mut any = false;
     for s in stats {
         for (k, v) in s.counters.iter().filter(|(_, v)| **v > 0) {
-            counters.add_row(vec![
-                Cell::new(&s.name),
-                Cell::new(k),
-                Cell::new(v).set_alignment(CellAlignment::Right),
-            ]);
+            counters.add_row(vec![Cell::new(&s.name), Cell::new(k), Cell::new(v).set_alignment(CellAlignment::Right)]);
             any = true;
         }
     }

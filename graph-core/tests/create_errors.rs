@@ -4,8 +4,8 @@
 mod common;
 
 use graph_core::{
-    graph_from_name, graph_id_to_name, graph_list, node_clone, node_edge_update, node_from_name,
-    Graph, GraphError, GraphParam,
+    graph_from_name, graph_id_to_name, graph_list, node_clone, node_edge_update, node_from_name, Graph, GraphError,
+    GraphParam,
 };
 
 fn clone_fan(suffix: &str, edges: &[&str]) -> String {
@@ -24,12 +24,7 @@ fn clone_src(suffix: &str, edges: &[&str]) -> String {
 #[test]
 fn pattern_matching_nothing() {
     let err = Graph::create("e_pat", &GraphParam::new(["t_src", "nomatch*"])).unwrap_err();
-    assert_eq!(
-        err,
-        GraphError::PatternNoMatch {
-            pattern: "nomatch*".into()
-        }
-    );
+    assert_eq!(err, GraphError::PatternNoMatch { pattern: "nomatch*".into() });
     assert!(err.to_string().contains("nomatch*"));
     let err = Graph::create("e_pat2", &GraphParam::new(["[oops"])).unwrap_err();
     assert!(matches!(err, GraphError::BadPattern { .. }), "{err}");
@@ -39,13 +34,7 @@ fn pattern_matching_nothing() {
 fn edge_to_unregistered_node() {
     let s = clone_src("unk", &["no_such_node"]);
     let err = Graph::create("e_unk", &GraphParam::new([s.as_str()])).unwrap_err();
-    assert_eq!(
-        err,
-        GraphError::EdgeToUnknown {
-            node: s.clone(),
-            edge: "no_such_node".into()
-        }
-    );
+    assert_eq!(err, GraphError::EdgeToUnknown { node: s.clone(), edge: "no_such_node".into() });
     assert!(err.to_string().contains("no_such_node"));
 }
 
@@ -70,20 +59,14 @@ fn self_loop() {
 fn no_source() {
     let f = clone_fan("nosrc", &[]);
     let err = Graph::create("e_nosrc", &GraphParam::new([f.as_str()])).unwrap_err();
-    assert_eq!(
-        err,
-        GraphError::NoSource {
-            graph: "e_nosrc".into()
-        }
-    );
+    assert_eq!(err, GraphError::NoSource { graph: "e_nosrc".into() });
 }
 
 #[test]
 fn unreachable_node() {
     let lonely = clone_fan("lonely", &[]);
     let s = clone_src("reach", &["t_fan"]);
-    let err =
-        Graph::create("e_reach", &GraphParam::new([s.as_str(), lonely.as_str()])).unwrap_err();
+    let err = Graph::create("e_reach", &GraphParam::new([s.as_str(), lonely.as_str()])).unwrap_err();
     assert_eq!(err, GraphError::Unreachable { node: lonely });
 }
 
@@ -91,19 +74,10 @@ fn unreachable_node() {
 fn names_and_params() {
     let s = clone_src("names", &["t_fan"]);
     let p = GraphParam::new([s.as_str()]);
-    assert!(matches!(
-        Graph::create("", &p),
-        Err(GraphError::InvalidGraphName { .. })
-    ));
-    assert!(matches!(
-        Graph::create(&"g".repeat(64), &p),
-        Err(GraphError::InvalidGraphName { .. })
-    ));
+    assert!(matches!(Graph::create("", &p), Err(GraphError::InvalidGraphName { .. })));
+    assert!(matches!(Graph::create(&"g".repeat(64), &p), Err(GraphError::InvalidGraphName { .. })));
     let bad = p.clone().burst_size(0);
-    assert!(matches!(
-        Graph::create("e_burst", &bad),
-        Err(GraphError::BadParam { .. })
-    ));
+    assert!(matches!(Graph::create("e_burst", &bad), Err(GraphError::BadParam { .. })));
 
     let g = Graph::create("e_names", &p).unwrap();
     assert_eq!(g.name(), "e_names");
@@ -112,12 +86,7 @@ fn names_and_params() {
     assert!(graph_list().iter().any(|(_, n)| n == "e_names"));
     // Duplicate graph names are refused while the first lives...
     let err = Graph::create("e_names", &p).unwrap_err();
-    assert_eq!(
-        err,
-        GraphError::DuplicateGraph {
-            name: "e_names".into()
-        }
-    );
+    assert_eq!(err, GraphError::DuplicateGraph { name: "e_names".into() });
     // ...and free again once it is destroyed.
     let old = g.id();
     drop(g);
@@ -133,10 +102,7 @@ fn next_nodes_are_pulled_in_transitively() {
     let a = clone_fan("ta", &[&b]);
     let s = clone_src("trans", &[&a]);
     let g = Graph::create("e_trans", &GraphParam::new([s.as_str()])).unwrap();
-    assert_eq!(
-        g.node_names(),
-        vec![s.as_str(), a.as_str(), b.as_str(), c.as_str()]
-    );
+    assert_eq!(g.node_names(), vec![s.as_str(), a.as_str(), b.as_str(), c.as_str()]);
     assert_eq!(g.source_names(), vec![s.as_str()]);
 }
 

@@ -2,9 +2,7 @@
 //! call, never a silent pick of one of them. (Its own test binary, since the
 //! registry of this binary is unusable by design.)
 
-use graph_core::{
-    node, node_from_name, node_list, Ctx, Graph, GraphError, GraphParam, NodeFlags, Objs,
-};
+use graph_core::{node, node_from_name, node_list, Ctx, Graph, GraphError, GraphParam, NodeFlags, Objs};
 
 fn nop(_: &mut Ctx<'_>, _: &mut (), objs: Objs<'_>) -> usize {
     objs.len()
@@ -20,12 +18,7 @@ node! {
 #[test]
 fn duplicate_names_are_refused_loudly() {
     let err = node_from_name("dup_node").unwrap_err();
-    assert_eq!(
-        err,
-        GraphError::DuplicateNode {
-            name: "dup_node".into()
-        }
-    );
+    assert_eq!(err, GraphError::DuplicateNode { name: "dup_node".into() });
     assert!(err.to_string().contains("\"dup_node\" is registered twice"));
     assert!(matches!(node_list(), Err(GraphError::DuplicateNode { .. })));
     let err = Graph::create("g", &GraphParam::new(["dup_node"])).unwrap_err();

@@ -6,8 +6,7 @@ use std::cell::RefCell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use graph_core::{
-    node, node_clone, node_edge_shrink, node_edge_update, node_from_name, Ctx, Graph, GraphParam,
-    NodeFlags, Obj, Objs,
+    node, node_clone, node_edge_shrink, node_edge_update, node_from_name, Ctx, Graph, GraphParam, NodeFlags, Obj, Objs,
 };
 use proptest::prelude::*;
 
@@ -17,8 +16,8 @@ thread_local! {
 
 /// Deterministic routing: which edge node `node` sends `o` to.
 fn route(node: usize, o: Obj, nb_edges: u16) -> u16 {
-    let mut h = (o.addr() as u64 ^ (node as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15))
-        .wrapping_mul(0xff51_afd7_ed55_8ccd);
+    let mut h =
+        (o.addr() as u64 ^ (node as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)).wrapping_mul(0xff51_afd7_ed55_8ccd);
     h ^= h >> 33;
     (h % nb_edges as u64) as u16
 }
@@ -34,14 +33,7 @@ enum Mode {
     StreamGetPut,
 }
 
-const MODES: [Mode; 6] = [
-    Mode::X1,
-    Mode::X2,
-    Mode::X4,
-    Mode::Enqueue,
-    Mode::EnqueueNext,
-    Mode::StreamGetPut,
-];
+const MODES: [Mode; 6] = [Mode::X1, Mode::X2, Mode::X4, Mode::Enqueue, Mode::EnqueueNext, Mode::StreamGetPut];
 
 #[derive(Default)]
 struct Cfg {
@@ -115,9 +107,7 @@ fn p_src(ctx: &mut Ctx<'_>, c: &mut Cfg, _objs: Objs<'_>) -> usize {
     let n = c.per_walk[c.calls % c.per_walk.len()];
     let m = c.modes[c.calls % c.modes.len()];
     c.calls += 1;
-    let objs: Vec<Obj> = (0..n)
-        .map(|i| Obj::from_addr(c.tag << 32 | (c.seq + i)))
-        .collect();
+    let objs: Vec<Obj> = (0..n).map(|i| Obj::from_addr(c.tag << 32 | (c.seq + i))).collect();
     c.seq += n;
     forward(ctx, c.index, m, &objs);
     n
@@ -159,15 +149,8 @@ struct Topo {
 }
 
 fn topo() -> impl Strategy<Value = Topo> {
-    (
-        1usize..=3,
-        0usize..=5,
-        1usize..=3,
-        any::<u64>(),
-        1u32..=3,
-        1usize..=4,
-    )
-        .prop_map(|(nsrc, nwork, nsink, seed, burst_pow, walks)| {
+    (1usize..=3, 0usize..=5, 1usize..=3, any::<u64>(), 1u32..=3, 1usize..=4).prop_map(
+        |(nsrc, nwork, nsink, seed, burst_pow, walks)| {
             let mut rng = seed;
             let mut next = |m: usize| {
                 rng ^= rng << 13;
@@ -196,23 +179,11 @@ fn topo() -> impl Strategy<Value = Topo> {
                     }
                 }
             }
-            let modes = (0..n)
-                .map(|_| (0..1 + next(4)).map(|_| MODES[next(MODES.len())]).collect())
-                .collect();
-            let per_walk = (0..nsrc)
-                .map(|_| (0..1 + next(3)).map(|_| next(40)).collect())
-                .collect();
-            Topo {
-                nsrc,
-                nwork,
-                nsink,
-                edges,
-                modes,
-                per_walk,
-                burst: 1 << (burst_pow * 2),
-                walks,
-            }
-        })
+            let modes = (0..n).map(|_| (0..1 + next(4)).map(|_| MODES[next(MODES.len())]).collect()).collect();
+            let per_walk = (0..nsrc).map(|_| (0..1 + next(3)).map(|_| next(40)).collect()).collect();
+            Topo { nsrc, nwork, nsink, edges, modes, per_walk, burst: 1 << (burst_pow * 2), walks }
+        },
+    )
 }
 
 static CASE: AtomicUsize = AtomicUsize::new(0);
@@ -239,11 +210,8 @@ fn run(t: &Topo) -> Result<(), TestCaseError> {
         node_edge_update(node_from_name(&names[i]).unwrap(), None, &to).unwrap();
     }
     let srcs: Vec<&str> = names[..t.nsrc].iter().map(|s| s.as_str()).collect();
-    let mut g = Graph::create(
-        &format!("prop-{case}"),
-        &GraphParam::new(srcs).burst_size(t.burst),
-    )
-    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let mut g = Graph::create(&format!("prop-{case}"), &GraphParam::new(srcs).burst_size(t.burst))
+        .map_err(|e| TestCaseError::fail(e.to_string()))?;
     for (i, name) in names.iter().enumerate() {
         let c = g.node_context_mut::<Cfg>(name).unwrap();
         c.index = i;
@@ -292,10 +260,7 @@ fn run(t: &Topo) -> Result<(), TestCaseError> {
     // Stats agree: every sink's objs is what arrived there.
     for (i, name) in names.iter().enumerate().skip(t.nsrc + t.nwork) {
         let st = g.node_stats(name).unwrap();
-        prop_assert_eq!(
-            st.objs as usize,
-            arrivals.iter().filter(|(s, _)| *s == i).count()
-        );
+        prop_assert_eq!(st.objs as usize, arrivals.iter().filter(|(s, _)| *s == i).count());
     }
     Ok(())
 }

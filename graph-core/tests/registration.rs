@@ -4,8 +4,8 @@
 mod common;
 
 use graph_core::{
-    node_clone, node_edge_count, node_edge_get, node_edge_shrink, node_edge_update, node_from_name,
-    node_id_to_name, node_list, node_max_count, GraphError,
+    node_clone, node_edge_count, node_edge_get, node_edge_shrink, node_edge_update, node_from_name, node_id_to_name,
+    node_list, node_max_count, GraphError,
 };
 
 #[test]
@@ -21,10 +21,7 @@ fn nodes_declared_here_are_registered() {
     assert!(s.context_size > 0);
     assert!(!list.iter().find(|n| n.name == "t_fan").unwrap().source);
     assert!(node_max_count().unwrap() >= 2);
-    assert!(matches!(
-        node_from_name("nope"),
-        Err(GraphError::NoSuchNode { .. })
-    ));
+    assert!(matches!(node_from_name("nope"), Err(GraphError::NoSuchNode { .. })));
 }
 
 #[test]
@@ -34,11 +31,7 @@ fn clone_takes_parent_name_edges_and_flags() {
     assert_eq!(node_id_to_name(c).unwrap(), "t_src-0-0");
     assert_eq!(node_from_name("t_src-0-0").unwrap(), c);
     assert_eq!(node_edge_get(c).unwrap(), vec!["t_fan".to_string()]);
-    let info = node_list()
-        .unwrap()
-        .into_iter()
-        .find(|n| n.id == c)
-        .unwrap();
+    let info = node_list().unwrap().into_iter().find(|n| n.id == c).unwrap();
     assert_eq!(info.parent.as_deref(), Some("t_src"));
     assert!(info.source);
     // Cloning a clone is refused, as in DPDK.
@@ -46,19 +39,10 @@ fn clone_takes_parent_name_edges_and_flags() {
     assert!(matches!(err, GraphError::CloneOfClone { .. }), "{err}");
     assert!(err.to_string().contains("t_src-0-0"));
     // Same name twice is refused.
-    assert!(matches!(
-        node_clone(src, "0-0"),
-        Err(GraphError::DuplicateNode { .. })
-    ));
-    assert!(matches!(
-        node_clone(src, ""),
-        Err(GraphError::InvalidNodeName { .. })
-    ));
+    assert!(matches!(node_clone(src, "0-0"), Err(GraphError::DuplicateNode { .. })));
+    assert!(matches!(node_clone(src, ""), Err(GraphError::InvalidNodeName { .. })));
     let long = "x".repeat(70);
-    assert!(matches!(
-        node_clone(src, &long),
-        Err(GraphError::InvalidNodeName { .. })
-    ));
+    assert!(matches!(node_clone(src, &long), Err(GraphError::InvalidNodeName { .. })));
 }
 
 #[test]
@@ -78,31 +62,15 @@ fn edge_update_append_replace_shrink() {
     assert_eq!(node_edge_get(c).unwrap(), ["first", "x", "y", "z"]);
     // No holes.
     let err = node_edge_update(c, Some(9), &["h"]).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            GraphError::EdgeHole {
-                from: 9,
-                nb_edges: 4,
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert!(matches!(err, GraphError::EdgeHole { from: 9, nb_edges: 4, .. }), "{err}");
     // Shrink.
     assert_eq!(node_edge_shrink(c, 2).unwrap(), 2);
     assert_eq!(node_edge_get(c).unwrap(), ["first", "x"]);
-    assert!(matches!(
-        node_edge_shrink(c, 3),
-        Err(GraphError::EdgeShrink { .. })
-    ));
+    assert!(matches!(node_edge_shrink(c, 3), Err(GraphError::EdgeShrink { .. })));
     assert_eq!(node_edge_count(c).unwrap(), 2);
     // The parent is untouched.
     assert_eq!(node_edge_count(fan).unwrap(), 0);
-    assert!(matches!(
-        node_edge_count(graph_core::NodeId(999_999)),
-        Err(GraphError::NoSuchNodeId { .. })
-    ));
+    assert!(matches!(node_edge_count(graph_core::NodeId(999_999)), Err(GraphError::NoSuchNodeId { .. })));
 }
 
 #[test]

@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::{take_log, Fan, FanMode, Src, SrcMode};
 use graph_core::{
-    format_table, node, node_clone, node_edge_shrink, node_edge_update, node_from_name,
-    ClusterStats, Ctx, Graph, GraphError, GraphParam, NodeFlags, NodeInfo, Obj, Objs,
+    format_table, node, node_clone, node_edge_shrink, node_edge_update, node_from_name, ClusterStats, Ctx, Graph,
+    GraphError, GraphParam, NodeFlags, NodeInfo, Obj, Objs,
 };
 
 fn fan(suffix: &str, edges: &[&str]) -> String {
@@ -52,18 +52,12 @@ fn sources_first_then_pending_in_enqueue_order() {
     take_log();
     g.walk();
     // z was pending once, with x's objects then y's.
-    assert_eq!(
-        take_log(),
-        [a.clone(), b.clone(), x.clone(), y.clone(), z.clone()]
-    );
+    assert_eq!(take_log(), [a.clone(), b.clone(), x.clone(), y.clone(), z.clone()]);
     let mut want = tags(1, 0..3);
     want.extend(tags(2, 0..2));
     assert_eq!(seen(&mut g, &z), want);
     g.walk();
-    assert_eq!(
-        take_log(),
-        [a.clone(), b.clone(), x.clone(), y.clone(), z.clone()]
-    );
+    assert_eq!(take_log(), [a.clone(), b.clone(), x.clone(), y.clone(), z.clone()]);
 }
 
 #[test]
@@ -77,10 +71,7 @@ fn a_node_enqueued_after_it_ran_runs_again() {
     setup_src(&mut g, &s, 2, 7, SrcMode::X1);
     take_log();
     g.walk();
-    assert_eq!(
-        take_log(),
-        [s.clone(), a.clone(), c.clone(), b.clone(), c.clone()]
-    );
+    assert_eq!(take_log(), [s.clone(), a.clone(), c.clone(), b.clone(), c.clone()]);
     // c saw the source's copy (seq 2,3 on edge 1) first, then a/b's (0,1).
     let mut want = tags(7, 2..4);
     want.extend(tags(7, 0..2));
@@ -130,10 +121,7 @@ fn home_run_swaps_arrays_and_busy_destination_copies() {
 
 #[test]
 fn streams_double_and_lose_nothing() {
-    for (i, mode) in [SrcMode::StreamGetPut, SrcMode::X1, SrcMode::Bulk]
-        .into_iter()
-        .enumerate()
-    {
+    for (i, mode) in [SrcMode::StreamGetPut, SrcMode::X1, SrcMode::Bulk].into_iter().enumerate() {
         let sink = fan(&format!("dbl-sink{i}"), &[]);
         let s = src(&format!("dbl{i}"), &[&sink]);
         let gname = format!("w_dbl{i}");
@@ -147,11 +135,7 @@ fn streams_double_and_lose_nothing() {
         // 16 -> 64 (at least double and a power of two holding 40), once.
         assert_eq!(g.stream_state(&sink).unwrap(), (0, 64), "{mode:?}");
         let st = g.node_stats(&sink).unwrap();
-        assert_eq!(
-            st.realloc_count,
-            if mode == SrcMode::X1 { 2 } else { 1 },
-            "{mode:?}"
-        );
+        assert_eq!(st.realloc_count, if mode == SrcMode::X1 { 2 } else { 1 }, "{mode:?}");
         assert_eq!(st.objs, 80);
     }
 }
@@ -186,10 +170,7 @@ fn stats_count_calls_objs_cycles_and_can_be_off() {
     assert_eq!(row.calls, walks);
     assert_eq!(row.objs_per_call, 5.0);
     let table = format_table(&rows);
-    assert!(
-        table.contains("objs/sec(10E6)") && table.contains("cycles/call"),
-        "{table}"
-    );
+    assert!(table.contains("objs/sec(10E6)") && table.contains("cycles/call"), "{table}");
     assert!(table.contains(&a), "{table}");
     let json = serde_json::to_value(&rows).unwrap();
     assert_eq!(json.as_array().unwrap().len(), 3);
@@ -246,9 +227,7 @@ fn tracked_init(info: &NodeInfo<'_>) -> Result<Tracked, String> {
         return Err(format!("refusing {}", info.node_name));
     }
     INITS.fetch_add(1, Ordering::SeqCst);
-    Ok(Tracked {
-        name: info.node_name.to_string(),
-    })
+    Ok(Tracked { name: info.node_name.to_string() })
 }
 
 fn tracked_fini(info: &NodeInfo<'_>, t: &mut Tracked) {
@@ -279,11 +258,7 @@ fn init_fini_and_failed_init_leak_nothing() {
     node_clone(tr, "bad").unwrap();
     // Both tracked clones come after an initialised one in memory order.
     let s = src("initfini", &["t_tracked-ok", "t_tracked-bad"]);
-    let before = (
-        INITS.load(Ordering::SeqCst),
-        FINIS.load(Ordering::SeqCst),
-        DROPS.load(Ordering::SeqCst),
-    );
+    let before = (INITS.load(Ordering::SeqCst), FINIS.load(Ordering::SeqCst), DROPS.load(Ordering::SeqCst));
     let err = Graph::create("w_init_bad", &GraphParam::new([s.as_str()])).unwrap_err();
     match &err {
         GraphError::NodeInit { node, reason, .. } => {
@@ -352,18 +327,11 @@ fn graphs_walk_on_other_threads_while_stats_are_read() {
     }
     // The graphs are gone; their last counters are still readable.
     let rows = cluster.get();
-    let total: u64 = rows
-        .iter()
-        .filter(|r| r.name.starts_with("t_src-thr"))
-        .map(|r| r.objs)
-        .sum();
+    let total: u64 = rows.iter().filter(|r| r.name.starts_with("t_src-thr")).map(|r| r.objs).sum();
     assert_eq!(total, 3 * walks * n as u64);
     cluster.reset();
     assert!(cluster.get().iter().all(|r| r.calls == 0));
-    assert!(matches!(
-        ClusterStats::new(&["w_none_*"]),
-        Err(GraphError::GraphPatternNoMatch { .. })
-    ));
+    assert!(matches!(ClusterStats::new(&["w_none_*"]), Err(GraphError::GraphPatternNoMatch { .. })));
 }
 
 #[test]
@@ -374,8 +342,7 @@ fn graph_creation_from_many_threads() {
             std::thread::spawn(move || {
                 let sink = fan(&format!("mk-sink{t}"), &[]);
                 let s = src(&format!("mk{t}"), &[&sink]);
-                let mut g =
-                    Graph::create(&format!("w_mk_{t}"), &GraphParam::new([s.as_str()])).unwrap();
+                let mut g = Graph::create(&format!("w_mk_{t}"), &GraphParam::new([s.as_str()])).unwrap();
                 setup_src(&mut g, &s, 1, 0, SrcMode::X1);
                 g.walk();
                 seen(&mut g, &sink).len()

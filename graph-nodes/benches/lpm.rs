@@ -60,11 +60,8 @@ fn table() -> (Lpm, usize) {
     for &(depth, count) in MIX {
         for _ in 0..count {
             // Longer prefixes cluster in fewer /24s, as in real tables.
-            let ip = if depth > 24 {
-                (rng.next() & 0x00ff_ff00) | 0x5000_0000 | (rng.next() & 0xff)
-            } else {
-                rng.next()
-            };
+            let ip =
+                if depth > 24 { (rng.next() & 0x00ff_ff00) | 0x5000_0000 | (rng.next() & 0xff) } else { rng.next() };
             if lpm.add(ip, depth, rng.next() & 0xffff).is_ok() {
                 n += 1;
             }

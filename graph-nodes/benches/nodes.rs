@@ -17,43 +17,14 @@ use graph_nodes::{Mempool, PoolConfig};
 
 fn l3fwd(c: &mut Criterion) {
     let _lcore = lcore::register(1).unwrap();
-    let pool = Mempool::new(
-        "bench",
-        &PoolConfig {
-            size: 8192,
-            cache_size: 256,
-            ..PoolConfig::default()
-        },
-    )
-    .unwrap();
+    let pool = Mempool::new("bench", &PoolConfig { size: 8192, cache_size: 256, ..PoolConfig::default() }).unwrap();
     for p in 0..2u16 {
-        let cfg = PortConfig {
-            nb_rxq: u16::from(p == 0),
-            ..PortConfig::parse("generator:").unwrap()
-        };
+        let cfg = PortConfig { nb_rxq: u16::from(p == 0), ..PortConfig::parse("generator:").unwrap() };
         Port::open(p, &cfg, &pool).unwrap();
-        ip4_lookup::route_add(
-            format!("198.18.{p}.0").parse().unwrap(),
-            24,
-            p,
-            Ip4LookupNext::Rewrite,
-        )
-        .unwrap();
+        ip4_lookup::route_add(format!("198.18.{p}.0").parse().unwrap(), 24, p, Ip4LookupNext::Rewrite).unwrap();
         ip4_rewrite::rewrite_add_port(p, [0x52, 0, 0, 0, 0, p as u8], p).unwrap();
     }
-    eth_config(&[
-        EthConf {
-            port: 0,
-            nb_rxq: 1,
-            nb_txq: 1,
-        },
-        EthConf {
-            port: 1,
-            nb_rxq: 0,
-            nb_txq: 1,
-        },
-    ])
-    .unwrap();
+    eth_config(&[EthConf { port: 0, nb_rxq: 1, nb_txq: 1 }, EthConf { port: 1, nb_rxq: 0, nb_txq: 1 }]).unwrap();
     let mut g = Graph::create("bench", &GraphParam::new(["ethdev_rx-0-0"])).unwrap();
     for _ in 0..1000 {
         g.walk();
@@ -67,11 +38,7 @@ fn l3fwd(c: &mut Criterion) {
     for (a, b) in after.iter().zip(&before) {
         let objs = a.objs - b.objs;
         if objs > 0 {
-            eprintln!(
-                "{:>14}: {:6.1} cycles/packet",
-                a.name,
-                (a.cycles - b.cycles) as f64 / objs as f64
-            );
+            eprintln!("{:>14}: {:6.1} cycles/packet", a.name, (a.cycles - b.cycles) as f64 / objs as f64);
         }
     }
     assert_eq!(pool.in_use(), 0, "nothing leaked");

@@ -11,15 +11,7 @@ use graph_nodes::{lcore, Mempool, PoolConfig};
 
 fn generator(c: &mut Criterion) {
     let _l = lcore::register(2).unwrap();
-    let pool = Mempool::new(
-        "gen-bench",
-        &PoolConfig {
-            size: 4096,
-            cache_size: 256,
-            ..PoolConfig::default()
-        },
-    )
-    .unwrap();
+    let pool = Mempool::new("gen-bench", &PoolConfig { size: 4096, cache_size: 256, ..PoolConfig::default() }).unwrap();
     let port = Port::open(0, &PortConfig::parse("generator:").unwrap(), &pool).unwrap();
     let mut rx = port.take_rx_queue(0).unwrap();
     let mut tx = port.take_tx_queue(0).unwrap();

@@ -23,8 +23,7 @@ pub struct EthConf {
 }
 
 static TXQ: Mutex<Option<HashMap<(String, PortId), u16>>> = Mutex::new(None);
-static RX_BURST: std::sync::atomic::AtomicUsize =
-    std::sync::atomic::AtomicUsize::new(graph_core::BURST_SIZE as usize);
+static RX_BURST: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(graph_core::BURST_SIZE as usize);
 
 fn clone_once(parent: &str, suffix: &str) -> Result<(), GraphError> {
     if node_from_name(&format!("{parent}-{suffix}")).is_err() {

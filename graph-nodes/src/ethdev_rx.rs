@@ -37,17 +37,12 @@ pub fn parse_suffix(suffix: &str) -> Option<(u16, u16)> {
 }
 
 fn init(info: &NodeInfo<'_>) -> Result<EthdevRxCtx, InitError> {
-    let (p, q) = info.clone_suffix().and_then(parse_suffix).ok_or_else(|| {
-        format!(
-            "{}: expected a clone named ethdev_rx-<port>-<queue>",
-            info.node_name
-        )
-    })?;
+    let (p, q) = info
+        .clone_suffix()
+        .and_then(parse_suffix)
+        .ok_or_else(|| format!("{}: expected a clone named ethdev_rx-<port>-<queue>", info.node_name))?;
     let queue = port::get(p)?.take_rx_queue(q)?;
-    Ok(EthdevRxCtx {
-        queue,
-        burst: eth_config::rx_burst(),
-    })
+    Ok(EthdevRxCtx { queue, burst: eth_config::rx_burst() })
 }
 
 /// Sets `packet_type` from the headers, stripping one VLAN tag.

@@ -38,12 +38,7 @@ fn init(info: &NodeInfo<'_>) -> Result<EthdevTxCtx, InitError> {
     let p: u16 = info
         .clone_suffix()
         .and_then(|s| s.parse().ok())
-        .ok_or_else(|| {
-            format!(
-                "{}: expected a clone named ethdev_tx-<port>",
-                info.node_name
-            )
-        })?;
+        .ok_or_else(|| format!("{}: expected a clone named ethdev_tx-<port>", info.node_name))?;
     let q = eth_config::tx_queue(info.graph_name, p);
     let queue = port::get(p)?.take_tx_queue(q)?;
     Ok(EthdevTxCtx { queue })

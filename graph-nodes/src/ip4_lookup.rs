@@ -66,17 +66,8 @@ pub fn init_fib(tbl8_groups: u32) -> bool {
 /// Adds `prefix/depth → next_hop` sent on edge `next`
 /// (`rte_node_ip4_route_add`). Safe while graphs run: each lookup sees the
 /// table before or after the change.
-pub fn route_add(
-    prefix: Ipv4Addr,
-    depth: u8,
-    next_hop: u16,
-    next: Ip4LookupNext,
-) -> Result<(), LpmError> {
-    fib().add(
-        u32::from(prefix),
-        depth,
-        (next.edge() as u32) << 16 | next_hop as u32,
-    )
+pub fn route_add(prefix: Ipv4Addr, depth: u8, next_hop: u16, next: Ip4LookupNext) -> Result<(), LpmError> {
+    fib().add(u32::from(prefix), depth, (next.edge() as u32) << 16 | next_hop as u32)
 }
 
 /// Deletes the route `prefix/depth`.
@@ -86,9 +77,7 @@ pub fn route_delete(prefix: Ipv4Addr, depth: u8) -> Result<(), LpmError> {
 
 /// What the FIB says for `dst`: `(edge, next_hop)`.
 pub fn route_lookup(dst: Ipv4Addr) -> Option<(u16, u16)> {
-    fib()
-        .lookup(u32::from(dst))
-        .map(|v| ((v >> 16) as u16, v as u16))
+    fib().lookup(u32::from(dst)).map(|v| ((v >> 16) as u16, v as u16))
 }
 
 /// Per-instance context.
@@ -154,12 +143,8 @@ fn check(m: &mut Mbuf) -> Result<u32, Ip4Drop> {
         return Err(Ip4Drop::TtlExpired);
     }
     let dst = be32(h, 16);
-    let cksum = u32::from(be16(h, 10));
-    *m.meta_mut() = NodeMeta {
-        nh: 0,
-        ttl: u16::from(ttl),
-        cksum,
-    };
+    let cksum_le = u16::from_le_bytes([h[10], h[11]]);
+    *m.meta_mut() = NodeMeta { nh: 0, ttl, rsvd: 0, cksum_le, total_len: total as u16 };
     Ok(dst)
 }
 

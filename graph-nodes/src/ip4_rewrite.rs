@@ -2,8 +2,8 @@
 //! updates the checksum incrementally and sends the packet to its port's
 //! `ethdev_tx-<port>`.
 //!
-//! Uses: `meta.nh` (set by ip4_lookup), the IPv4 TTL, checksum and total
-//! length. Sets: destination and source MAC, TTL, header checksum.
+//! Uses: `meta` set by ip4_lookup (next hop; TTL, checksum and total
+//! length as checked there). Sets: destination and source MAC, TTL, header checksum.
 //! Next: `pkt_drop` (edge 0) and one `ethdev_tx-<port>` edge per port, added
 //! by [`eth_config`](crate::eth_config::eth_config). Drops are counted by
 //! reason ([`Ip4RewriteDrop`]).
@@ -13,7 +13,7 @@ use graph_core::{names, node, Ctx, InitError, NodeInfo, Objs};
 
 use crate::pkt::{self, PktSlice};
 use crate::port::{self, PortError, PortId};
-use crate::wire::{be16, ETH_HLEN};
+use crate::wire::ETH_HLEN;
 
 names! {
     /// Fixed edges of `ip4_rewrite` (the `ethdev_tx-<port>` edges follow).
@@ -80,12 +80,7 @@ pub fn rewrite_add(nh: u16, hop: NextHop) -> Result<(), PortError> {
         let mut macs = [0u8; 12];
         macs[..6].copy_from_slice(&hop.dst_mac);
         macs[6..].copy_from_slice(&hop.src_mac);
-        t[nh as usize] = Some(Hop {
-            macs,
-            port: hop.port,
-            mtu: hop.mtu,
-            hop,
-        });
+        t[nh as usize] = Some(Hop { macs, port: hop.port, mtu: hop.mtu, hop });
         t
     });
     Ok(())
@@ -95,15 +90,7 @@ pub fn rewrite_add(nh: u16, hop: NextHop) -> Result<(), PortError> {
 /// the port's MAC and MTU.
 pub fn rewrite_add_port(nh: u16, dst_mac: [u8; 6], port: PortId) -> Result<(), PortError> {
     let p = port::get(port)?;
-    rewrite_add(
-        nh,
-        NextHop {
-            dst_mac,
-            src_mac: p.mac(),
-            port,
-            mtu: p.mtu(),
-        },
-    )
+    rewrite_add(nh, NextHop { dst_mac, src_mac: p.mac(), port, mtu: p.mtu() })
 }
 
 /// Removes next hop `nh`.
@@ -119,12 +106,7 @@ pub fn rewrite_delete(nh: u16) {
 
 /// Next hop `nh`, if set.
 pub fn next_hop(nh: u16) -> Option<NextHop> {
-    table()
-        .load()
-        .get(nh as usize)
-        .copied()
-        .flatten()
-        .map(|h| h.hop)
+    table().load().get(nh as usize).copied().flatten().map(|h| h.hop)
 }
 
 /// A next hop as one graph uses it: 16 bytes, the tx edge resolved.
@@ -152,11 +134,7 @@ impl Ip4RewriteCtx {
     fn compile(&mut self, t: std::sync::Arc<Vec<Option<Hop>>>) {
         for (i, l) in self.local.iter_mut().enumerate() {
             *l = match t.get(i) {
-                Some(Some(h)) => Local {
-                    macs: h.macs,
-                    mtu: h.mtu,
-                    edge: self.port_edge[h.port as usize],
-                },
+                Some(Some(h)) => Local { macs: h.macs, mtu: h.mtu, edge: self.port_edge[h.port as usize] },
                 _ => UNSET,
             };
         }
@@ -166,33 +144,19 @@ impl Ip4RewriteCtx {
 
 const NO_EDGE: u16 = u16::MAX;
 const NO_HOP: u16 = u16::MAX - 1;
-const UNSET: Local = Local {
-    macs: [0; 12],
-    mtu: 0,
-    edge: NO_HOP,
-};
+const UNSET: Local = Local { macs: [0; 12], mtu: 0, edge: NO_HOP };
 
 fn init(info: &NodeInfo<'_>) -> Result<Ip4RewriteCtx, InitError> {
     let mut port_edge = Box::new([NO_EDGE; MAX_PORTS]);
     for (e, name) in info.next_nodes.iter().enumerate() {
-        if let Some(p) = name
-            .strip_prefix("ethdev_tx-")
-            .and_then(|p| p.parse::<usize>().ok())
-        {
+        if let Some(p) = name.strip_prefix("ethdev_tx-").and_then(|p| p.parse::<usize>().ok()) {
             if p < MAX_PORTS {
                 port_edge[p] = e as u16;
             }
         }
     }
-    let local: Box<[Local; 1 << 16]> = vec![UNSET; 1 << 16]
-        .into_boxed_slice()
-        .try_into()
-        .expect("65536 entries");
-    Ok(Ip4RewriteCtx {
-        port_edge,
-        source: None,
-        local,
-    })
+    let local: Box<[Local; 1 << 16]> = vec![UNSET; 1 << 16].into_boxed_slice().try_into().expect("65536 entries");
+    Ok(Ip4RewriteCtx { port_edge, source: None, local })
 }
 
 /// RFC 1624 eqn. 3: the checksum after one 16-bit word of the header
@@ -221,31 +185,26 @@ pub fn cksum_ttl_dec_le(hc_le: u16) -> u16 {
 fn rewrite(m: &mut crate::mbuf::Mbuf, hops: &[Local; 1 << 16]) -> Result<u16, Ip4RewriteDrop> {
     let hop = &hops[m.meta().nh as usize];
     if hop.edge >= NO_HOP {
-        return Err(if hop.edge == NO_HOP {
-            Ip4RewriteDrop::NoNextHop
-        } else {
-            Ip4RewriteDrop::NoTxNode
-        });
+        return Err(if hop.edge == NO_HOP { Ip4RewriteDrop::NoNextHop } else { Ip4RewriteDrop::NoTxNode });
     }
-    // ip4_lookup passed it: at least Ethernet + 20 bytes of IPv4 with
-    // TTL >= 2. Anything else reaching us is dropped.
-    let (eth, ip) = m
-        .data_mut()
-        .get_mut(..ETH_HLEN + 20)
-        .ok_or(Ip4RewriteDrop::BadHeader)?
-        .split_at_mut(12);
-    let h = &mut ip[2..];
-    if h[8] <= 1 {
+    // TTL, checksum and length come from ip4_lookup's metadata (as DPDK's
+    // node_mbuf_priv1), so the packet's data is only written, never read:
+    // on real ports that line is often out of L1 by now, and a store does
+    // not wait for it. A packet that did not pass ip4_lookup has no valid
+    // metadata and must not get here; if one does, the checks below keep
+    // it from leaving malformed (the TTL check) or out of bounds (the
+    // length check).
+    let meta = *m.meta();
+    if meta.ttl <= 1 {
         return Err(Ip4RewriteDrop::BadHeader);
     }
-    if be16(h, 2) > hop.mtu {
+    if meta.total_len > hop.mtu {
         return Err(Ip4RewriteDrop::MtuExceeded);
     }
-    // The header line is being written anyway: TTL and checksum are read
-    // from it rather than trusted from metadata.
-    h[8] -= 1;
-    let hc = cksum_ttl_dec_le(u16::from_le_bytes([h[10], h[11]]));
-    h[10..12].copy_from_slice(&hc.to_le_bytes());
+    let (eth, ip) = m.data_mut().get_mut(..ETH_HLEN + 20).ok_or(Ip4RewriteDrop::BadHeader)?.split_at_mut(12);
+    let h = &mut ip[2..];
+    h[8] = meta.ttl - 1;
+    h[10..12].copy_from_slice(&cksum_ttl_dec_le(meta.cksum_le).to_le_bytes());
     eth.copy_from_slice(&hop.macs);
     Ok(hop.edge)
 }
@@ -253,11 +212,7 @@ fn rewrite(m: &mut crate::mbuf::Mbuf, hops: &[Local; 1 << 16]) -> Result<u16, Ip
 fn ip4_rewrite(ctx: &mut Ctx<'_>, c: &mut Ip4RewriteCtx, objs: Objs<'_>) -> usize {
     {
         let t = table().load();
-        if !c
-            .source
-            .as_ref()
-            .is_some_and(|s| std::sync::Arc::ptr_eq(s, &t))
-        {
+        if !c.source.as_ref().is_some_and(|s| std::sync::Arc::ptr_eq(s, &t)) {
             c.compile(arc_swap::Guard::into_inner(t));
         }
     }
@@ -266,7 +221,7 @@ fn ip4_rewrite(ctx: &mut Ctx<'_>, c: &mut Ip4RewriteCtx, objs: Objs<'_>) -> usiz
     let drop_edge = Ip4RewriteNext::Drop.edge();
     let n = pkt::dispatch(ctx, objs, |objs, nexts| {
         for (i, next) in nexts.iter_mut().enumerate() {
-            if let Some(&o) = objs.get(i + 8) {
+            if let Some(&o) = objs.get(i + 32) {
                 pkt::prefetch2(o);
             }
             *next = match rewrite(objs.mbuf(i), hops) {

@@ -68,10 +68,7 @@ pub fn register(id: u32) -> Result<LcoreGuard, LcoreError> {
     }
     claimed[id as usize] = true;
     LCORE.with(|l| l.set(id));
-    Ok(LcoreGuard {
-        id,
-        _not_send: PhantomData,
-    })
+    Ok(LcoreGuard { id, _not_send: PhantomData })
 }
 
 /// Claims the lowest free lcore id for the calling thread.
@@ -106,16 +103,12 @@ mod tests {
         let g = register(77).unwrap();
         assert_eq!(lcore_id(), Some(77));
         assert_eq!(register(78).unwrap_err(), LcoreError::AlreadyRegistered(77));
-        let other = std::thread::spawn(|| register(77).map(|_| ()).unwrap_err())
-            .join()
-            .unwrap();
+        let other = std::thread::spawn(|| register(77).map(|_| ()).unwrap_err()).join().unwrap();
         assert_eq!(other, LcoreError::InUse(77));
         drop(g);
         assert_eq!(lcore_id(), None);
         assert_eq!(register(9999).unwrap_err(), LcoreError::OutOfRange(9999));
-        let again = std::thread::spawn(|| register(77).map(|g| g.id()).unwrap())
-            .join()
-            .unwrap();
+        let again = std::thread::spawn(|| register(77).map(|g| g.id()).unwrap()).join().unwrap();
         assert_eq!(again, 77);
     }
 }

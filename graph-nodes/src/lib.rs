@@ -21,6 +21,8 @@
 //! - the nodes, one module each, and [`eth_config`] to describe ports to
 //!   them.
 
+#[cfg(feature = "dpdk")]
+pub mod dpdk;
 pub mod eth_config;
 pub mod ethdev_rx;
 pub mod ethdev_tx;

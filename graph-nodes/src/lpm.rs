@@ -41,9 +41,7 @@ fn prefetch(p: &AtomicU32) {
     // SAFETY: a prefetch is a hint and never faults; `p` is a valid
     // reference anyway.
     unsafe {
-        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
-            (p as *const AtomicU32).cast(),
-        );
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>((p as *const AtomicU32).cast());
     }
     #[cfg(not(all(target_arch = "x86_64", not(miri))))]
     let _ = p;
@@ -74,17 +72,10 @@ pub enum LpmError {
     BadNextHop(u32),
     /// No tbl8 group left for a prefix longer than /24.
     #[error("no free tbl8 group for {prefix}/{depth} ({groups} groups configured)")]
-    NoTbl8 {
-        prefix: std::net::Ipv4Addr,
-        depth: u8,
-        groups: u32,
-    },
+    NoTbl8 { prefix: std::net::Ipv4Addr, depth: u8, groups: u32 },
     /// Deleting a route that does not exist.
     #[error("no route {prefix}/{depth}")]
-    NotFound {
-        prefix: std::net::Ipv4Addr,
-        depth: u8,
-    },
+    NotFound { prefix: std::net::Ipv4Addr, depth: u8 },
 }
 
 /// Mask of the `depth` leading bits.
@@ -168,9 +159,7 @@ impl Lpm {
             for i in start..start + (1usize << (24 - depth)) {
                 let cur = self.tbl24[i].load(Relaxed);
                 if cur & EXT != 0 {
-                    self.fill_group(cur & NH_MASK, 0, 256, e, |old| {
-                        old & VALID == 0 || depth_of(old) <= depth
-                    });
+                    self.fill_group(cur & NH_MASK, 0, 256, e, |old| old & VALID == 0 || depth_of(old) <= depth);
                 } else if cur & VALID == 0 || depth_of(cur) <= depth {
                     self.tbl24[i].store(e, Relaxed);
                 }
@@ -181,11 +170,8 @@ impl Lpm {
             let g = if cur & EXT != 0 {
                 cur & NH_MASK
             } else {
-                let g = ctl.free.pop_front().ok_or(LpmError::NoTbl8 {
-                    prefix: ip.into(),
-                    depth,
-                    groups: self.groups,
-                })?;
+                let g =
+                    ctl.free.pop_front().ok_or(LpmError::NoTbl8 { prefix: ip.into(), depth, groups: self.groups })?;
                 // The new group starts as a copy of the /24 entry it replaces.
                 self.fill_group(g, 0, 256, if cur & VALID != 0 { cur } else { 0 }, |_| true);
                 g
@@ -230,10 +216,7 @@ impl Lpm {
         let ip = ip & mask(depth);
         let mut ctl = self.ctl();
         if ctl.rules[depth as usize].remove(&ip).is_none() {
-            return Err(LpmError::NotFound {
-                prefix: ip.into(),
-                depth,
-            });
+            return Err(LpmError::NotFound { prefix: ip.into(), depth });
         }
         let repl = Self::covering(&ctl, ip, depth);
         let mine = |old: u32| old & VALID != 0 && depth_of(old) == depth;
@@ -321,8 +304,7 @@ impl Lpm {
         for k in 0..4 {
             let mut x = e[k];
             if x & EXT != 0 {
-                x = self.tbl8[((x & NH_MASK) as usize) << 8 | (ips[k] & 0xff) as usize]
-                    .load(Relaxed);
+                x = self.tbl8[((x & NH_MASK) as usize) << 8 | (ips[k] & 0xff) as usize].load(Relaxed);
             }
             out[k] = if x & VALID != 0 { x & NH_MASK } else { miss };
         }
@@ -334,9 +316,7 @@ impl Lpm {
         if depth > MAX_DEPTH {
             return None;
         }
-        self.ctl().rules[depth as usize]
-            .get(&(ip & mask(depth)))
-            .copied()
+        self.ctl().rules[depth as usize].get(&(ip & mask(depth))).copied()
     }
 
     /// Number of rules.
@@ -358,11 +338,7 @@ impl Lpm {
     pub fn clear(&self) {
         let rules: Vec<(u32, u8)> = {
             let ctl = self.ctl();
-            ctl.rules
-                .iter()
-                .enumerate()
-                .flat_map(|(d, r)| r.keys().map(move |&ip| (ip, d as u8)))
-                .collect()
+            ctl.rules.iter().enumerate().flat_map(|(d, r)| r.keys().map(move |&ip| (ip, d as u8))).collect()
         };
         // Longest first keeps each delete cheap.
         let mut rules = rules;
@@ -375,9 +351,6 @@ impl Lpm {
 
 impl std::fmt::Debug for Lpm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Lpm")
-            .field("rules", &self.len())
-            .field("tbl8_groups", &self.groups)
-            .finish()
+        f.debug_struct("Lpm").field("rules", &self.len()).field("tbl8_groups", &self.groups).finish()
     }
 }

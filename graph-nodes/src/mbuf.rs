@@ -11,7 +11,7 @@
 //!  24  ol_flags   32 packet_type 36 pkt_len 40 data_len 42 vlan_tci
 //!  44  hash.rss   48 hash.hi  52 vlan_tci_outer 54 buf_len 56 pool
 //!  64  next       72 tx_offload 80 shinfo 88 priv_size 90 timesync
-//!  92  dynfield1[9]           96..104: node metadata (NodeMeta)
+//!  92  dynfield1[9]           120..128: node metadata (NodeMeta)
 //!
 //!  buffer: buf_addr ──► [ headroom | data (data_len) | tailroom ]  buf_len
 //!                                   ▲ buf_addr + data_off
@@ -93,20 +93,27 @@ pub mod ol_flags {
 }
 
 /// Per-packet metadata the stock nodes pass along (DPDK keeps it in
-/// `node_mbuf_priv1`, a dynamic field). Lives in `dynfield1` at byte 96.
+/// `node_mbuf_priv1`, a dynamic field). Lives in the last 8 bytes of
+/// `dynfield1`, at byte 120: DPDK drivers register their own dynamic
+/// fields (the rx timestamp takes byte 96) from the front.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct NodeMeta {
     /// Next-hop id chosen by ip4_lookup.
     pub nh: u16,
-    /// Original TTL.
-    pub ttl: u16,
-    /// Original header checksum (network order as read).
-    pub cksum: u32,
+    /// The IPv4 TTL ip4_lookup checked.
+    pub ttl: u8,
+    /// Reserved.
+    pub rsvd: u8,
+    /// The IPv4 header checksum as it sits in memory, read little-endian
+    /// (see `ip4_rewrite::cksum_ttl_dec_le`).
+    pub cksum_le: u16,
+    /// The IPv4 total length.
+    pub total_len: u16,
 }
 
 /// Byte offset of [`NodeMeta`] inside the mbuf.
-pub const META_OFFSET: usize = 96;
+pub const META_OFFSET: usize = 120;
 
 /// A packet buffer (`struct rte_mbuf`).
 #[repr(C, align(64))]
@@ -132,9 +139,8 @@ pub struct Mbuf {
     shinfo: *mut c_void,
     priv_size: u16,
     timesync: u16,
-    dynfield1: [u32; 1],
+    dynfield1: [u32; 7],
     meta: NodeMeta,
-    dynfield_rest: [u32; 6],
 }
 
 const _: () = {
@@ -173,12 +179,7 @@ impl Mbuf {
     /// # Safety
     /// `buf_addr` is valid for reads and writes of `buf_len` bytes for as
     /// long as the mbuf is used, and owned by it.
-    pub(crate) unsafe fn init(
-        buf_addr: *mut u8,
-        buf_len: u16,
-        pool: *mut c_void,
-        priv_size: u16,
-    ) -> Mbuf {
+    pub(crate) unsafe fn init(buf_addr: *mut u8, buf_len: u16, pool: *mut c_void, priv_size: u16) -> Mbuf {
         Mbuf {
             buf_addr,
             buf_iova: 0,
@@ -201,9 +202,8 @@ impl Mbuf {
             shinfo: core::ptr::null_mut(),
             priv_size,
             timesync: 0,
-            dynfield1: [0; 1],
+            dynfield1: [0; 7],
             meta: NodeMeta::default(),
-            dynfield_rest: [0; 6],
         }
     }
 
@@ -233,10 +233,7 @@ impl Mbuf {
     /// stream holding the handle owns the packet.
     #[inline(always)]
     pub unsafe fn from_obj<'a>(obj: Obj) -> &'a mut Mbuf {
-        debug_assert!(
-            !obj.is_null() && obj.addr().is_multiple_of(64),
-            "not an mbuf handle: {obj:?}"
-        );
+        debug_assert!(!obj.is_null() && obj.addr().is_multiple_of(64), "not an mbuf handle: {obj:?}");
         &mut *obj.as_ptr::<Mbuf>()
     }
 
@@ -251,24 +248,14 @@ impl Mbuf {
     pub fn data(&self) -> &[u8] {
         // SAFETY: the struct invariant: `buf_addr[data_off..data_off +
         // data_len]` lies inside the buffer this mbuf owns.
-        unsafe {
-            core::slice::from_raw_parts(
-                self.buf_addr.add(self.data_off as usize),
-                self.data_len as usize,
-            )
-        }
+        unsafe { core::slice::from_raw_parts(self.buf_addr.add(self.data_off as usize), self.data_len as usize) }
     }
 
     /// The packet data, writable.
     #[inline(always)]
     pub fn data_mut(&mut self) -> &mut [u8] {
         // SAFETY: as in `data`; `&mut self` makes the access exclusive.
-        unsafe {
-            core::slice::from_raw_parts_mut(
-                self.buf_addr.add(self.data_off as usize),
-                self.data_len as usize,
-            )
-        }
+        unsafe { core::slice::from_raw_parts_mut(self.buf_addr.add(self.data_off as usize), self.data_len as usize) }
     }
 
     /// Bytes free before the data.

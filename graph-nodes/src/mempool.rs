@@ -43,12 +43,7 @@ pub struct PoolConfig {
 
 impl Default for PoolConfig {
     fn default() -> Self {
-        PoolConfig {
-            size: 8192,
-            cache_size: 256,
-            data_room: DEFAULT_DATAROOM,
-            priv_size: 0,
-        }
+        PoolConfig { size: 8192, cache_size: 256, data_room: DEFAULT_DATAROOM, priv_size: 0 }
     }
 }
 
@@ -57,11 +52,7 @@ impl Default for PoolConfig {
 pub enum PoolError {
     /// Not enough free buffers for the whole request.
     #[error("mempool \"{pool}\" exhausted: {wanted} buffers wanted, {available} free")]
-    Exhausted {
-        pool: String,
-        wanted: usize,
-        available: u32,
-    },
+    Exhausted { pool: String, wanted: usize, available: u32 },
     /// A configuration value is out of range.
     #[error("mempool \"{pool}\": {what}")]
     BadConfig { pool: String, what: String },
@@ -95,9 +86,70 @@ unsafe impl Send for PoolInner {}
 unsafe impl Sync for PoolInner {}
 
 /// A pool of packet buffers. Cloning shares the pool.
+///
+/// Usually one of ours; with DPDK, a pool DPDK owns ([`ForeignPool`]) whose
+/// buffers have the same layout.
 #[derive(Clone)]
 pub struct Mempool {
-    inner: Arc<PoolInner>,
+    kind: Kind,
+}
+
+#[derive(Clone)]
+enum Kind {
+    Native(Arc<PoolInner>),
+    Foreign(Arc<dyn ForeignPool>),
+}
+
+/// A buffer pool managed elsewhere (DPDK's `rte_mempool`), whose buffers
+/// are laid out as [`Mbuf`]s. Its buffers are freed through the hook set
+/// with [`set_foreign_free`].
+pub trait ForeignPool: Send + Sync {
+    /// Name.
+    fn name(&self) -> &str;
+    /// Buffers in all.
+    fn size(&self) -> u32;
+    /// Free buffers.
+    fn available(&self) -> u32;
+    /// Data room after the headroom.
+    fn data_room(&self) -> u16;
+    /// Allocates and resets `out.len()` buffers, all or none.
+    fn alloc_bulk(&self, out: &mut [Obj]) -> bool;
+    /// The pool's handle in its own library (an `rte_mempool *` for DPDK),
+    /// for drivers that fill buffers themselves.
+    fn handle(&self) -> *mut c_void;
+}
+
+static FOREIGN_FREE: std::sync::OnceLock<fn(&[Obj])> = std::sync::OnceLock::new();
+
+/// Sets how buffers of foreign pools are freed (once per process).
+pub fn set_foreign_free(f: fn(&[Obj])) {
+    let _ = FOREIGN_FREE.set(f);
+}
+
+/// Addresses of our live pools, for telling our buffers from foreign ones
+/// without a lock.
+static NATIVE: [std::sync::atomic::AtomicUsize; 64] = [const { std::sync::atomic::AtomicUsize::new(0) }; 64];
+
+fn native_register(p: *const PoolInner) {
+    for slot in &NATIVE {
+        if slot.compare_exchange(0, p as usize, Relaxed, Relaxed).is_ok() {
+            return;
+        }
+    }
+    // More than 64 pools: they still work; buffers of the extra ones would
+    // be taken for foreign ones, so refuse to mix then.
+    assert!(FOREIGN_FREE.get().is_none(), "more than 64 native mempools alongside foreign ones");
+}
+
+fn native_unregister(p: *const PoolInner) {
+    for slot in &NATIVE {
+        let _ = slot.compare_exchange(p as usize, 0, Relaxed, Relaxed);
+    }
+}
+
+#[inline]
+fn is_native(p: *mut c_void) -> bool {
+    NATIVE.iter().any(|s| s.load(Relaxed) == p as usize)
 }
 
 static POOLS: Mutex<Vec<Weak<PoolInner>>> = Mutex::new(Vec::new());
@@ -105,12 +157,7 @@ static POOLS: Mutex<Vec<Weak<PoolInner>>> = Mutex::new(Vec::new());
 /// Flushes every pool's cache of `lcore` to the shared stacks (the lcore is
 /// being released).
 pub(crate) fn flush_lcore_caches(lcore: u32) {
-    let pools: Vec<_> = POOLS
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-        .filter_map(Weak::upgrade)
-        .collect();
+    let pools: Vec<_> = POOLS.lock().unwrap_or_else(|e| e.into_inner()).iter().filter_map(Weak::upgrade).collect();
     for p in pools {
         // SAFETY: called from the thread that still holds `lcore` (from
         // `LcoreGuard::drop`), so cache `lcore` is ours.
@@ -121,10 +168,7 @@ pub(crate) fn flush_lcore_caches(lcore: u32) {
 impl Mempool {
     /// Creates a pool (`rte_pktmbuf_pool_create`).
     pub fn new(name: &str, cfg: &PoolConfig) -> Result<Mempool, PoolError> {
-        let bad = |what: String| PoolError::BadConfig {
-            pool: name.to_string(),
-            what,
-        };
+        let bad = |what: String| PoolError::BadConfig { pool: name.to_string(), what };
         if cfg.size == 0 {
             return Err(bad("size must be at least 1".into()));
         }
@@ -136,23 +180,15 @@ impl Mempool {
             return Err(bad(format!("data room {} too large", cfg.data_room)));
         }
         let priv_len = (cfg.priv_size as usize).div_ceil(64) * 64;
-        let elt_size =
-            (core::mem::size_of::<Mbuf>() + priv_len + buf_len as usize).div_ceil(64) * 64;
+        let elt_size = (core::mem::size_of::<Mbuf>() + priv_len + buf_len as usize).div_ceil(64) * 64;
         let total = elt_size
             .checked_mul(cfg.size as usize)
             .filter(|t| *t <= isize::MAX as usize / 2)
-            .ok_or_else(|| {
-                bad(format!(
-                    "{} buffers of {elt_size} bytes do not fit in memory",
-                    cfg.size
-                ))
-            })?;
+            .ok_or_else(|| bad(format!("{} buffers of {elt_size} bytes do not fit in memory", cfg.size)))?;
         let layout = Layout::from_size_align(total, 64).map_err(|e| bad(e.to_string()))?;
         // SAFETY: `layout` has a non-zero size (size >= 1 element).
         let raw = unsafe { alloc::alloc_zeroed(layout) };
-        let Some(mem) = NonNull::new(raw) else {
-            alloc::handle_alloc_error(layout)
-        };
+        let Some(mem) = NonNull::new(raw) else { alloc::handle_alloc_error(layout) };
         let caches = (0..MAX_LCORE)
             .map(|_| Cache {
                 objs: UnsafeCell::new(Vec::with_capacity(if cfg.cache_size > 0 {
@@ -196,55 +232,101 @@ impl Mempool {
         let mut pools = POOLS.lock().unwrap_or_else(|e| e.into_inner());
         pools.retain(|w| w.strong_count() > 0);
         pools.push(Arc::downgrade(&inner));
-        Ok(Mempool { inner })
+        native_register(Arc::as_ptr(&inner));
+        Ok(Mempool { kind: Kind::Native(inner) })
+    }
+
+    /// Wraps a pool managed elsewhere.
+    pub fn foreign(p: Arc<dyn ForeignPool>) -> Mempool {
+        Mempool { kind: Kind::Foreign(p) }
+    }
+
+    /// The foreign pool, if this is one.
+    pub fn as_foreign(&self) -> Option<&Arc<dyn ForeignPool>> {
+        match &self.kind {
+            Kind::Foreign(f) => Some(f),
+            Kind::Native(_) => None,
+        }
     }
 
     /// The pool's name.
     pub fn name(&self) -> &str {
-        &self.inner.name
+        match &self.kind {
+            Kind::Native(p) => &p.name,
+            Kind::Foreign(f) => f.name(),
+        }
     }
 
     /// Number of buffers.
     pub fn size(&self) -> u32 {
-        self.inner.n
+        match &self.kind {
+            Kind::Native(p) => p.n,
+            Kind::Foreign(f) => f.size(),
+        }
     }
 
     /// Free buffers (shared stack plus every lcore cache).
     pub fn available(&self) -> u32 {
-        self.inner.available()
+        match &self.kind {
+            Kind::Native(p) => p.available(),
+            Kind::Foreign(f) => f.available(),
+        }
     }
 
     /// Buffers allocated and not yet freed.
     pub fn in_use(&self) -> u32 {
-        self.inner.n - self.inner.available()
+        self.size() - self.available()
     }
 
     /// Frees of already-free buffers that were refused.
     pub fn double_frees(&self) -> u64 {
-        self.inner.double_frees.load(Relaxed)
+        match &self.kind {
+            Kind::Native(p) => p.double_frees.load(Relaxed),
+            Kind::Foreign(_) => 0,
+        }
     }
 
     /// Size of the data area after the headroom.
     pub fn data_room(&self) -> u16 {
-        let elt = (self.inner.mem.as_ptr()) as *const Mbuf;
-        // SAFETY: element 0 exists (size >= 1) and its header was
-        // initialised at creation; `buf_len` never changes.
-        unsafe { (*elt).buf_len() - HEADROOM }
+        match &self.kind {
+            Kind::Native(p) => {
+                let elt = p.mem.as_ptr() as *const Mbuf;
+                // SAFETY: element 0 exists (size >= 1) and its header was
+                // initialised at creation; `buf_len` never changes.
+                unsafe { (*elt).buf_len() - HEADROOM }
+            }
+            Kind::Foreign(f) => f.data_room(),
+        }
     }
 
     /// Allocates `out.len()` buffers, all or none
     /// (`rte_pktmbuf_alloc_bulk`). Each is reset (empty, default headroom).
     #[inline]
     pub fn alloc_bulk(&self, out: &mut [Obj]) -> Result<(), PoolError> {
-        self.inner.get_bulk(out)?;
-        for &o in out.iter() {
-            // SAFETY: `get_bulk` handed out these free buffers of this pool
-            // to the caller exclusively.
-            let m = unsafe { Mbuf::from_obj(o) };
-            m.reset();
-            m.set_refcnt(1);
+        match &self.kind {
+            Kind::Native(p) => {
+                p.get_bulk(out)?;
+                for &o in out.iter() {
+                    // SAFETY: `get_bulk` handed out these free buffers of
+                    // this pool to the caller exclusively.
+                    let m = unsafe { Mbuf::from_obj(o) };
+                    m.reset();
+                    m.set_refcnt(1);
+                }
+                Ok(())
+            }
+            Kind::Foreign(f) => {
+                if f.alloc_bulk(out) {
+                    Ok(())
+                } else {
+                    Err(PoolError::Exhausted {
+                        pool: f.name().to_string(),
+                        wanted: out.len(),
+                        available: f.available(),
+                    })
+                }
+            }
         }
-        Ok(())
     }
 
     /// Allocates one buffer.
@@ -258,8 +340,8 @@ impl Mempool {
 impl core::fmt::Debug for Mempool {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Mempool")
-            .field("name", &self.inner.name)
-            .field("size", &self.inner.n)
+            .field("name", &self.name())
+            .field("size", &self.size())
             .field("available", &self.available())
             .finish()
     }
@@ -273,11 +355,7 @@ impl PoolInner {
 
     #[cold]
     fn exhausted(&self, wanted: usize) -> PoolError {
-        PoolError::Exhausted {
-            pool: self.name.clone(),
-            wanted,
-            available: self.available(),
-        }
+        PoolError::Exhausted { pool: self.name.clone(), wanted, available: self.available() }
     }
 
     fn get_bulk(&self, out: &mut [Obj]) -> Result<(), PoolError> {
@@ -346,10 +424,7 @@ impl PoolInner {
                 return;
             }
         }
-        self.ring
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend_from_slice(objs);
+        self.ring.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(objs);
     }
 
     /// Moves all but `keep` buffers of cache `l` to the shared stack.
@@ -360,10 +435,7 @@ impl PoolInner {
         let c = &self.caches[l];
         let cache = &mut *c.objs.get();
         if cache.len() > keep {
-            self.ring
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .extend(cache.drain(keep..));
+            self.ring.lock().unwrap_or_else(|e| e.into_inner()).extend(cache.drain(keep..));
         }
         c.len.store(cache.len() as u32, Relaxed);
     }
@@ -377,14 +449,11 @@ impl PoolInner {
 
 impl Drop for PoolInner {
     fn drop(&mut self) {
+        native_unregister(self as *const PoolInner);
         let avail = self.available();
         if avail != self.n {
             // Buffers are still out there: their memory must stay valid.
-            eprintln!(
-                "mempool \"{}\" dropped with {} buffers in use; leaking its memory",
-                self.name,
-                self.n - avail
-            );
+            eprintln!("mempool \"{}\" dropped with {} buffers in use; leaking its memory", self.name, self.n - avail);
             return;
         }
         // SAFETY: allocated in `Mempool::new` with this layout; every buffer
@@ -402,36 +471,51 @@ impl Drop for PoolInner {
 /// the caller and panics in debug builds.
 #[inline]
 pub fn free_bulk(objs: &[Obj]) -> usize {
+    let foreign = FOREIGN_FREE.get();
     let mut freed = 0;
     let mut batch: [Obj; 64] = [Obj::NULL; 64];
     let mut nb = 0;
     let mut cur: *mut c_void = core::ptr::null_mut();
+    let mut cur_native = true;
     for &o in objs {
         // SAFETY: the caller passes handles of live buffers it owns (packet
         // graph ownership); a buffer's header stays valid while its pool
         // lives, and a pool lives while any buffer is out.
         let m = unsafe { Mbuf::from_obj(o) };
-        if m.refcnt() != 1 {
-            double_free(m);
-            continue;
-        }
-        m.set_refcnt(0);
         let p = m.pool_ptr();
         if p != cur || nb == batch.len() {
-            if nb > 0 {
-                put(cur, &batch[..nb]);
-            }
-            cur = p;
+            flush(cur, cur_native, &batch[..nb], foreign);
             nb = 0;
+            if p != cur {
+                cur = p;
+                cur_native = foreign.is_none() || is_native(p);
+            }
+        }
+        if cur_native {
+            if m.refcnt() != 1 {
+                double_free(m);
+                continue;
+            }
+            m.set_refcnt(0);
         }
         batch[nb] = o;
         nb += 1;
         freed += 1;
     }
-    if nb > 0 {
-        put(cur, &batch[..nb]);
-    }
+    flush(cur, cur_native, &batch[..nb], foreign);
     freed
+}
+
+#[inline]
+fn flush(pool: *mut c_void, native: bool, objs: &[Obj], foreign: Option<&fn(&[Obj])>) {
+    if objs.is_empty() {
+        return;
+    }
+    match (native, foreign) {
+        (true, _) => put(pool, objs),
+        (false, Some(f)) => f(objs),
+        (false, None) => unreachable!("foreign buffers without a foreign free hook"),
+    }
 }
 
 #[cold]
@@ -447,10 +531,7 @@ fn put(pool: *mut c_void, objs: &[Obj]) {
     // SAFETY: `pool` comes from the header of one of this pool's buffers,
     // which the pool outlives.
     let p = unsafe { &*p };
-    debug_assert!(
-        objs.iter().all(|&o| p.owns(o)),
-        "buffer returned to a pool that does not own it"
-    );
+    debug_assert!(objs.iter().all(|&o| p.owns(o)), "buffer returned to a pool that does not own it");
     p.put_bulk(objs);
 }
 
@@ -464,12 +545,7 @@ mod tests {
     use super::*;
 
     fn small() -> PoolConfig {
-        PoolConfig {
-            size: 64,
-            cache_size: 8,
-            data_room: 256,
-            priv_size: 0,
-        }
+        PoolConfig { size: 64, cache_size: 8, data_room: 256, priv_size: 0 }
     }
 
     #[test]
@@ -479,17 +555,7 @@ mod tests {
         p.alloc_bulk(&mut v).unwrap();
         assert_eq!(p.in_use(), 64);
         let err = p.alloc().unwrap_err();
-        assert!(
-            matches!(
-                err,
-                PoolError::Exhausted {
-                    wanted: 1,
-                    available: 0,
-                    ..
-                }
-            ),
-            "{err}"
-        );
+        assert!(matches!(err, PoolError::Exhausted { wanted: 1, available: 0, .. }), "{err}");
         assert!(err.to_string().contains("\"t1\" exhausted"));
         for &o in &v {
             // SAFETY: fresh buffers from the pool, owned here.
@@ -559,28 +625,13 @@ mod tests {
 
     #[test]
     fn bad_configs_are_refused() {
+        assert!(matches!(Mempool::new("b", &PoolConfig { size: 0, ..small() }), Err(PoolError::BadConfig { .. })));
         assert!(matches!(
-            Mempool::new("b", &PoolConfig { size: 0, ..small() }),
+            Mempool::new("b", &PoolConfig { cache_size: 1000, ..small() }),
             Err(PoolError::BadConfig { .. })
         ));
         assert!(matches!(
-            Mempool::new(
-                "b",
-                &PoolConfig {
-                    cache_size: 1000,
-                    ..small()
-                }
-            ),
-            Err(PoolError::BadConfig { .. })
-        ));
-        assert!(matches!(
-            Mempool::new(
-                "b",
-                &PoolConfig {
-                    data_room: 65500,
-                    ..small()
-                }
-            ),
+            Mempool::new("b", &PoolConfig { data_room: 65500, ..small() }),
             Err(PoolError::BadConfig { .. })
         ));
     }

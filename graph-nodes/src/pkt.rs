@@ -65,9 +65,7 @@ pub fn prefetch_data(m: &Mbuf) {
     #[cfg(all(target_arch = "x86_64", not(miri)))]
     // SAFETY: as above.
     unsafe {
-        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
-            m.data_ptr().cast(),
-        );
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(m.data_ptr().cast());
     }
     #[cfg(not(all(target_arch = "x86_64", not(miri))))]
     let _ = m;

@@ -96,10 +96,7 @@ pub fn ipv4_set_checksum(hdr: &mut [u8]) {
 
 /// A MAC address in the usual text form.
 pub fn mac_to_string(m: &[u8; 6]) -> String {
-    format!(
-        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-        m[0], m[1], m[2], m[3], m[4], m[5]
-    )
+    format!("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2], m[3], m[4], m[5])
 }
 
 /// Parses `aa:bb:cc:dd:ee:ff`.
@@ -252,13 +249,7 @@ mod tests {
 
     #[test]
     fn builders() {
-        let v = Udp4 {
-            vlan: Some(5),
-            options: vec![1, 1, 1, 0],
-            frame_len: 100,
-            ..Udp4::default()
-        }
-        .build();
+        let v = Udp4 { vlan: Some(5), options: vec![1, 1, 1, 0], frame_len: 100, ..Udp4::default() }.build();
         assert_eq!(be16(&v, 12), ethertype::VLAN);
         assert_eq!(be16(&v, 16), ethertype::IPV4);
         assert_eq!(v[18], 0x46);

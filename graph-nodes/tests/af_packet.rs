@@ -23,13 +23,7 @@ impl Netns {
             return None;
         }
         let name = format!("gn-{tag}-{}", std::process::id());
-        let ip = |args: &[&str]| {
-            Command::new("ip")
-                .args(args)
-                .status()
-                .map(|s| s.success())
-                .unwrap_or(false)
-        };
+        let ip = |args: &[&str]| Command::new("ip").args(args).status().map(|s| s.success()).unwrap_or(false);
         if !ip(&["netns", "add", &name]) {
             eprintln!("skipping af_packet test: `ip netns add` failed (iproute2 missing?)");
             return None;
@@ -42,9 +36,7 @@ impl Netns {
         };
         ex(&["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
         ex(&["sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"]);
-        ex(&[
-            "ip", "link", "add", "va", "type", "veth", "peer", "name", "vb",
-        ]);
+        ex(&["ip", "link", "add", "va", "type", "veth", "peer", "name", "vb"]);
         ex(&["ip", "link", "set", "va", "up"]);
         ex(&["ip", "link", "set", "vb", "up"]);
         Some(ns)
@@ -55,11 +47,7 @@ impl Netns {
         let f = std::fs::File::open(format!("/var/run/netns/{}", self.0)).unwrap();
         use std::os::fd::AsRawFd;
         // SAFETY: setns on a valid netns fd; only this thread moves.
-        assert_eq!(
-            unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) },
-            0,
-            "setns"
-        );
+        assert_eq!(unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) }, 0, "setns");
     }
 }
 
@@ -100,10 +88,7 @@ fn send(tx: &mut port::TxQueue, pool: &Mempool, fs: &[Vec<u8>]) {
         let t0 = Instant::now();
         while off < objs.len() {
             off += tx.tx_burst(&objs[off..]);
-            assert!(
-                t0.elapsed() < Duration::from_secs(5),
-                "tx ring never drained"
-            );
+            assert!(t0.elapsed() < Duration::from_secs(5), "tx ring never drained");
         }
     }
 }
@@ -132,48 +117,18 @@ fn frames_cross_a_veth_pair() {
     let Some(ns) = Netns::new("one") else { return };
     std::thread::spawn(move || {
         ns.enter();
-        let pool = Mempool::new(
-            "afp",
-            &PoolConfig {
-                size: 4096,
-                cache_size: 0,
-                ..PoolConfig::default()
-            },
-        )
-        .unwrap();
-        let a = Port::open(
-            80,
-            &PortConfig {
-                nb_rxq: 0,
-                ..PortConfig::parse("af_packet:iface=va").unwrap()
-            },
-            &pool,
-        )
-        .unwrap();
-        let b = Port::open(
-            81,
-            &PortConfig {
-                nb_txq: 0,
-                ..PortConfig::parse("af_packet:iface=vb").unwrap()
-            },
-            &pool,
-        )
-        .unwrap();
-        assert_ne!(
-            a.mac(),
-            [2, 0, 0, 0, 0, 80],
-            "the MAC comes from the interface"
-        );
+        let pool = Mempool::new("afp", &PoolConfig { size: 4096, cache_size: 0, ..PoolConfig::default() }).unwrap();
+        let a = Port::open(80, &PortConfig { nb_rxq: 0, ..PortConfig::parse("af_packet:iface=va").unwrap() }, &pool)
+            .unwrap();
+        let b = Port::open(81, &PortConfig { nb_txq: 0, ..PortConfig::parse("af_packet:iface=vb").unwrap() }, &pool)
+            .unwrap();
+        assert_ne!(a.mac(), [2, 0, 0, 0, 0, 80], "the MAC comes from the interface");
         let mut tx = a.take_tx_queue(0).unwrap();
         let mut rx = [b.take_rx_queue(0).unwrap()];
         let fs = frames(2000);
         send(&mut tx, &pool, &fs);
         let got = receive(&mut rx, fs.len());
-        assert_eq!(
-            got[0],
-            (0..2000).collect::<Vec<u16>>(),
-            "every frame, in order"
-        );
+        assert_eq!(got[0], (0..2000).collect::<Vec<u16>>(), "every frame, in order");
         assert_eq!(a.stats().opackets, 2000);
         assert!(b.stats().ipackets >= 2000);
         drop((tx, rx));
@@ -191,31 +146,12 @@ fn fanout_spreads_flows_over_rx_queues() {
     let Some(ns) = Netns::new("fan") else { return };
     std::thread::spawn(move || {
         ns.enter();
-        let pool = Mempool::new(
-            "afp2",
-            &PoolConfig {
-                size: 8192,
-                cache_size: 0,
-                ..PoolConfig::default()
-            },
-        )
-        .unwrap();
-        let a = Port::open(
-            82,
-            &PortConfig {
-                nb_rxq: 0,
-                ..PortConfig::parse("af_packet:iface=va").unwrap()
-            },
-            &pool,
-        )
-        .unwrap();
+        let pool = Mempool::new("afp2", &PoolConfig { size: 8192, cache_size: 0, ..PoolConfig::default() }).unwrap();
+        let a = Port::open(82, &PortConfig { nb_rxq: 0, ..PortConfig::parse("af_packet:iface=va").unwrap() }, &pool)
+            .unwrap();
         let b = Port::open(
             83,
-            &PortConfig {
-                nb_txq: 0,
-                nb_rxq: 2,
-                ..PortConfig::parse("af_packet:iface=vb").unwrap()
-            },
+            &PortConfig { nb_txq: 0, nb_rxq: 2, ..PortConfig::parse("af_packet:iface=vb").unwrap() },
             &pool,
         )
         .unwrap();
@@ -226,17 +162,8 @@ fn fanout_spreads_flows_over_rx_queues() {
         let got = receive(&mut rxs, fs.len());
         let mut all: Vec<u16> = got.concat();
         all.sort_unstable();
-        assert_eq!(
-            all,
-            (0..3000).collect::<Vec<u16>>(),
-            "each frame once across the queues"
-        );
-        assert!(
-            got.iter().all(|q| q.len() > 300),
-            "both queues get flows: {} / {}",
-            got[0].len(),
-            got[1].len()
-        );
+        assert_eq!(all, (0..3000).collect::<Vec<u16>>(), "each frame once across the queues");
+        assert!(got.iter().all(|q| q.len() > 300), "both queues get flows: {} / {}", got[0].len(), got[1].len());
         drop((tx, rxs));
         port::close(82).unwrap();
         port::close(83).unwrap();
@@ -254,21 +181,8 @@ fn a_missing_interface_is_a_clear_error() {
         eprintln!("skipping: needs root");
         return;
     }
-    let pool = Mempool::new(
-        "afp3",
-        &PoolConfig {
-            size: 64,
-            cache_size: 0,
-            ..PoolConfig::default()
-        },
-    )
-    .unwrap();
-    let e = Port::open(
-        84,
-        &PortConfig::parse("af_packet:iface=nosuchif0").unwrap(),
-        &pool,
-    )
-    .unwrap_err();
+    let pool = Mempool::new("afp3", &PoolConfig { size: 64, cache_size: 0, ..PoolConfig::default() }).unwrap();
+    let e = Port::open(84, &PortConfig::parse("af_packet:iface=nosuchif0").unwrap(), &pool).unwrap_err();
     assert!(e.to_string().contains("no interface \"nosuchif0\""), "{e}");
     let e = Port::open(84, &PortConfig::parse("af_packet:").unwrap(), &pool).unwrap_err();
     assert!(e.to_string().contains("iface: required"), "{e}");

@@ -13,11 +13,7 @@ struct Naive {
 
 impl Naive {
     fn lookup(&self, ip: u32) -> Option<u32> {
-        self.rules
-            .iter()
-            .filter(|((d, p), _)| ip & mask(*d) == *p)
-            .max_by_key(|((d, _), _)| *d)
-            .map(|(_, nh)| *nh)
+        self.rules.iter().filter(|((d, p), _)| ip & mask(*d) == *p).max_by_key(|((d, _), _)| *d).map(|(_, nh)| *nh)
     }
 }
 
@@ -57,16 +53,10 @@ fn every_depth_and_delete_restores_the_cover() {
     assert_eq!(l.tbl8_free(), 16);
     assert_eq!(
         l.delete(ip(10, 0, 0, 0), 8).unwrap_err(),
-        LpmError::NotFound {
-            prefix: "10.0.0.0".parse().unwrap(),
-            depth: 8
-        }
+        LpmError::NotFound { prefix: "10.0.0.0".parse().unwrap(), depth: 8 }
     );
     assert_eq!(l.add(0, 33, 1).unwrap_err(), LpmError::BadDepth(33));
-    assert_eq!(
-        l.add(0, 8, 1 << 24).unwrap_err(),
-        LpmError::BadNextHop(1 << 24)
-    );
+    assert_eq!(l.add(0, 8, 1 << 24).unwrap_err(), LpmError::BadNextHop(1 << 24));
 }
 
 #[test]
@@ -89,12 +79,7 @@ fn bulk_and_x4_agree_with_single() {
     l.add(ip(198, 18, 0, 0), 24, 0).unwrap();
     l.add(ip(198, 18, 1, 0), 24, 1).unwrap();
     l.add(ip(198, 18, 1, 128), 26, 7).unwrap();
-    let ips = [
-        ip(198, 18, 0, 5),
-        ip(198, 18, 1, 129),
-        ip(198, 18, 1, 5),
-        ip(9, 9, 9, 9),
-    ];
+    let ips = [ip(198, 18, 0, 5), ip(198, 18, 1, 129), ip(198, 18, 1, 5), ip(9, 9, 9, 9)];
     assert_eq!(l.lookup_x4(ips, u32::MAX), [0, 7, 1, u32::MAX]);
     let mut out = [0u32; 4];
     l.lookup_bulk(&ips, &mut out, u32::MAX);
@@ -110,8 +95,7 @@ enum Op {
 
 fn addr() -> impl Strategy<Value = u32> {
     // Cluster addresses so prefixes overlap.
-    (0u32..4, any::<u16>(), any::<u8>())
-        .prop_map(|(a, bc, d)| (10 + a) << 24 | (bc as u32 & 0x03ff) << 8 | d as u32)
+    (0u32..4, any::<u16>(), any::<u8>()).prop_map(|(a, bc, d)| (10 + a) << 24 | (bc as u32 & 0x03ff) << 8 | d as u32)
 }
 
 fn op() -> impl Strategy<Value = Op> {

@@ -12,10 +12,7 @@ use graph_nodes::wire::{self, build_arp, build_udp6, checksum, ipv4_set_checksum
 use proptest::prelude::*;
 
 fn udp(dst: [u8; 4]) -> Udp4 {
-    Udp4 {
-        dst,
-        ..Udp4::default()
-    }
+    Udp4 { dst, ..Udp4::default() }
 }
 
 /// What ip4_rewrite must make of `f` leaving port `p`.
@@ -33,11 +30,7 @@ fn forwarded(f: &[u8], p: usize, port_mac: [u8; 6]) -> Vec<u8> {
 fn forwards_with_golden_bytes() {
     let mut r = Rig::new(2, 1500, 1024);
     let f0 = udp([198, 18, 0, 7]).build();
-    let f1 = Udp4 {
-        frame_len: 128,
-        ..udp([198, 18, 1, 9])
-    }
-    .build();
+    let f1 = Udp4 { frame_len: 128, ..udp([198, 18, 1, 9]) }.build();
     r.send(0, &[f0.clone(), f1.clone()]);
     r.run();
     let mac0 = r.ports[0].mac();
@@ -84,37 +77,13 @@ fn every_validity_rule_has_its_counter() {
     let mut v = good.clone();
     v[24] ^= 1;
     cases.push((v, "ip4_lookup.bad_checksum"));
-    cases.push((
-        Udp4 {
-            ttl: 1,
-            ..udp([198, 18, 0, 1])
-        }
-        .build(),
-        "ip4_lookup.ttl_expired",
-    ));
-    cases.push((
-        Udp4 {
-            ttl: 0,
-            ..udp([198, 18, 0, 1])
-        }
-        .build(),
-        "ip4_lookup.ttl_expired",
-    ));
+    cases.push((Udp4 { ttl: 1, ..udp([198, 18, 0, 1]) }.build(), "ip4_lookup.ttl_expired"));
+    cases.push((Udp4 { ttl: 0, ..udp([198, 18, 0, 1]) }.build(), "ip4_lookup.ttl_expired"));
     cases.push((udp([10, 0, 0, 1]).build(), "ip4_lookup.no_route"));
-    cases.push((
-        build_arp([2; 6], [1, 2, 3, 4], [5, 6, 7, 8]),
-        "pkt_cls.not_ip",
-    ));
+    cases.push((build_arp([2; 6], [1, 2, 3, 4], [5, 6, 7, 8]), "pkt_cls.not_ip"));
     cases.push((good[..10].to_vec(), "pkt_cls.not_ip"));
-    cases.push((
-        build_udp6([2; 6], [4; 6], [0xfe; 16], 80),
-        "pkt_cls.ipv6_no_lookup",
-    ));
-    let mut qinq = Udp4 {
-        vlan: Some(5),
-        ..udp([198, 18, 0, 1])
-    }
-    .build();
+    cases.push((build_udp6([2; 6], [4; 6], [0xfe; 16], 80), "pkt_cls.ipv6_no_lookup"));
+    let mut qinq = Udp4 { vlan: Some(5), ..udp([198, 18, 0, 1]) }.build();
     qinq.splice(12..12, [0x88, 0xa8, 0x00, 0x07]);
     cases.push((qinq, "pkt_cls.not_ip"));
     for (frame, reason) in &cases {
@@ -122,17 +91,10 @@ fn every_validity_rule_has_its_counter() {
         r.run();
         let d = r.drops();
         assert_eq!(d.get(*reason), Some(&1), "{reason}: {d:?}");
-        assert_eq!(
-            d.values().sum::<u64>(),
-            1,
-            "{reason}: exactly one counter: {d:?}"
-        );
+        assert_eq!(d.values().sum::<u64>(), 1, "{reason}: exactly one counter: {d:?}");
         assert!(r.recv(0).is_empty(), "{reason}: nothing forwarded");
         r.graph = None;
-        r.graph = Some(
-            graph_core::Graph::create("rig", &graph_core::GraphParam::new(["ethdev_rx-0-0"]))
-                .unwrap(),
-        );
+        r.graph = Some(graph_core::Graph::create("rig", &graph_core::GraphParam::new(["ethdev_rx-0-0"])).unwrap());
     }
     assert_eq!(r.pool.in_use(), 0);
 }
@@ -141,23 +103,9 @@ fn every_validity_rule_has_its_counter() {
 fn ttl_two_options_and_vlan_are_forwarded() {
     let mut r = Rig::new(1, 1500, 1024);
     let mac = r.ports[0].mac();
-    let ttl2 = Udp4 {
-        ttl: 2,
-        ..udp([198, 18, 0, 3])
-    }
-    .build();
-    let opts = Udp4 {
-        options: vec![0x94, 0x04, 0, 0, 1, 1, 1, 0],
-        frame_len: 90,
-        ..udp([198, 18, 0, 4])
-    }
-    .build();
-    let tagged = Udp4 {
-        vlan: Some(0x0123),
-        frame_len: 84,
-        ..udp([198, 18, 0, 5])
-    }
-    .build();
+    let ttl2 = Udp4 { ttl: 2, ..udp([198, 18, 0, 3]) }.build();
+    let opts = Udp4 { options: vec![0x94, 0x04, 0, 0, 1, 1, 1, 0], frame_len: 90, ..udp([198, 18, 0, 4]) }.build();
+    let tagged = Udp4 { vlan: Some(0x0123), frame_len: 84, ..udp([198, 18, 0, 5]) }.build();
     let mut plain = tagged.clone();
     plain.drain(12..16);
     r.send(0, &[ttl2.clone(), opts.clone(), tagged]);
@@ -177,13 +125,7 @@ fn routes_of_every_depth_and_delete() {
     let mut r = Rig::new(2, 1500, 1024);
     // 10.1.2.3 covered at every depth 8..=32, alternating ports.
     for d in 8..=32u8 {
-        ip4_lookup::route_add(
-            "10.1.2.3".parse().unwrap(),
-            d,
-            u16::from(d % 2),
-            Ip4LookupNext::Rewrite,
-        )
-        .unwrap();
+        ip4_lookup::route_add("10.1.2.3".parse().unwrap(), d, u16::from(d % 2), Ip4LookupNext::Rewrite).unwrap();
     }
     let f = udp([10, 1, 2, 3]).build();
     r.send(0, std::slice::from_ref(&f));
@@ -213,33 +155,13 @@ fn routes_of_every_depth_and_delete() {
 #[test]
 fn mtu_next_hop_and_full_tx_are_counted() {
     let mut r = Rig::new(1, 100, 8);
-    r.send(
-        0,
-        &[Udp4 {
-            frame_len: 114,
-            ..udp([198, 18, 0, 1])
-        }
-        .build()],
-    );
-    r.send(
-        0,
-        &[Udp4 {
-            frame_len: 115,
-            ..udp([198, 18, 0, 1])
-        }
-        .build()],
-    );
+    r.send(0, &[Udp4 { frame_len: 114, ..udp([198, 18, 0, 1]) }.build()]);
+    r.send(0, &[Udp4 { frame_len: 115, ..udp([198, 18, 0, 1]) }.build()]);
     r.run();
     assert_eq!(r.recv(0).len(), 1, "total length 100 passes MTU 100");
     assert_eq!(r.drops().get("ip4_rewrite.mtu_exceeded"), Some(&1));
     // A next hop without a rewrite entry.
-    ip4_lookup::route_add(
-        "198.51.100.0".parse().unwrap(),
-        24,
-        77,
-        Ip4LookupNext::Rewrite,
-    )
-    .unwrap();
+    ip4_lookup::route_add("198.51.100.0".parse().unwrap(), 24, 77, Ip4LookupNext::Rewrite).unwrap();
     r.send(0, &[udp([198, 51, 100, 1]).build()]);
     r.run();
     assert_eq!(r.drops().get("ip4_rewrite.no_next_hop"), Some(&1));
@@ -249,16 +171,7 @@ fn mtu_next_hop_and_full_tx_are_counted() {
     r.run();
     assert_eq!(r.drops().get("ethdev_tx-0.tx_full"), Some(&12));
     assert_eq!(r.recv(0).len(), 8);
-    ip4_rewrite::rewrite_add(
-        9,
-        NextHop {
-            dst_mac: [1; 6],
-            src_mac: [2; 6],
-            port: 0,
-            mtu: 1500,
-        },
-    )
-    .unwrap();
+    ip4_rewrite::rewrite_add(9, NextHop { dst_mac: [1; 6], src_mac: [2; 6], port: 0, mtu: 1500 }).unwrap();
     assert_eq!(ip4_rewrite::next_hop(9).unwrap().dst_mac, [1; 6]);
     ip4_rewrite::rewrite_delete(9);
     assert_eq!(ip4_rewrite::next_hop(9), None);
@@ -272,11 +185,7 @@ fn conservation_over_a_generated_mixed_burst() {
         ipv6: 0.1,
         arp: 0.05,
         bad: 0.15,
-        dst: vec![
-            "198.18.0.0/24".parse().unwrap(),
-            "198.18.1.0/24".parse().unwrap(),
-            "10.9.0.0/16".parse().unwrap(),
-        ],
+        dst: vec!["198.18.0.0/24".parse().unwrap(), "198.18.1.0/24".parse().unwrap(), "10.9.0.0/16".parse().unwrap()],
         ..graph_nodes::port::generator::GenConfig::new([2, 0, 0, 0, 0, 0])
     };
     let frames: Vec<Vec<u8>> = (0..3000).map(|i| g.template(i)).collect();
@@ -308,11 +217,7 @@ fn checksum_update_corner_cases() {
         after[8] = ttl - 1;
         ipv4_set_checksum(&mut after);
         let want = wire::be16(&after, 10);
-        let got = cksum_update(
-            hc,
-            u16::from_be_bytes([ttl, 17]),
-            u16::from_be_bytes([ttl - 1, 17]),
-        );
+        let got = cksum_update(hc, u16::from_be_bytes([ttl, 17]), u16::from_be_bytes([ttl - 1, 17]));
         assert_eq!(got, want, "ttl {ttl}");
     }
     // RFC 1624's own example: HC 0xdd2f, m 0x5555 → m' 0x3285 gives 0x0000.

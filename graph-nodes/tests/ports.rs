@@ -13,15 +13,7 @@ use graph_nodes::wire::Udp4;
 use graph_nodes::{Mempool, PoolConfig};
 
 fn pool(name: &str, size: u32) -> Mempool {
-    Mempool::new(
-        name,
-        &PoolConfig {
-            size,
-            cache_size: 32,
-            ..PoolConfig::default()
-        },
-    )
-    .unwrap()
+    Mempool::new(name, &PoolConfig { size, cache_size: 32, ..PoolConfig::default() }).unwrap()
 }
 
 /// A path in a per-test scratch directory, removed when dropped.
@@ -56,12 +48,8 @@ fn tmp(name: &str) -> Tmp {
 fn frames(n: usize) -> Vec<Vec<u8>> {
     (0..n)
         .map(|i| {
-            Udp4 {
-                dst: [198, 18, (i % 2) as u8, (i % 250) as u8 + 1],
-                frame_len: 60 + i % 200,
-                ..Udp4::default()
-            }
-            .build()
+            Udp4 { dst: [198, 18, (i % 2) as u8, (i % 250) as u8 + 1], frame_len: 60 + i % 200, ..Udp4::default() }
+                .build()
         })
         .collect()
 }
@@ -111,12 +99,7 @@ fn pcap_round_trip_is_byte_identical() {
     port::close(10).unwrap();
 
     // tcpdump reads it back too, when it is installed.
-    match std::process::Command::new("tcpdump")
-        .arg("-nn")
-        .arg("-r")
-        .arg(output.path())
-        .output()
-    {
+    match std::process::Command::new("tcpdump").arg("-nn").arg("-r").arg(output.path()).output() {
         Ok(out) if out.status.success() => {
             let lines = String::from_utf8_lossy(&out.stdout).lines().count();
             assert_eq!(lines, 100, "{}", String::from_utf8_lossy(&out.stdout));
@@ -157,17 +140,9 @@ fn pcap_loops_and_forever() {
 #[test]
 fn pcap_skips_frames_larger_than_a_buffer() {
     let input = tmp("big.pcap");
-    let big = Udp4 {
-        frame_len: 3000,
-        ..Udp4::default()
-    }
-    .build();
+    let big = Udp4 { frame_len: 3000, ..Udp4::default() }.build();
     let small = Udp4::default().build();
-    write_pcap(
-        input.path(),
-        [small.as_slice(), big.as_slice(), small.as_slice()],
-    )
-    .unwrap();
+    write_pcap(input.path(), [small.as_slice(), big.as_slice(), small.as_slice()]).unwrap();
     let p = pool("pcap-big", 64);
     let cfg = PortConfig::parse(&format!("pcap:rx_pcap={}", input)).unwrap();
     let port = Port::open(13, &PortConfig { nb_txq: 0, ..cfg }, &p).unwrap();
@@ -184,18 +159,8 @@ fn pcap_skips_frames_larger_than_a_buffer() {
 #[test]
 fn ring_pair_and_leftovers() {
     let p = pool("ring", 256);
-    let a = Port::open(
-        20,
-        &PortConfig::parse("ring:rx=ab_b2a,tx=ab_a2b,size=64").unwrap(),
-        &p,
-    )
-    .unwrap();
-    let b = Port::open(
-        21,
-        &PortConfig::parse("ring:rx=ab_a2b,tx=ab_b2a,size=64").unwrap(),
-        &p,
-    )
-    .unwrap();
+    let a = Port::open(20, &PortConfig::parse("ring:rx=ab_b2a,tx=ab_a2b,size=64").unwrap(), &p).unwrap();
+    let b = Port::open(21, &PortConfig::parse("ring:rx=ab_a2b,tx=ab_b2a,size=64").unwrap(), &p).unwrap();
     let mut atx = a.take_tx_queue(0).unwrap();
     let mut brx = b.take_rx_queue(0).unwrap();
     let mut objs = vec![Obj::NULL; 100];
@@ -216,24 +181,18 @@ fn ring_pair_and_leftovers() {
     // Taking a queue twice is refused.
     let c = Port::open(22, &PortConfig::parse("ring:rx=c,tx=c").unwrap(), &p).unwrap();
     let _q = c.take_rx_queue(0).unwrap();
-    assert!(matches!(
-        c.take_rx_queue(0),
-        Err(PortError::QueueTaken { .. })
-    ));
-    assert!(matches!(
-        c.take_rx_queue(1),
-        Err(PortError::NoSuchQueue { .. })
-    ));
-    assert!(matches!(
-        Port::open(22, &PortConfig::parse("ring:rx=c,tx=c").unwrap(), &p),
-        Err(PortError::Exists(22))
-    ));
+    assert!(matches!(c.take_rx_queue(0), Err(PortError::QueueTaken { .. })));
+    assert!(matches!(c.take_rx_queue(1), Err(PortError::NoSuchQueue { .. })));
+    assert!(matches!(Port::open(22, &PortConfig::parse("ring:rx=c,tx=c").unwrap(), &p), Err(PortError::Exists(22))));
 }
 
 #[test]
 fn generator_makes_the_configured_mix() {
     let p = pool("gen", 2048);
-    let cfg = PortConfig::parse("generator:dst=10.0.0.0/8;192.168.1.0/24,size=64,flows=100,ipv6=0.2,arp=0.1,bad=0.1,count=1000").unwrap();
+    let cfg = PortConfig::parse(
+        "generator:dst=10.0.0.0/8;192.168.1.0/24,size=64,flows=100,ipv6=0.2,arp=0.1,bad=0.1,count=1000",
+    )
+    .unwrap();
     let port = Port::open(30, &cfg, &p).unwrap();
     let mut rx = port.take_rx_queue(0).unwrap();
     let got = rx_all(&mut rx, 100);
@@ -287,11 +246,7 @@ fn link_down_receives_and_sends_nothing() {
 #[test]
 fn bad_specs_name_the_parameter() {
     let p = pool("bad", 64);
-    let err = |spec: &str| {
-        Port::open(50, &PortConfig::parse(spec).unwrap(), &p)
-            .unwrap_err()
-            .to_string()
-    };
+    let err = |spec: &str| Port::open(50, &PortConfig::parse(spec).unwrap(), &p).unwrap_err().to_string();
     assert!(err("pcap:").contains("rx_pcap: required"));
     assert!(err("pcap:rx_pcap=/nonexistent/x.pcap").contains("/nonexistent/x.pcap"));
     assert!(err("pcap:rx_pcap=/dev/null").contains("not a pcap file"));
@@ -302,34 +257,21 @@ fn bad_specs_name_the_parameter() {
     assert!(err("generator:ipv6=2").contains("ipv6"));
     assert!(err("ring:tx=a").contains("rx: required"));
     assert!(err("warp:x=1").contains("unknown port backend \"warp\""));
-    assert!(PortConfig::parse("pcap:novalue")
-        .unwrap_err()
-        .to_string()
-        .contains("not key=value"));
+    assert!(PortConfig::parse("pcap:novalue").unwrap_err().to_string().contains("not key=value"));
     assert!(PortConfig::parse(":a=b").is_err());
     let unwritable = Port::open(
         51,
-        &PortConfig::parse("pcap:tx_pcap=/nonexistent/dir/out.pcap")
-            .map(|c| PortConfig { nb_rxq: 0, ..c })
-            .unwrap(),
+        &PortConfig::parse("pcap:tx_pcap=/nonexistent/dir/out.pcap").map(|c| PortConfig { nb_rxq: 0, ..c }).unwrap(),
         &p,
     );
-    assert!(unwritable
-        .unwrap_err()
-        .to_string()
-        .contains("creating /nonexistent/dir/out.pcap"));
+    assert!(unwritable.unwrap_err().to_string().contains("creating /nonexistent/dir/out.pcap"));
 }
 
 #[test]
 fn a_million_rx_tx_cycles_leave_the_pool_full() {
     let p = pool("million", 1024);
     let port = Port::open(60, &PortConfig::parse("generator:").unwrap(), &p).unwrap();
-    let lo = Port::open(
-        61,
-        &PortConfig::parse("ring:rx=mil,tx=mil,size=512").unwrap(),
-        &p,
-    )
-    .unwrap();
+    let lo = Port::open(61, &PortConfig::parse("ring:rx=mil,tx=mil,size=512").unwrap(), &p).unwrap();
     let total = if cfg!(miri) { 1000 } else { 1_000_000 };
     let handle = std::thread::spawn(move || {
         let _l = lcore::register_any().unwrap();

@@ -115,6 +115,8 @@ pub struct FileConfig {
     pub stats_json: Option<PathBuf>,
     /// tbl8 groups of the FIB (default 1024).
     pub tbl8_groups: Option<u32>,
+    /// EAL arguments (DPDK mode), as if given before `--`.
+    pub eal: Option<Vec<String>>,
     /// Ports.
     #[serde(default, rename = "port")]
     pub ports: Vec<PortFile>,
@@ -131,17 +133,15 @@ pub struct FileConfig {
 
 /// Reads a config file.
 pub fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError(format!("config file {}: {e}", path.display())))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| ConfigError(format!("config file {}: {e}", path.display())))?;
     parse_file(&text).map_err(|e| ConfigError(format!("config file {}: {}", path.display(), e.0)))
 }
 
 /// Parses config text.
 pub fn parse_file(text: &str) -> Result<FileConfig, ConfigError> {
     toml::from_str(text).map_err(|e: toml::de::Error| {
-        let line = e
-            .span()
-            .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+        let line = e.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1));
         let msg = e.message().replace('\n', " ");
         match line {
             Some(l) => ConfigError(format!("line {l}: {msg}")),
@@ -196,15 +196,9 @@ pub fn parse_dpdk_config(s: &str) -> Result<Vec<(u16, u16, u32)>, ConfigError> {
         if fields.len() != 3 {
             return Err(bad("each tuple is (port,queue,lcore)"));
         }
-        let port = fields[0]
-            .parse()
-            .map_err(|_| bad(&format!("port \"{}\" is not a number", fields[0])))?;
-        let queue = fields[1]
-            .parse()
-            .map_err(|_| bad(&format!("queue \"{}\" is not a number", fields[1])))?;
-        let lcore = fields[2]
-            .parse()
-            .map_err(|_| bad(&format!("lcore \"{}\" is not a number", fields[2])))?;
+        let port = fields[0].parse().map_err(|_| bad(&format!("port \"{}\" is not a number", fields[0])))?;
+        let queue = fields[1].parse().map_err(|_| bad(&format!("queue \"{}\" is not a number", fields[1])))?;
+        let lcore = fields[2].parse().map_err(|_| bad(&format!("lcore \"{}\" is not a number", fields[2])))?;
         out.push((port, queue, lcore));
         rest = open[close + 1..].trim_start();
         rest = rest.strip_prefix(',').unwrap_or(rest).trim_start();
@@ -217,13 +211,9 @@ pub fn parse_dpdk_config(s: &str) -> Result<Vec<(u16, u16, u32)>, ConfigError> {
 
 /// Parses `--eth-dest=PORT,MAC`.
 pub fn parse_eth_dest(s: &str) -> Result<(u16, [u8; 6]), ConfigError> {
-    let (p, m) = s
-        .split_once(',')
-        .ok_or_else(|| ConfigError(format!("--eth-dest \"{s}\": expected PORT,MAC")))?;
-    let port = p
-        .trim()
-        .parse()
-        .map_err(|_| ConfigError(format!("--eth-dest \"{s}\": port \"{p}\" is not a number")))?;
+    let (p, m) = s.split_once(',').ok_or_else(|| ConfigError(format!("--eth-dest \"{s}\": expected PORT,MAC")))?;
+    let port =
+        p.trim().parse().map_err(|_| ConfigError(format!("--eth-dest \"{s}\": port \"{p}\" is not a number")))?;
     let mac = graph_nodes::wire::parse_mac(m.trim())
         .ok_or_else(|| ConfigError(format!("--eth-dest \"{s}\": \"{m}\" is not a MAC address")))?;
     Ok((port, mac))
@@ -233,13 +223,9 @@ pub fn parse_eth_dest(s: &str) -> Result<(u16, [u8; 6]), ConfigError> {
 pub fn parse_portmask(s: &str) -> Result<u64, ConfigError> {
     let h = s.trim_start_matches("0x").trim_start_matches("0X");
     match u64::from_str_radix(h, 16) {
-        Ok(0) => Err(ConfigError(format!(
-            "-p \"{s}\": the port mask selects no port"
-        ))),
+        Ok(0) => Err(ConfigError(format!("-p \"{s}\": the port mask selects no port"))),
         Ok(m) => Ok(m),
-        Err(_) => Err(ConfigError(format!(
-            "-p \"{s}\": not a hexadecimal port mask"
-        ))),
+        Err(_) => Err(ConfigError(format!("-p \"{s}\": not a hexadecimal port mask"))),
     }
 }
 
@@ -313,10 +299,7 @@ pub fn demo_file() -> FileConfig {
         rx_queues: 1,
         mtu: 1500,
     };
-    FileConfig {
-        ports: vec![gen(0), gen(1)],
-        ..FileConfig::default()
-    }
+    FileConfig { ports: vec![gen(0), gen(1)], ..FileConfig::default() }
 }
 
 fn param_string(key: &str, v: &toml::Value) -> Result<String, ConfigError> {
@@ -330,31 +313,93 @@ fn param_string(key: &str, v: &toml::Value) -> Result<String, ConfigError> {
 }
 
 fn mac(key: &str, s: &str) -> Result<[u8; 6], ConfigError> {
-    graph_nodes::wire::parse_mac(s)
-        .ok_or_else(|| ConfigError(format!("{key} = \"{s}\": not a MAC address")))
+    graph_nodes::wire::parse_mac(s).ok_or_else(|| ConfigError(format!("{key} = \"{s}\": not a MAC address")))
 }
 
 fn prefix(s: &str) -> Result<(Ipv4Addr, u8), ConfigError> {
     let (a, l) = s.split_once('/').unwrap_or((s, "32"));
-    let addr: Ipv4Addr = a.parse().map_err(|_| {
-        ConfigError(format!(
-            "route prefix = \"{s}\": \"{a}\" is not an IPv4 address"
-        ))
-    })?;
-    let len: u8 = l.parse().ok().filter(|l| *l <= 32).ok_or_else(|| {
-        ConfigError(format!(
-            "route prefix = \"{s}\": \"{l}\" is not a prefix length 0..=32"
-        ))
-    })?;
+    let addr: Ipv4Addr =
+        a.parse().map_err(|_| ConfigError(format!("route prefix = \"{s}\": \"{a}\" is not an IPv4 address")))?;
+    let len: u8 = l
+        .parse()
+        .ok()
+        .filter(|l| *l <= 32)
+        .ok_or_else(|| ConfigError(format!("route prefix = \"{s}\": \"{l}\" is not a prefix length 0..=32")))?;
     Ok((addr, len))
 }
 
-/// Merges file and flags and checks everything; `ncpu` CPUs exist.
-pub fn plan(file: &FileConfig, o: &Overrides, ncpu: usize) -> Result<Plan, ConfigError> {
+/// What the machine offers the plan.
+#[derive(Debug, Clone)]
+pub struct Env {
+    /// CPUs that exist.
+    pub ncpu: usize,
+    /// With an initialised EAL: its view.
+    pub dpdk: Option<DpdkEnv>,
+}
+
+/// The EAL's view, in DPDK mode.
+#[derive(Debug, Clone)]
+pub struct DpdkEnv {
+    /// Ethernet devices DPDK found.
+    pub nb_ports: u16,
+    /// Lcores enabled by the EAL arguments.
+    pub lcores: Vec<u32>,
+    /// The main lcore (it reports stats; workers run on the others).
+    pub main_lcore: u32,
+}
+
+impl Env {
+    /// No DPDK: `ncpu` CPUs.
+    pub fn native(ncpu: usize) -> Env {
+        Env { ncpu, dpdk: None }
+    }
+}
+
+/// In DPDK mode without `[[port]]`s: DPDK's ports (those of `-p`), each
+/// with as many rx queues as `--config` names.
+fn dpdk_ports(d: &DpdkEnv, o: &Overrides) -> Vec<PortFile> {
+    (0..d.nb_ports)
+        .filter(|&id| o.portmask.is_none_or(|m| id < 64 && m & (1 << id) != 0))
+        .map(|id| {
+            let rx_queues = o
+                .config
+                .as_ref()
+                .and_then(|c| c.iter().filter(|(p, _, _)| *p == id).map(|(_, q, _)| q + 1).max())
+                .unwrap_or(1);
+            PortFile {
+                id,
+                backend: "dpdk".into(),
+                params: BTreeMap::new(),
+                mac: None,
+                neighbour: None,
+                rx_queues,
+                mtu: 1500,
+            }
+        })
+        .collect()
+}
+
+/// Merges file and flags and checks everything against `env`.
+pub fn plan(file: &FileConfig, o: &Overrides, env: &Env) -> Result<Plan, ConfigError> {
+    let ncpu = env.ncpu;
+    let synthesized;
+    let file_ports: &[PortFile] = match &env.dpdk {
+        Some(d) if file.ports.is_empty() => {
+            synthesized = dpdk_ports(d, o);
+            if synthesized.is_empty() {
+                bail!(
+                    "DPDK found no port{} (give devices or --vdev in the EAL arguments)",
+                    if o.portmask.is_some() { " selected by -p" } else { "" }
+                );
+            }
+            &synthesized
+        }
+        _ => &file.ports,
+    };
     // Ports, filtered by -p.
     let mut ports = Vec::new();
     let mut seen = BTreeSet::new();
-    for p in &file.ports {
+    for p in file_ports {
         if !seen.insert(p.id) {
             bail!("port id = {}: defined twice", p.id);
         }
@@ -375,24 +420,14 @@ pub fn plan(file: &FileConfig, o: &Overrides, ncpu: usize) -> Result<Plan, Confi
         if mtu < 68 {
             bail!("port {} mtu = {mtu}: below IPv4's minimum of 68", p.id);
         }
-        let neighbour = match (
-            o.eth_dest.iter().rev().find(|(id, _)| *id == p.id),
-            &p.neighbour,
-        ) {
+        let neighbour = match (o.eth_dest.iter().rev().find(|(id, _)| *id == p.id), &p.neighbour) {
             (Some((_, m)), _) => *m,
             (None, Some(s)) => mac(&format!("port {} neighbour", p.id), s)?,
             (None, None) => default_neighbour(p.id),
         };
-        let pmac = p
-            .mac
-            .as_deref()
-            .map(|s| mac(&format!("port {} mac", p.id), s))
-            .transpose()?;
+        let pmac = p.mac.as_deref().map(|s| mac(&format!("port {} mac", p.id), s)).transpose()?;
         if p.rx_queues == 0 {
-            bail!(
-                "port {} rx_queues = 0: a port needs at least one rx queue",
-                p.id
-            );
+            bail!("port {} rx_queues = 0: a port needs at least one rx queue", p.id);
         }
         ports.push(PortPlan {
             id: p.id,
@@ -429,41 +464,23 @@ pub fn plan(file: &FileConfig, o: &Overrides, ncpu: usize) -> Result<Plan, Confi
             for &(p, q, l) in cfg {
                 by.entry(l).or_default().push((p, q));
             }
-            let cpu_of = |l: u32| {
-                file.lcores
-                    .iter()
-                    .find(|f| f.id == l)
-                    .and_then(|f| f.cpu)
-                    .unwrap_or(l as usize)
-            };
-            by.into_iter()
-                .map(|(id, rx)| LcorePlan {
-                    id,
-                    cpu: cpu_of(id),
-                    rx,
-                })
-                .collect()
+            let cpu_of = |l: u32| file.lcores.iter().find(|f| f.id == l).and_then(|f| f.cpu).unwrap_or(l as usize);
+            by.into_iter().map(|(id, rx)| LcorePlan { id, cpu: cpu_of(id), rx }).collect()
         }
         None if !file.lcores.is_empty() => file
             .lcores
             .iter()
-            .map(|l| LcorePlan {
-                id: l.id,
-                cpu: l.cpu.unwrap_or(l.id as usize),
-                rx: l.rx.clone(),
-            })
+            .map(|l| LcorePlan { id: l.id, cpu: l.cpu.unwrap_or(l.id as usize), rx: l.rx.clone() })
             .collect(),
         None => {
-            let cpu = ncpu.saturating_sub(1);
-            let rx = ports
-                .iter()
-                .flat_map(|p| (0..p.rx_queues).map(move |q| (p.id, q)))
-                .collect();
-            vec![LcorePlan {
-                id: cpu as u32,
-                cpu,
-                rx,
-            }]
+            // One worker: the last CPU natively, the first worker lcore
+            // with DPDK.
+            let cpu = match &env.dpdk {
+                Some(d) => d.lcores.iter().copied().find(|&l| l != d.main_lcore).unwrap_or(d.main_lcore) as usize,
+                None => ncpu.saturating_sub(1),
+            };
+            let rx = ports.iter().flat_map(|p| (0..p.rx_queues).map(move |q| (p.id, q))).collect();
+            vec![LcorePlan { id: cpu as u32, cpu, rx }]
         }
     };
     let mut lseen = BTreeSet::new();
@@ -473,19 +490,17 @@ pub fn plan(file: &FileConfig, o: &Overrides, ncpu: usize) -> Result<Plan, Confi
             bail!("lcore id = {}: defined twice", l.id);
         }
         if l.id as usize >= graph_nodes::lcore::MAX_LCORE {
-            bail!(
-                "lcore {}: lcore ids go up to {}",
-                l.id,
-                graph_nodes::lcore::MAX_LCORE - 1
-            );
+            bail!("lcore {}: lcore ids go up to {}", l.id, graph_nodes::lcore::MAX_LCORE - 1);
         }
-        if l.cpu >= ncpu {
-            bail!(
-                "lcore {} cpu = {}: this machine has CPUs 0..{}",
-                l.id,
-                l.cpu,
-                ncpu - 1
-            );
+        if let Some(d) = &env.dpdk {
+            if !d.lcores.contains(&l.id) {
+                bail!("lcore {}: not enabled by the EAL arguments (-l/--lcores give {:?})", l.id, d.lcores);
+            }
+            if l.id == d.main_lcore {
+                bail!("lcore {}: the main lcore reports stats; put workers on other lcores", l.id);
+            }
+        } else if l.cpu >= ncpu {
+            bail!("lcore {} cpu = {}: this machine has CPUs 0..{}", l.id, l.cpu, ncpu - 1);
         }
         if l.rx.is_empty() {
             bail!("lcore {}: polls no (port, queue)", l.id);
@@ -495,15 +510,9 @@ pub fn plan(file: &FileConfig, o: &Overrides, ncpu: usize) -> Result<Plan, Confi
             l.rx.retain(|(p, _)| port(*p).is_some());
         }
         for &(p, q) in &l.rx {
-            let Some(pp) = port(p) else {
-                bail!("lcore {} rx ({p}, {q}): port {p} is not configured", l.id)
-            };
+            let Some(pp) = port(p) else { bail!("lcore {} rx ({p}, {q}): port {p} is not configured", l.id) };
             if q >= pp.rx_queues {
-                bail!(
-                    "lcore {} rx ({p}, {q}): port {p} has {} rx queue(s)",
-                    l.id,
-                    pp.rx_queues
-                );
+                bail!("lcore {} rx ({p}, {q}): port {p} has {} rx queue(s)", l.id, pp.rx_queues);
             }
             if let Some(other) = used.insert((p, q), l.id) {
                 bail!("rx ({p}, {q}) is polled by lcores {other} and {}: a queue belongs to one lcore", l.id);
@@ -517,37 +526,15 @@ pub fn plan(file: &FileConfig, o: &Overrides, ncpu: usize) -> Result<Plan, Confi
 
     // Next hops: one per port (its neighbour, id = port id, as DPDK),
     // plus the file's.
-    let mut hops: Vec<HopPlan> = ports
-        .iter()
-        .map(|p| HopPlan {
-            id: p.id,
-            port: p.id,
-            mac: p.neighbour,
-        })
-        .collect();
+    let mut hops: Vec<HopPlan> = ports.iter().map(|p| HopPlan { id: p.id, port: p.id, mac: p.neighbour }).collect();
     for n in &file.neighbours {
         if port(n.port).is_none() {
-            bail!(
-                "neighbour {} port = {}: port {} is not configured",
-                n.id,
-                n.port,
-                n.port
-            );
+            bail!("neighbour {} port = {}: port {} is not configured", n.id, n.port, n.port);
         }
         let m = mac(&format!("neighbour {} mac", n.id), &n.mac)?;
         match hops.iter_mut().find(|h| h.id == n.id) {
-            Some(h) => {
-                *h = HopPlan {
-                    id: n.id,
-                    port: n.port,
-                    mac: m,
-                }
-            }
-            None => hops.push(HopPlan {
-                id: n.id,
-                port: n.port,
-                mac: m,
-            }),
+            Some(h) => *h = HopPlan { id: n.id, port: n.port, mac: m },
+            None => hops.push(HopPlan { id: n.id, port: n.port, mac: m }),
         }
     }
 
@@ -556,11 +543,7 @@ pub fn plan(file: &FileConfig, o: &Overrides, ncpu: usize) -> Result<Plan, Confi
     if file.routes.is_empty() {
         for p in &ports {
             if p.id < 256 {
-                routes.push(RoutePlan {
-                    prefix: Ipv4Addr::new(198, 18, p.id as u8, 0),
-                    depth: 24,
-                    next_hop: p.id,
-                });
+                routes.push(RoutePlan { prefix: Ipv4Addr::new(198, 18, p.id as u8, 0), depth: 24, next_hop: p.id });
             }
         }
     }
@@ -575,20 +558,13 @@ pub fn plan(file: &FileConfig, o: &Overrides, ncpu: usize) -> Result<Plan, Confi
             }
             (None, Some(n)) => {
                 if !hops.iter().any(|h| h.id == n) {
-                    bail!(
-                        "route {} next_hop = {n}: no [[neighbour]] or port with id {n}",
-                        r.prefix
-                    );
+                    bail!("route {} next_hop = {n}: no [[neighbour]] or port with id {n}", r.prefix);
                 }
                 n
             }
             _ => bail!("route {}: give exactly one of port or next_hop", r.prefix),
         };
-        routes.push(RoutePlan {
-            prefix: addr,
-            depth,
-            next_hop: nh,
-        });
+        routes.push(RoutePlan { prefix: addr, depth, next_hop: nh });
     }
 
     let burst = o.burst.or(file.burst).unwrap_or(256);
@@ -601,14 +577,10 @@ pub fn plan(file: &FileConfig, o: &Overrides, ncpu: usize) -> Result<Plan, Confi
     if pool_cache > 512 {
         bail!("pool_cache = {pool_cache}: at most 512");
     }
-    let auto =
-        (nrxq * burst as u32 * 4 + lcores.len() as u32 * (pool_cache * 2 + burst as u32)).max(8192);
+    let auto = (nrxq * burst as u32 * 4 + lcores.len() as u32 * (pool_cache * 2 + burst as u32)).max(8192);
     let pool_size = o.pool_size.or(file.pool_size).unwrap_or(auto);
     if pool_size < burst as u32 * 2 {
-        bail!(
-            "pool_size = {pool_size}: smaller than two bursts ({})",
-            burst * 2
-        );
+        bail!("pool_size = {pool_size}: smaller than two bursts ({})", burst * 2);
     }
     let stats_interval = o.stats_interval.or(file.stats_interval).unwrap_or(1.0);
     if !(0.0..=86400.0).contains(&stats_interval) {
@@ -620,9 +592,7 @@ pub fn plan(file: &FileConfig, o: &Overrides, ncpu: usize) -> Result<Plan, Confi
             bail!("duration = {d}: must be a positive number of seconds");
         }
     }
-    let tbl8_groups = file
-        .tbl8_groups
-        .unwrap_or(graph_nodes::ip4_lookup::DEFAULT_TBL8_GROUPS);
+    let tbl8_groups = file.tbl8_groups.unwrap_or(graph_nodes::ip4_lookup::DEFAULT_TBL8_GROUPS);
     if tbl8_groups == 0 || tbl8_groups > 1 << 24 {
         bail!("tbl8_groups = {tbl8_groups}: outside 1..=16777216");
     }
@@ -648,7 +618,7 @@ mod tests {
     use super::*;
 
     fn err(file: &str, o: &Overrides) -> String {
-        match parse_file(file).and_then(|f| plan(&f, o, 2)) {
+        match parse_file(file).and_then(|f| plan(&f, o, &Env::native(2))) {
             Ok(_) => panic!("accepted: {file}"),
             Err(e) => e.0,
         }
@@ -656,34 +626,22 @@ mod tests {
 
     #[test]
     fn dpdk_flags_parse() {
-        assert_eq!(
-            parse_dpdk_config("(0,0,1),(1,0,1)").unwrap(),
-            vec![(0, 0, 1), (1, 0, 1)]
-        );
+        assert_eq!(parse_dpdk_config("(0,0,1),(1,0,1)").unwrap(), vec![(0, 0, 1), (1, 0, 1)]);
         assert_eq!(parse_dpdk_config(" (0, 1, 2) ").unwrap(), vec![(0, 1, 2)]);
-        assert!(parse_dpdk_config("(0,0)")
-            .unwrap_err()
-            .0
-            .contains("(port,queue,lcore)"));
-        assert!(parse_dpdk_config("(0,x,1)")
-            .unwrap_err()
-            .0
-            .contains("queue \"x\""));
+        assert!(parse_dpdk_config("(0,0)").unwrap_err().0.contains("(port,queue,lcore)"));
+        assert!(parse_dpdk_config("(0,x,1)").unwrap_err().0.contains("queue \"x\""));
         assert!(parse_dpdk_config("0,0,1").unwrap_err().0.contains("'('"));
         assert!(parse_dpdk_config("").is_err());
         assert_eq!(parse_portmask("0x3").unwrap(), 3);
         assert!(parse_portmask("0").is_err());
         assert!(parse_portmask("zz").unwrap_err().0.contains("-p \"zz\""));
-        assert_eq!(
-            parse_eth_dest("1,52:00:00:00:00:01").unwrap(),
-            (1, [0x52, 0, 0, 0, 0, 1])
-        );
+        assert_eq!(parse_eth_dest("1,52:00:00:00:00:01").unwrap(), (1, [0x52, 0, 0, 0, 0, 1]));
         assert!(parse_eth_dest("1;x").is_err());
     }
 
     #[test]
     fn defaults_are_dpdks() {
-        let p = plan(&demo_file(), &Overrides::default(), 2).unwrap();
+        let p = plan(&demo_file(), &Overrides::default(), &Env::native(2)).unwrap();
         assert_eq!(p.ports.len(), 2);
         assert_eq!(p.lcores.len(), 1);
         assert_eq!(p.lcores[0].cpu, 1);
@@ -699,40 +657,17 @@ mod tests {
         let o = Overrides::default();
         assert!(err("burst = \"x\"", &o).contains("line 1"));
         assert!(err("bogus = 1", &o).contains("bogus"));
-        assert!(err(
-            &format!("{base}[[lcore]]\nid = 1\ncpu = 7\nrx = [[0, 0]]\n"),
-            &o
-        )
-        .contains("cpu = 7"));
-        assert!(err(
-            &format!("{base}[[lcore]]\nid = 1\nrx = [[0, 0]]\n[[lcore]]\nid = 0\nrx = [[0, 0]]\n"),
-            &o
-        )
-        .contains("polled by lcores 1 and 0"));
-        assert!(err(
-            &format!("{base}[[route]]\nprefix = \"10.0.0.0/8\"\nport = 3\n"),
-            &o
-        )
-        .contains("port 3 is not configured"));
-        assert!(err(
-            &format!("{base}[[route]]\nprefix = \"10.0.0.0/33\"\nport = 0\n"),
-            &o
-        )
-        .contains("10.0.0.0/33"));
-        assert!(
-            err(&format!("{base}[[lcore]]\nid = 1\nrx = [[0, 1]]\n"), &o)
-                .contains("has 1 rx queue")
-        );
+        assert!(err(&format!("{base}[[lcore]]\nid = 1\ncpu = 7\nrx = [[0, 0]]\n"), &o).contains("cpu = 7"));
+        assert!(err(&format!("{base}[[lcore]]\nid = 1\nrx = [[0, 0]]\n[[lcore]]\nid = 0\nrx = [[0, 0]]\n"), &o)
+            .contains("polled by lcores 1 and 0"));
+        assert!(err(&format!("{base}[[route]]\nprefix = \"10.0.0.0/8\"\nport = 3\n"), &o)
+            .contains("port 3 is not configured"));
+        assert!(err(&format!("{base}[[route]]\nprefix = \"10.0.0.0/33\"\nport = 0\n"), &o).contains("10.0.0.0/33"));
+        assert!(err(&format!("{base}[[lcore]]\nid = 1\nrx = [[0, 1]]\n"), &o).contains("has 1 rx queue"));
         assert!(err(&format!("{base}mac = \"nope\"\n"), &o).contains("port 0 mac = \"nope\""));
-        let o2 = Overrides {
-            portmask: Some(0b10),
-            ..Overrides::default()
-        };
+        let o2 = Overrides { portmask: Some(0b10), ..Overrides::default() };
         assert!(err(base, &o2).contains("port 1 is not configured"));
-        let o3 = Overrides {
-            max_pkt_len: Some(10),
-            ..Overrides::default()
-        };
+        let o3 = Overrides { max_pkt_len: Some(10), ..Overrides::default() };
         assert!(err(base, &o3).contains("--max-pkt-len 10"));
         for e in [err("burst = 0", &o), err(&format!("{base}burst = 0"), &o)] {
             assert!(!e.contains('\n'), "{e}");
@@ -752,7 +687,7 @@ mod tests {
             max_pkt_len: Some(1518),
             ..Overrides::default()
         };
-        let p = plan(&f, &o, 2).unwrap();
+        let p = plan(&f, &o, &Env::native(2)).unwrap();
         assert_eq!(p.burst, 64);
         assert_eq!(p.lcores.len(), 2);
         assert_eq!(p.ports[0].neighbour, [0x52, 0, 0, 0, 0, 9]);

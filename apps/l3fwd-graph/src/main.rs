@@ -79,22 +79,10 @@ struct Cli {
 
 fn overrides(cli: &Cli) -> Result<Overrides, ConfigError> {
     Ok(Overrides {
-        portmask: cli
-            .portmask
-            .as_deref()
-            .map(config::parse_portmask)
-            .transpose()?,
-        config: cli
-            .config
-            .as_deref()
-            .map(config::parse_dpdk_config)
-            .transpose()?,
+        portmask: cli.portmask.as_deref().map(config::parse_portmask).transpose()?,
+        config: cli.config.as_deref().map(config::parse_dpdk_config).transpose()?,
         promiscuous: cli.promiscuous,
-        eth_dest: cli
-            .eth_dest
-            .iter()
-            .map(|s| config::parse_eth_dest(s))
-            .collect::<Result<_, _>>()?,
+        eth_dest: cli.eth_dest.iter().map(|s| config::parse_eth_dest(s)).collect::<Result<_, _>>()?,
         max_pkt_len: cli.max_pkt_len,
         per_port_pool: cli.per_port_pool,
         stats_json: cli.stats_json.clone(),
@@ -106,6 +94,35 @@ fn overrides(cli: &Cli) -> Result<Overrides, ConfigError> {
     })
 }
 
+/// Initialises the EAL when there are EAL arguments (DPDK mode).
+#[cfg(feature = "dpdk")]
+fn start_eal(argv0: &str, eal: &[String], ncpu: usize) -> Result<config::Env, String> {
+    use graph_nodes::dpdk;
+    if eal.is_empty() {
+        return Ok(config::Env::native(ncpu));
+    }
+    let mut argv = vec![argv0.to_string()];
+    argv.extend_from_slice(eal);
+    dpdk::eal_init(&argv).map_err(|e| e.to_string())?;
+    let lcores = (0..graph_nodes::lcore::MAX_LCORE as u32).filter(|&l| dpdk::lcore_enabled(l)).collect();
+    Ok(config::Env {
+        ncpu,
+        dpdk: Some(config::DpdkEnv { nb_ports: dpdk::eth_dev_count(), lcores, main_lcore: dpdk::main_lcore() }),
+    })
+}
+
+/// Without the dpdk feature there is no EAL to start.
+#[cfg(not(feature = "dpdk"))]
+fn start_eal(_argv0: &str, eal: &[String], ncpu: usize) -> Result<config::Env, String> {
+    if !eal.is_empty() {
+        return Err(format!(
+            "EAL arguments ({}) need a build with the dpdk feature (cargo build --features dpdk)",
+            eal.join(" ")
+        ));
+    }
+    Ok(config::Env::native(ncpu))
+}
+
 fn fail(code: u8, msg: &str) -> ExitCode {
     eprintln!("l3fwd-graph: {msg}");
     ExitCode::from(code)
@@ -115,40 +132,24 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     // EAL arguments come before `--`, as in every DPDK application.
     let (eal, app): (Vec<String>, Vec<String>) = match args.iter().position(|a| a == "--") {
-        Some(i) => (
-            args[1..i].to_vec(),
-            std::iter::once(args[0].clone())
-                .chain(args[i + 1..].iter().cloned())
-                .collect(),
-        ),
+        Some(i) => {
+            (args[1..i].to_vec(), std::iter::once(args[0].clone()).chain(args[i + 1..].iter().cloned()).collect())
+        }
         None => (Vec::new(), args.clone()),
     };
-    if !eal.is_empty() {
-        return fail(2, &format!("EAL arguments ({}) need a build with the dpdk feature (cargo build --features dpdk)", eal.join(" ")));
-    }
     let cli = match Cli::try_parse_from(&app) {
         Ok(c) => c,
-        Err(e)
-            if matches!(
-                e.kind(),
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
-            ) =>
-        {
+        Err(e) if matches!(e.kind(), clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion) => {
             print!("{e}");
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            let first = e
-                .to_string()
-                .lines()
-                .next()
-                .unwrap_or("bad arguments")
-                .trim_start_matches("error: ")
-                .to_string();
+            let first =
+                e.to_string().lines().next().unwrap_or("bad arguments").trim_start_matches("error: ").to_string();
             return fail(2, &first);
         }
     };
-    let demo = cli.demo || app.len() == 1;
+    let demo = cli.demo || (app.len() == 1 && eal.is_empty());
     let o = match overrides(&cli) {
         Ok(o) => o,
         Err(e) => return fail(2, &e.0),
@@ -158,13 +159,19 @@ fn main() -> ExitCode {
             Ok(f) => f,
             Err(e) => return fail(2, &e.0),
         },
+        // No file: DPDK's ports with EAL arguments, else the demo's.
+        None if !eal.is_empty() => config::FileConfig::default(),
         None => config::demo_file(),
     };
-    let ncpu = core_affinity::get_core_ids()
-        .map(|v| v.len())
-        .unwrap_or(1)
-        .max(1);
-    let mut plan = match config::plan(&file, &o, ncpu) {
+    let ncpu = core_affinity::get_core_ids().map(|v| v.len()).unwrap_or(1).max(1);
+    // EAL arguments: before `--`, or the file's `eal` list.
+    let eal_args: Vec<String> = if eal.is_empty() { file.eal.clone().unwrap_or_default() } else { eal };
+    let env = match start_eal(&args[0], &eal_args, ncpu) {
+        Ok(e) => e,
+        Err(e) => return fail(2, &e),
+    };
+    let dpdk_mode = env.dpdk.is_some();
+    let mut plan = match config::plan(&file, &o, &env) {
         Ok(p) => p,
         Err(e) => return fail(2, &e.0),
     };
@@ -180,13 +187,11 @@ fn main() -> ExitCode {
             plan.duration.unwrap_or(0.0)
         );
     }
-    match run::run(&plan, cli.quiet) {
+    match run::run(&plan, cli.quiet, dpdk_mode) {
         Ok(report) => {
             print!("{}", run::summary(&report));
             if let Some(path) = &plan.stats_json {
-                if let Err(RunError::Runtime(e) | RunError::Setup(e)) =
-                    run::write_json(path, &report)
-                {
+                if let Err(RunError::Runtime(e) | RunError::Setup(e)) = run::write_json(path, &report) {
                     return fail(1, &e);
                 }
             }

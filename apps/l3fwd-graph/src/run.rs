@@ -84,9 +84,67 @@ pub struct Report {
     pub pool_in_use: u32,
 }
 
+/// A worker: our pinned thread natively, an EAL lcore with DPDK.
 struct Worker {
     lcore: u32,
-    handle: std::thread::JoinHandle<Result<(), String>>,
+    kind: WorkerKind,
+}
+
+enum WorkerKind {
+    Thread(std::thread::JoinHandle<Result<(), String>>),
+    #[cfg(feature = "dpdk")]
+    Eal(Arc<std::sync::Mutex<Option<String>>>),
+}
+
+impl Worker {
+    fn spawn(g: Graph, lcore: u32, cpu: usize, stop: Arc<AtomicBool>, dpdk: bool) -> Result<Worker, RunError> {
+        #[cfg(feature = "dpdk")]
+        if dpdk {
+            let err = Arc::new(std::sync::Mutex::new(None));
+            let e2 = err.clone();
+            graph_nodes::dpdk::launch(lcore, move || match worker_loop(g, lcore, None, stop) {
+                Ok(()) => 0,
+                Err(e) => {
+                    *e2.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                    -1
+                }
+            })
+            .map_err(|e| RunError::Runtime(e.to_string()))?;
+            return Ok(Worker { lcore, kind: WorkerKind::Eal(err) });
+        }
+        let _ = dpdk;
+        let handle = std::thread::Builder::new()
+            .name(format!("worker_{lcore}"))
+            .spawn(move || worker_loop(g, lcore, Some(cpu), stop))
+            .map_err(|e| RunError::Runtime(format!("spawning lcore {lcore}: {e}")))?;
+        Ok(Worker { lcore, kind: WorkerKind::Thread(handle) })
+    }
+
+    fn is_finished(&self) -> bool {
+        match &self.kind {
+            WorkerKind::Thread(h) => h.is_finished(),
+            #[cfg(feature = "dpdk")]
+            WorkerKind::Eal(_) => graph_nodes::dpdk::finished(self.lcore),
+        }
+    }
+
+    fn join(self) -> Result<(), String> {
+        match self.kind {
+            WorkerKind::Thread(h) => match h.join() {
+                Ok(r) => r,
+                Err(_) => Err(format!("lcore {} panicked", self.lcore)),
+            },
+            #[cfg(feature = "dpdk")]
+            WorkerKind::Eal(err) => match graph_nodes::dpdk::wait(self.lcore) {
+                0 => Ok(()),
+                _ => Err(err
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .take()
+                    .unwrap_or_else(|| format!("lcore {} panicked", self.lcore))),
+            },
+        }
+    }
 }
 
 fn ports_table(ports: &[Arc<Port>], prev: &mut BTreeMap<u16, PortCounters>, secs: f64) -> String {
@@ -122,26 +180,30 @@ fn ports_table(ports: &[Arc<Port>], prev: &mut BTreeMap<u16, PortCounters>, secs
             r(c.rx_nombuf),
             r(c.ierrors),
             r(c.oerrors),
-            Cell::new(format!("{:.3}", rate(c.ipackets, last.ipackets)))
-                .set_alignment(CellAlignment::Right),
-            Cell::new(format!("{:.3}", rate(c.opackets, last.opackets)))
-                .set_alignment(CellAlignment::Right),
+            Cell::new(format!("{:.3}", rate(c.ipackets, last.ipackets))).set_alignment(CellAlignment::Right),
+            Cell::new(format!("{:.3}", rate(c.opackets, last.opackets))).set_alignment(CellAlignment::Right),
         ]);
     }
     t.to_string()
 }
 
-fn open_ports(plan: &Plan) -> Result<(Vec<Arc<Port>>, Vec<Mempool>), RunError> {
+fn make_pool(plan: &Plan, name: &str, dpdk: bool) -> Result<Mempool, RunError> {
+    #[cfg(feature = "dpdk")]
+    if dpdk {
+        return graph_nodes::dpdk::pool_create(name, plan.pool_size, plan.pool_cache, -1)
+            .map_err(|e| RunError::Setup(e.to_string()));
+    }
+    let _ = dpdk;
+    let cfg = PoolConfig { size: plan.pool_size, cache_size: plan.pool_cache, ..PoolConfig::default() };
+    Mempool::new(name, &cfg).map_err(|e| RunError::Setup(e.to_string()))
+}
+
+fn open_ports(plan: &Plan, dpdk: bool) -> Result<(Vec<Arc<Port>>, Vec<Mempool>), RunError> {
     let mut pools = Vec::new();
     let shared = if plan.per_port_pool {
         None
     } else {
-        let cfg = PoolConfig {
-            size: plan.pool_size,
-            cache_size: plan.pool_cache,
-            ..PoolConfig::default()
-        };
-        let p = Mempool::new("pktmbuf_pool", &cfg).map_err(|e| RunError::Setup(e.to_string()))?;
+        let p = make_pool(plan, "pktmbuf_pool", dpdk)?;
         pools.push(p.clone());
         Some(p)
     };
@@ -150,13 +212,7 @@ fn open_ports(plan: &Plan) -> Result<(Vec<Arc<Port>>, Vec<Mempool>), RunError> {
         let pool = match &shared {
             Some(p) => p.clone(),
             None => {
-                let cfg = PoolConfig {
-                    size: plan.pool_size,
-                    cache_size: plan.pool_cache,
-                    ..PoolConfig::default()
-                };
-                let p = Mempool::new(&format!("pktmbuf_pool_p{}", pp.id), &cfg)
-                    .map_err(|e| RunError::Setup(e.to_string()))?;
+                let p = make_pool(plan, &format!("pktmbuf_pool_p{}", pp.id), dpdk)?;
                 pools.push(p.clone());
                 p
             }
@@ -169,8 +225,7 @@ fn open_ports(plan: &Plan) -> Result<(Vec<Arc<Port>>, Vec<Mempool>), RunError> {
             mac: pp.mac,
             mtu: pp.mtu,
         };
-        let port = Port::open(pp.id, &cfg, &pool)
-            .map_err(|e| RunError::Setup(format!("port {}: {e}", pp.id)))?;
+        let port = Port::open(pp.id, &cfg, &pool).map_err(|e| RunError::Setup(format!("port {}: {e}", pp.id)))?;
         ports.push(port);
     }
     Ok((ports, pools))
@@ -180,28 +235,13 @@ fn configure_nodes(plan: &Plan, ports: &[Arc<Port>]) -> Result<Vec<Graph>, RunEr
     let setup = |e: &dyn std::fmt::Display| RunError::Setup(e.to_string());
     ip4_lookup::init_fib(plan.tbl8_groups);
     eth_config::eth_config(
-        &ports
-            .iter()
-            .map(|p| EthConf {
-                port: p.id(),
-                nb_rxq: p.nb_rxq(),
-                nb_txq: p.nb_txq(),
-            })
-            .collect::<Vec<_>>(),
+        &ports.iter().map(|p| EthConf { port: p.id(), nb_rxq: p.nb_rxq(), nb_txq: p.nb_txq() }).collect::<Vec<_>>(),
     )
     .map_err(|e| setup(&e))?;
     for h in &plan.hops {
         let p = ports.iter().find(|p| p.id() == h.port).expect("validated");
-        ip4_rewrite::rewrite_add(
-            h.id,
-            NextHop {
-                dst_mac: h.mac,
-                src_mac: p.mac(),
-                port: h.port,
-                mtu: p.mtu(),
-            },
-        )
-        .map_err(|e| setup(&e))?;
+        ip4_rewrite::rewrite_add(h.id, NextHop { dst_mac: h.mac, src_mac: p.mac(), port: h.port, mtu: p.mtu() })
+            .map_err(|e| setup(&e))?;
     }
     for r in &plan.routes {
         ip4_lookup::route_add(r.prefix, r.depth, r.next_hop, Ip4LookupNext::Rewrite)
@@ -214,10 +254,7 @@ fn configure_nodes(plan: &Plan, ports: &[Arc<Port>]) -> Result<Vec<Graph>, RunEr
         for p in ports {
             eth_config::set_tx_queue(&name, p.id(), i as u16);
         }
-        let patterns: Vec<String> =
-            l.rx.iter()
-                .map(|(p, q)| format!("ethdev_rx-{p}-{q}"))
-                .collect();
+        let patterns: Vec<String> = l.rx.iter().map(|(p, q)| format!("ethdev_rx-{p}-{q}")).collect();
         let g = Graph::create(&name, &GraphParam::new(patterns))
             .map_err(|e| RunError::Setup(format!("graph {name}: {e}")))?;
         graphs.push(g);
@@ -225,14 +262,13 @@ fn configure_nodes(plan: &Plan, ports: &[Arc<Port>]) -> Result<Vec<Graph>, RunEr
     Ok(graphs)
 }
 
-fn worker_loop(
-    mut g: Graph,
-    lcore_id: u32,
-    cpu: usize,
-    stop: Arc<AtomicBool>,
-) -> Result<(), String> {
-    if !core_affinity::set_for_current(core_affinity::CoreId { id: cpu }) {
-        eprintln!("l3fwd-graph: lcore {lcore_id}: could not pin to CPU {cpu}; running unpinned");
+/// Walks `g` until told to stop, then drains it. `cpu`: pin there (our
+/// threads); EAL lcores are pinned by the EAL already.
+fn worker_loop(mut g: Graph, lcore_id: u32, cpu: Option<usize>, stop: Arc<AtomicBool>) -> Result<(), String> {
+    if let Some(cpu) = cpu {
+        if !core_affinity::set_for_current(core_affinity::CoreId { id: cpu }) {
+            eprintln!("l3fwd-graph: lcore {lcore_id}: could not pin to CPU {cpu}; running unpinned");
+        }
     }
     let guard = lcore::register(lcore_id).map_err(|e| format!("lcore {lcore_id}: {e}"))?;
     while !stop.load(Relaxed) {
@@ -270,27 +306,21 @@ fn node_reports(rows: &[ClusterNodeStats]) -> Vec<NodeReport> {
 
 /// Runs the router described by `plan` until a signal, the duration, or
 /// the end of finite input. Prints stats every interval and at the end.
-pub fn run(plan: &Plan, quiet: bool) -> Result<Report, RunError> {
+pub fn run(plan: &Plan, quiet: bool, dpdk: bool) -> Result<Report, RunError> {
     let stop_signal = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop_signal.clone())
             .map_err(|e| RunError::Runtime(format!("signal handler: {e}")))?;
     }
-    let (ports, pools) = open_ports(plan)?;
+    let (ports, pools) = open_ports(plan, dpdk)?;
     let result = (|| {
         let graphs = configure_nodes(plan, &ports)?;
-        let mut cluster =
-            ClusterStats::new(&["worker_*"]).map_err(|e| RunError::Runtime(e.to_string()))?;
+        let mut cluster = ClusterStats::new(&["worker_*"]).map_err(|e| RunError::Runtime(e.to_string()))?;
         let stop = Arc::new(AtomicBool::new(false));
         let start = Instant::now();
         let mut workers = Vec::new();
         for (g, l) in graphs.into_iter().zip(&plan.lcores) {
-            let (stop, id, cpu) = (stop.clone(), l.id, l.cpu);
-            let handle = std::thread::Builder::new()
-                .name(format!("worker_{id}"))
-                .spawn(move || worker_loop(g, id, cpu, stop))
-                .map_err(|e| RunError::Runtime(format!("spawning lcore {id}: {e}")))?;
-            workers.push(Worker { lcore: id, handle });
+            workers.push(Worker::spawn(g, l.id, l.cpu, stop.clone(), dpdk)?);
         }
         let mut prev_ports = BTreeMap::new();
         let mut last_print = Instant::now();
@@ -301,13 +331,10 @@ pub fn run(plan: &Plan, quiet: bool) -> Result<Report, RunError> {
             if stop_signal.load(Relaxed) {
                 break;
             }
-            if plan
-                .duration
-                .is_some_and(|d| now.duration_since(start).as_secs_f64() >= d)
-            {
+            if plan.duration.is_some_and(|d| now.duration_since(start).as_secs_f64() >= d) {
                 break;
             }
-            if workers.iter().any(|w| w.handle.is_finished()) {
+            if workers.iter().any(|w| w.is_finished()) {
                 break;
             }
             if plan.exit_on_eof {
@@ -325,10 +352,7 @@ pub fn run(plan: &Plan, quiet: bool) -> Result<Report, RunError> {
             {
                 let secs = now.duration_since(last_print).as_secs_f64();
                 last_print = now;
-                println!(
-                    "== l3fwd-graph: {:.1} s ==",
-                    now.duration_since(start).as_secs_f64()
-                );
+                println!("== l3fwd-graph: {:.1} s ==", now.duration_since(start).as_secs_f64());
                 print!("{}", format_table(&cluster.get()));
                 println!("{}", ports_table(&ports, &mut prev_ports, secs));
             }
@@ -339,10 +363,8 @@ pub fn run(plan: &Plan, quiet: bool) -> Result<Report, RunError> {
         stop.store(true, Relaxed);
         let mut failures = Vec::new();
         for w in workers {
-            match w.handle.join() {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => failures.push(e),
-                Err(_) => failures.push(format!("lcore {} panicked", w.lcore)),
+            if let Err(e) = w.join() {
+                failures.push(e);
             }
         }
         let elapsed = start.elapsed().as_secs_f64();
@@ -360,10 +382,7 @@ pub fn run(plan: &Plan, quiet: bool) -> Result<Report, RunError> {
         }
         let report = Report {
             elapsed_s: elapsed,
-            ports: ports
-                .iter()
-                .map(|p| PortReport::new(p.id(), p.stats()))
-                .collect(),
+            ports: ports.iter().map(|p| PortReport::new(p.id(), p.stats())).collect(),
             nodes: node_reports(&rows),
             lcores: plan.lcores.iter().map(|l| l.id).collect(),
             pool_in_use: pools.iter().map(|p| p.in_use()).sum(),
@@ -382,8 +401,7 @@ pub fn run(plan: &Plan, quiet: bool) -> Result<Report, RunError> {
 /// Writes the report as JSON.
 pub fn write_json(path: &Path, r: &Report) -> Result<(), RunError> {
     let text = serde_json::to_string_pretty(r).map_err(|e| RunError::Runtime(e.to_string()))?;
-    std::fs::write(path, text + "\n")
-        .map_err(|e| RunError::Runtime(format!("--stats-json {}: {e}", path.display())))
+    std::fs::write(path, text + "\n").map_err(|e| RunError::Runtime(format!("--stats-json {}: {e}", path.display())))
 }
 
 /// A few lines for humans: what went through, how fast, what was dropped.

@@ -29,37 +29,24 @@ impl Lab {
             eprintln!("skipping AF_PACKET e2e: needs root");
             return None;
         }
-        let lab = Lab {
-            tag: std::process::id().to_string(),
-        };
-        let ip = |a: &[&str]| {
-            Command::new("ip")
-                .args(a)
-                .status()
-                .map(|s| s.success())
-                .unwrap_or(false)
-        };
+        let lab = Lab { tag: std::process::id().to_string() };
+        let ip = |a: &[&str]| Command::new("ip").args(a).status().map(|s| s.success()).unwrap_or(false);
         for n in ["r", "h0", "h1"] {
             if !ip(&["netns", "add", &lab.ns(n)]) {
                 eprintln!("skipping AF_PACKET e2e: `ip netns add` failed");
                 return None;
             }
             let ns = lab.ns(n);
-            for s in [
-                "net.ipv6.conf.all.disable_ipv6=1",
-                "net.ipv6.conf.default.disable_ipv6=1",
-            ] {
+            for s in ["net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"] {
                 assert!(ip(&["netns", "exec", &ns, "sysctl", "-qw", s]));
             }
         }
         let (r, h0, h1) = (lab.ns("r"), lab.ns("h0"), lab.ns("h1"));
         assert!(ip(&[
-            "netns", "exec", &r, "ip", "link", "add", "r0", "type", "veth", "peer", "name", "h0",
-            "netns", &h0
+            "netns", "exec", &r, "ip", "link", "add", "r0", "type", "veth", "peer", "name", "h0", "netns", &h0
         ]));
         assert!(ip(&[
-            "netns", "exec", &r, "ip", "link", "add", "r1", "type", "veth", "peer", "name", "h1",
-            "netns", &h1
+            "netns", "exec", &r, "ip", "link", "add", "r1", "type", "veth", "peer", "name", "h1", "netns", &h1
         ]));
         for (ns, dev) in [(&r, "r0"), (&r, "r1"), (&h0, "h0"), (&h1, "h1")] {
             assert!(ip(&["netns", "exec", ns, "ip", "link", "set", dev, "up"]));
@@ -77,9 +64,7 @@ impl Lab {
 impl Drop for Lab {
     fn drop(&mut self) {
         for n in ["r", "h0", "h1"] {
-            let _ = Command::new("ip")
-                .args(["netns", "del", &self.ns(n)])
-                .status();
+            let _ = Command::new("ip").args(["netns", "del", &self.ns(n)]).status();
         }
     }
 }
@@ -113,24 +98,9 @@ fn forwards_real_frames_between_namespaces() {
     let rx_lab = lab.clone();
     let receiver = std::thread::spawn(move || {
         rx_lab.enter("h1");
-        let pool = Mempool::new(
-            "h1",
-            &PoolConfig {
-                size: 2048,
-                cache_size: 0,
-                ..PoolConfig::default()
-            },
-        )
-        .unwrap();
-        let p = Port::open(
-            91,
-            &PortConfig {
-                nb_txq: 0,
-                ..PortConfig::parse("af_packet:iface=h1").unwrap()
-            },
-            &pool,
-        )
-        .unwrap();
+        let pool = Mempool::new("h1", &PoolConfig { size: 2048, cache_size: 0, ..PoolConfig::default() }).unwrap();
+        let p = Port::open(91, &PortConfig { nb_txq: 0, ..PortConfig::parse("af_packet:iface=h1").unwrap() }, &pool)
+            .unwrap();
         let mut rx = p.take_rx_queue(0).unwrap();
         let mut got = Vec::new();
         let mut buf = [Obj::NULL; 64];
@@ -168,24 +138,9 @@ fn forwards_real_frames_between_namespaces() {
     let to_send = sent.clone();
     std::thread::spawn(move || {
         tx_lab.enter("h0");
-        let pool = Mempool::new(
-            "h0",
-            &PoolConfig {
-                size: 2048,
-                cache_size: 0,
-                ..PoolConfig::default()
-            },
-        )
-        .unwrap();
-        let p = Port::open(
-            90,
-            &PortConfig {
-                nb_rxq: 0,
-                ..PortConfig::parse("af_packet:iface=h0").unwrap()
-            },
-            &pool,
-        )
-        .unwrap();
+        let pool = Mempool::new("h0", &PoolConfig { size: 2048, cache_size: 0, ..PoolConfig::default() }).unwrap();
+        let p = Port::open(90, &PortConfig { nb_rxq: 0, ..PortConfig::parse("af_packet:iface=h0").unwrap() }, &pool)
+            .unwrap();
         let mut tx = p.take_tx_queue(0).unwrap();
         for f in &to_send {
             let o = pool.alloc().unwrap();
@@ -205,10 +160,7 @@ fn forwards_real_frames_between_namespaces() {
     let out = router.wait_with_output().unwrap();
     assert!(out.status.success(), "router: {:?}", out.status);
     assert_eq!(got.len(), 500, "every frame forwarded to h1");
-    let mut tags: Vec<u16> = got
-        .iter()
-        .map(|d| u16::from_be_bytes([d[34], d[35]]))
-        .collect();
+    let mut tags: Vec<u16> = got.iter().map(|d| u16::from_be_bytes([d[34], d[35]])).collect();
     tags.sort_unstable();
     assert_eq!(tags, (0..500).collect::<Vec<u16>>());
     for d in &got {
@@ -220,8 +172,7 @@ fn forwards_real_frames_between_namespaces() {
         assert_eq!(checksum(&d[14..34]), 0, "valid checksum");
         assert_eq!(&d[34..], &orig[34..], "payload untouched");
     }
-    let j: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
+    let j: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
     assert_eq!(j["pool_in_use"], 0);
     let _ = std::fs::remove_dir_all(&dir);
 }

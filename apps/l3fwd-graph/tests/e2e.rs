@@ -53,13 +53,7 @@ const NEIGH: [[u8; 6]; 2] = [[0x52, 0x54, 0, 0, 0, 0], [0x52, 0x54, 0, 0, 0, 1]]
 
 /// A frame to port `to` carrying a unique tag in its UDP source port.
 fn good(to: u8, tag: u16, len: usize) -> Vec<u8> {
-    Udp4 {
-        dst: [198, 18, to, 1 + (tag % 200) as u8],
-        sport: tag,
-        frame_len: len,
-        ..Udp4::default()
-    }
-    .build()
+    Udp4 { dst: [198, 18, to, 1 + (tag % 200) as u8], sport: tag, frame_len: len, ..Udp4::default() }.build()
 }
 
 fn config(d: &Path, inputs: &[&Path; 2], lcores: &str, extra: &str) -> PathBuf {
@@ -106,36 +100,16 @@ fn pcap_in_pcap_out_every_frame_checked() {
     let mut v = g.clone();
     v[24] ^= 0x55; // checksum
     bad(v);
-    bad(Udp4 {
-        ttl: 1,
-        ..Udp4::default()
-    }
-    .build()); // ttl
-    bad(Udp4 {
-        dst: [10, 1, 1, 1],
-        ..Udp4::default()
-    }
-    .build()); // no route
-    bad(Udp4 {
-        frame_len: 1100,
-        ..Udp4::default()
-    }
-    .build()); // > MTU 1000
+    bad(Udp4 { ttl: 1, ..Udp4::default() }.build()); // ttl
+    bad(Udp4 { dst: [10, 1, 1, 1], ..Udp4::default() }.build()); // no route
+    bad(Udp4 { frame_len: 1100, ..Udp4::default() }.build()); // > MTU 1000
     bad(build_arp([2; 6], [1, 1, 1, 1], [2, 2, 2, 2])); // not IP
     bad(build_udp6([2; 6], [4; 6], [0xfe; 16], 80)); // IPv6, no ip6_lookup
                                                      // Port 1's input: VLAN-tagged frames, routed like untagged ones.
     let mut in1 = Vec::new();
     for t in 1000..1100u16 {
-        let f = Udp4 {
-            vlan: Some(7),
-            ..Udp4 {
-                dst: [198, 18, 0, 9],
-                sport: t,
-                frame_len: 64,
-                ..Udp4::default()
-            }
-        }
-        .build();
+        let f =
+            Udp4 { vlan: Some(7), ..Udp4 { dst: [198, 18, 0, 9], sport: t, frame_len: 64, ..Udp4::default() } }.build();
         let mut untagged = f.clone();
         untagged.drain(12..16);
         expect[0].push(expect_forwarded(&untagged, 0));
@@ -146,23 +120,13 @@ fn pcap_in_pcap_out_every_frame_checked() {
     write_pcap(&p1, in1.iter().map(|f| f.as_slice())).unwrap();
     let cfg = config(&d, &[&p0, &p1], "", "");
     let stats = d.join("stats.json");
-    let out = bin()
-        .arg("-f")
-        .arg(&cfg)
-        .arg("--exit-on-eof")
-        .arg("--stats-json")
-        .arg(&stats)
-        .arg("-q")
-        .output()
-        .unwrap();
+    let out =
+        bin().arg("-f").arg(&cfg).arg("--exit-on-eof").arg("--stats-json").arg(&stats).arg("-q").output().unwrap();
     ok(&out);
 
     for port in 0..2 {
-        let got: Vec<Vec<u8>> = read_pcap(&d.join(format!("out{port}.pcap")))
-            .unwrap()
-            .iter()
-            .map(|f| f.to_vec())
-            .collect();
+        let got: Vec<Vec<u8>> =
+            read_pcap(&d.join(format!("out{port}.pcap"))).unwrap().iter().map(|f| f.to_vec()).collect();
         // Frames from the two inputs interleave on port 0; compare as sets
         // with multiplicity, then check each frame's invariants.
         let mut g = got.clone();
@@ -179,13 +143,7 @@ fn pcap_in_pcap_out_every_frame_checked() {
     }
     let j = json(&stats);
     let counters = |node: &str| {
-        j["nodes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|n| n["name"] == node)
-            .map(|n| n["counters"].clone())
-            .unwrap()
+        j["nodes"].as_array().unwrap().iter().find(|n| n["name"] == node).map(|n| n["counters"].clone()).unwrap()
     };
     assert_eq!(counters("ip4_lookup")["runt"], 1);
     assert_eq!(counters("ip4_lookup")["bad_checksum"], 1);
@@ -194,70 +152,39 @@ fn pcap_in_pcap_out_every_frame_checked() {
     assert_eq!(counters("ip4_rewrite")["mtu_exceeded"], 1);
     assert_eq!(counters("pkt_cls")["not_ip"], 1);
     assert_eq!(counters("pkt_cls")["ipv6_no_lookup"], 1);
-    let rx: u64 = j["ports"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["rx_packets"].as_u64().unwrap())
-        .sum();
-    let tx: u64 = j["ports"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["tx_packets"].as_u64().unwrap())
-        .sum();
+    let rx: u64 = j["ports"].as_array().unwrap().iter().map(|p| p["rx_packets"].as_u64().unwrap()).sum();
+    let tx: u64 = j["ports"].as_array().unwrap().iter().map(|p| p["tx_packets"].as_u64().unwrap()).sum();
     assert_eq!(rx, 407);
     assert_eq!(tx, 400);
     assert_eq!(j["pool_in_use"], 0);
     assert!(j["elapsed_s"].as_f64().unwrap() > 0.0);
     let s = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        s.contains("407 packets received, 400 sent, 7 dropped"),
-        "{s}"
-    );
+    assert!(s.contains("407 packets received, 400 sent, 7 dropped"), "{s}");
 }
 
 #[test]
 fn two_workers_on_two_cpus_lose_and_duplicate_nothing() {
     let d = dir("two");
-    let ins: Vec<Vec<Vec<u8>>> = (0..2u16)
-        .map(|p| {
-            (0..5000u16)
-                .map(|t| good((t % 2) as u8, p * 10000 + t, 60))
-                .collect()
-        })
-        .collect();
+    let ins: Vec<Vec<Vec<u8>>> =
+        (0..2u16).map(|p| (0..5000u16).map(|t| good((t % 2) as u8, p * 10000 + t, 60)).collect()).collect();
     let (p0, p1) = (d.join("in0.pcap"), d.join("in1.pcap"));
     write_pcap(&p0, ins[0].iter().map(|f| f.as_slice())).unwrap();
     write_pcap(&p1, ins[1].iter().map(|f| f.as_slice())).unwrap();
-    let lcores =
-        "[[lcore]]\nid = 0\ncpu = 0\nrx = [[0, 0]]\n[[lcore]]\nid = 1\ncpu = 1\nrx = [[1, 0]]\n";
+    let lcores = "[[lcore]]\nid = 0\ncpu = 0\nrx = [[0, 0]]\n[[lcore]]\nid = 1\ncpu = 1\nrx = [[1, 0]]\n";
     let cfg = config(&d, &[&p0, &p1], lcores, "");
     let stats = d.join("stats.json");
-    let out = bin()
-        .arg("-f")
-        .arg(&cfg)
-        .arg("--exit-on-eof")
-        .arg("--stats-json")
-        .arg(&stats)
-        .arg("-q")
-        .output()
-        .unwrap();
+    let out =
+        bin().arg("-f").arg(&cfg).arg("--exit-on-eof").arg("--stats-json").arg(&stats).arg("-q").output().unwrap();
     ok(&out);
     let mut tags = Vec::new();
     for port in 0..2 {
-        for f in read_pcap(&d.join(format!("out{port}.pcap")))
-            .unwrap()
-            .iter()
-        {
+        for f in read_pcap(&d.join(format!("out{port}.pcap"))).unwrap().iter() {
             assert_eq!(f[14 + 16 + 2], port as u8, "routed to the right port");
             tags.push(u16::from_be_bytes([f[34], f[35]]));
         }
     }
     tags.sort_unstable();
-    let mut want: Vec<u16> = (0..2u16)
-        .flat_map(|p| (0..5000u16).map(move |t| p * 10000 + t))
-        .collect();
+    let mut want: Vec<u16> = (0..2u16).flat_map(|p| (0..5000u16).map(move |t| p * 10000 + t)).collect();
     want.sort_unstable();
     assert_eq!(tags, want, "every frame exactly once");
     let j = json(&stats);
@@ -277,28 +204,13 @@ fn sigint_drains_and_exits_zero() {
         .spawn()
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(700));
-    assert!(Command::new("kill")
-        .arg("-INT")
-        .arg(child.id().to_string())
-        .status()
-        .unwrap()
-        .success());
+    assert!(Command::new("kill").arg("-INT").arg(child.id().to_string()).status().unwrap().success());
     let out = child.wait_with_output().unwrap();
     ok(&out);
     let j = json(&stats);
     assert!(j["elapsed_s"].as_f64().unwrap() < 30.0);
-    let rx: u64 = j["ports"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["rx_packets"].as_u64().unwrap())
-        .sum();
-    let tx: u64 = j["ports"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["tx_packets"].as_u64().unwrap())
-        .sum();
+    let rx: u64 = j["ports"].as_array().unwrap().iter().map(|p| p["rx_packets"].as_u64().unwrap()).sum();
+    let tx: u64 = j["ports"].as_array().unwrap().iter().map(|p| p["tx_packets"].as_u64().unwrap()).sum();
     assert!(rx > 0);
     assert_eq!(rx, tx, "drained: everything received was sent");
     assert_eq!(j["pool_in_use"], 0);
@@ -347,15 +259,8 @@ fn bad_input_is_one_line_and_exit_2() {
         let out = bin().args(&args).output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
-        assert_eq!(
-            err.trim_end().lines().count(),
-            1,
-            "{args:?}: one line: {err}"
-        );
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: one line: {err}");
         assert!(err.contains(needle), "{args:?}: {err}");
-        assert!(
-            !err.contains("panicked") && !err.contains("backtrace"),
-            "{err}"
-        );
+        assert!(!err.contains("panicked") && !err.contains("backtrace"), "{err}");
     }
 }

@@ -34,25 +34,12 @@ fn main() -> ExitCode {
         core_affinity::set_for_current(core_affinity::CoreId { id: cpu });
     }
     let _l = lcore::register(0).expect("lcore");
-    let pool = Mempool::new(
-        "afperf",
-        &PoolConfig {
-            size: 8192,
-            cache_size: 256,
-            ..PoolConfig::default()
-        },
-    )
-    .expect("pool");
+    let pool =
+        Mempool::new("afperf", &PoolConfig { size: 8192, cache_size: 256, ..PoolConfig::default() }).expect("pool");
     let spec = format!("af_packet:iface={iface}");
     let cfg = match mode {
-        "tx" => PortConfig {
-            nb_rxq: 0,
-            ..PortConfig::parse(&spec).expect("spec")
-        },
-        _ => PortConfig {
-            nb_txq: 0,
-            ..PortConfig::parse(&spec).expect("spec")
-        },
+        "tx" => PortConfig { nb_rxq: 0, ..PortConfig::parse(&spec).expect("spec") },
+        _ => PortConfig { nb_txq: 0, ..PortConfig::parse(&spec).expect("spec") },
     };
     let port = match Port::open(0, &cfg, &pool) {
         Ok(p) => p,
@@ -100,11 +87,7 @@ fn main() -> ExitCode {
     let s = t0.elapsed().as_secs_f64();
     // per_sec[i] is the running count when second i started.
     per_sec.push(frames);
-    let mut rates: Vec<u64> = per_sec
-        .windows(2)
-        .map(|w| w[1] - w[0])
-        .filter(|&r| r > 0)
-        .collect();
+    let mut rates: Vec<u64> = per_sec.windows(2).map(|w| w[1] - w[0]).filter(|&r| r > 0).collect();
     if rates.len() > 2 {
         rates = rates[1..rates.len() - 1].to_vec();
     }

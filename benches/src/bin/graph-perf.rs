@@ -63,10 +63,7 @@ fn main() -> ExitCode {
         match v {
             -1 => Ok(None),
             v if v >= 0 && (v as usize) < ncpu => Ok(Some(v as usize)),
-            v => Err(format!(
-                "--{name} {v}: this machine has CPUs 0..{}",
-                ncpu - 1
-            )),
+            v => Err(format!("--{name} {v}: this machine has CPUs 0..{}", ncpu - 1)),
         }
     };
     let cfg = (|| -> Result<RunConfig, String> {

@@ -62,9 +62,7 @@ fn src(ctx: &mut Ctx<'_>, s: &mut Src, _objs: Objs<'_>) -> usize {
                 }
             }
             SrcMode::Bulk => {
-                let v: Vec<Obj> = (0..n)
-                    .map(|i| Obj::from_addr(s.tag << 32 | (s.seq + i)))
-                    .collect();
+                let v: Vec<Obj> = (0..n).map(|i| Obj::from_addr(s.tag << 32 | (s.seq + i))).collect();
                 s.seq += n;
                 ctx.enqueue(e, &v);
             }

@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use graph_core::Obj;
 
-use super::{Opened, PortConfig, PortError, QueueStats, RxBackend, TxBackend};
+use super::{Opened, PortConfig, PortError, PortId, QueueStats, RxBackend, TxBackend};
 use crate::mbuf::Mbuf;
 use crate::mempool::{free_bulk, Mempool};
 
@@ -28,11 +28,7 @@ const BLOCK_SIZE: u32 = 1 << 18;
 const FRAME_SIZE: u32 = 2048;
 
 fn err(what: impl Into<String>, source: io::Error) -> PortError {
-    PortError::Io {
-        backend: "af_packet",
-        what: what.into(),
-        source,
-    }
+    PortError::Io { backend: "af_packet", what: what.into(), source }
 }
 
 fn last(what: impl Into<String>) -> PortError {
@@ -57,22 +53,10 @@ impl Drop for Ring {
     }
 }
 
-fn setsockopt<T>(
-    fd: &OwnedFd,
-    level: i32,
-    name: i32,
-    val: &T,
-    what: &str,
-) -> Result<(), PortError> {
+fn setsockopt<T>(fd: &OwnedFd, level: i32, name: i32, val: &T, what: &str) -> Result<(), PortError> {
     // SAFETY: `val` points to a live `T` of the size passed.
     let rc = unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            level,
-            name,
-            (val as *const T).cast(),
-            std::mem::size_of::<T>() as u32,
-        )
+        libc::setsockopt(fd.as_raw_fd(), level, name, (val as *const T).cast(), std::mem::size_of::<T>() as u32)
     };
     if rc != 0 {
         return Err(last(what));
@@ -85,9 +69,7 @@ fn packet_socket(iface: &str) -> Result<OwnedFd, PortError> {
     // SAFETY: plain socket(2) call.
     let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, i32::from(proto)) };
     if fd < 0 {
-        return Err(last(format!(
-            "opening a packet socket for {iface} (needs CAP_NET_RAW)"
-        )));
+        return Err(last(format!("opening a packet socket for {iface} (needs CAP_NET_RAW)")));
     }
     // SAFETY: `fd` was just returned by socket(2) and is owned by nobody else.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
@@ -145,10 +127,7 @@ fn map_ring(fd: &OwnedFd, len: usize, what: &str) -> Result<Ring, PortError> {
     if p == libc::MAP_FAILED {
         return Err(last(what.to_string()));
     }
-    Ok(Ring {
-        ptr: NonNull::new(p.cast()).expect("mmap"),
-        len,
-    })
+    Ok(Ring { ptr: NonNull::new(p.cast()).expect("mmap"), len })
 }
 
 /// The MAC address of `iface`, asked through `fd` (so in the socket's
@@ -198,12 +177,7 @@ impl Rx {
         // starts with `version` then `offset_to_priv` then `block_status`,
         // a u32 the kernel and we hand over atomically.
         unsafe {
-            let bd = self
-                .ring
-                .ptr
-                .as_ptr()
-                .add((b * BLOCK_SIZE) as usize)
-                .cast::<libc::tpacket_block_desc>();
+            let bd = self.ring.ptr.as_ptr().add((b * BLOCK_SIZE) as usize).cast::<libc::tpacket_block_desc>();
             AtomicU32::from_ptr(std::ptr::addr_of_mut!((*bd).hdr.bh1.block_status))
         }
     }
@@ -229,8 +203,9 @@ impl Rx {
 }
 
 impl RxBackend for Rx {
-    fn rx(&mut self, bufs: &mut [Obj], stats: &QueueStats) -> usize {
+    fn rx(&mut self, bufs: &mut [Obj], stats: &QueueStats, port: PortId) -> usize {
         let mut n = 0;
+        let mut bytes = 0u64;
         while n < bufs.len() {
             if self.left == 0 {
                 let status = self.block_status(self.block).load(Ordering::Acquire);
@@ -244,11 +219,7 @@ impl RxBackend for Rx {
                 // USER, acquire): its descriptor is stable until we give it
                 // back.
                 unsafe {
-                    let base = self
-                        .ring
-                        .ptr
-                        .as_ptr()
-                        .add((self.block * BLOCK_SIZE) as usize);
+                    let base = self.ring.ptr.as_ptr().add((self.block * BLOCK_SIZE) as usize);
                     let bd = base.cast::<libc::tpacket_block_desc>();
                     self.left = (*bd).hdr.bh1.num_pkts;
                     self.next = base.add((*bd).hdr.bh1.offset_to_first_pkt as usize);
@@ -267,15 +238,14 @@ impl RxBackend for Rx {
             // inside the block.
             let (frame, step) = unsafe {
                 let h = self.next.cast::<libc::tpacket3_hdr>();
-                let frame = std::slice::from_raw_parts(
-                    self.next.add((*h).tp_mac as usize),
-                    (*h).tp_snaplen as usize,
-                );
+                let frame = std::slice::from_raw_parts(self.next.add((*h).tp_mac as usize), (*h).tp_snaplen as usize);
                 (frame, (*h).tp_next_offset as usize)
             };
             // SAFETY: a fresh buffer from our pool, owned here.
             let m = unsafe { Mbuf::from_obj(o) };
             if m.set_data(frame) {
+                m.set_port(port);
+                bytes += frame.len() as u64;
                 bufs[n] = o;
                 n += 1;
             } else {
@@ -289,14 +259,14 @@ impl RxBackend for Rx {
                 self.next = self.next.wrapping_add(step);
             }
         }
+        QueueStats::add(&stats.bytes, bytes);
         n
     }
 }
 
 impl Rx {
     fn release(&mut self) {
-        self.block_status(self.block)
-            .store(libc::TP_STATUS_KERNEL, Ordering::Release);
+        self.block_status(self.block).store(libc::TP_STATUS_KERNEL, Ordering::Release);
         self.block = (self.block + 1) % self.blocks;
         self.left = 0;
     }
@@ -311,10 +281,7 @@ struct Tx {
 
 impl Tx {
     fn slot(&self, i: u32) -> *mut u8 {
-        self.ring
-            .ptr
-            .as_ptr()
-            .wrapping_add((i * FRAME_SIZE) as usize)
+        self.ring.ptr.as_ptr().wrapping_add((i * FRAME_SIZE) as usize)
     }
 }
 
@@ -323,6 +290,7 @@ impl TxBackend for Tx {
         let data_off = libc::TPACKET2_HDRLEN - std::mem::size_of::<libc::sockaddr_ll>();
         let room = FRAME_SIZE as usize - data_off;
         let mut taken = 0;
+        let mut bytes = 0u64;
         for &o in pkts {
             let slot = self.slot(self.next);
             // SAFETY: slot `next` lies inside the tx ring; its header starts
@@ -345,20 +313,20 @@ impl TxBackend for Tx {
                     (*h).tp_len = d.len() as u32;
                 }
                 status.store(libc::TP_STATUS_SEND_REQUEST, Ordering::Release);
+                bytes += d.len() as u64;
                 self.next = (self.next + 1) % self.frames;
             }
             taken += 1;
         }
         free_bulk(&pkts[..taken]);
+        QueueStats::add(&stats.bytes, bytes);
         if taken > 0 {
             // SAFETY: a zero-length send on a packet socket flushes its tx
             // ring; no buffer is read.
-            let rc =
-                unsafe { libc::send(self.fd.as_raw_fd(), std::ptr::null(), 0, libc::MSG_DONTWAIT) };
+            let rc = unsafe { libc::send(self.fd.as_raw_fd(), std::ptr::null(), 0, libc::MSG_DONTWAIT) };
             if rc < 0 {
                 let e = io::Error::last_os_error();
-                if e.kind() != io::ErrorKind::WouldBlock && e.raw_os_error() != Some(libc::ENOBUFS)
-                {
+                if e.kind() != io::ErrorKind::WouldBlock && e.raw_os_error() != Some(libc::ENOBUFS) {
                     QueueStats::add(&stats.errors, 1);
                 }
             }
@@ -391,10 +359,7 @@ pub(crate) fn open(cfg: &PortConfig, pool: &Mempool) -> Result<Opened, PortError
     let frames: u32 = p.parse("frames", 4096)?;
     let promisc: u8 = p.parse("promisc", 1)?;
     let idx = ifindex(&iface)?;
-    let fanout: u16 = p.parse(
-        "fanout",
-        ((std::process::id() as u16) ^ (idx as u16).rotate_left(8)) | 1,
-    )?;
+    let fanout: u16 = p.parse("fanout", ((std::process::id() as u16) ^ (idx as u16).rotate_left(8)) | 1)?;
     p.finish()?;
     if !(64..=1 << 20).contains(&frames) {
         return Err(PortError::BadParam {
@@ -409,23 +374,11 @@ pub(crate) fn open(cfg: &PortConfig, pool: &Mempool) -> Result<Opened, PortError
     for q in 0..cfg.nb_rxq {
         let fd = packet_socket(&iface)?;
         let v3 = libc::tpacket_versions::TPACKET_V3 as i32;
-        setsockopt(
-            &fd,
-            libc::SOL_PACKET,
-            libc::PACKET_VERSION,
-            &v3,
-            "selecting TPACKET_V3",
-        )?;
+        setsockopt(&fd, libc::SOL_PACKET, libc::PACKET_VERSION, &v3, "selecting TPACKET_V3")?;
         let one: i32 = 1;
         // Our own transmissions are not input (Linux >= 4.20; older kernels
         // ignore this and rx would see them).
-        let _ = setsockopt(
-            &fd,
-            libc::SOL_PACKET,
-            libc::PACKET_IGNORE_OUTGOING,
-            &one,
-            "ignoring outgoing frames",
-        );
+        let _ = setsockopt(&fd, libc::SOL_PACKET, libc::PACKET_IGNORE_OUTGOING, &one, "ignoring outgoing frames");
         let req = libc::tpacket_req3 {
             tp_block_size: BLOCK_SIZE,
             tp_block_nr: blocks,
@@ -435,13 +388,7 @@ pub(crate) fn open(cfg: &PortConfig, pool: &Mempool) -> Result<Opened, PortError
             tp_sizeof_priv: 0,
             tp_feature_req_word: 0,
         };
-        setsockopt(
-            &fd,
-            libc::SOL_PACKET,
-            libc::PACKET_RX_RING,
-            &req,
-            "setting up the rx ring",
-        )?;
+        setsockopt(&fd, libc::SOL_PACKET, libc::PACKET_RX_RING, &req, "setting up the rx ring")?;
         let ring = map_ring(&fd, (BLOCK_SIZE * blocks) as usize, "mapping the rx ring")?;
         bind(&fd, &iface, idx)?;
         if promisc != 0 {
@@ -451,13 +398,7 @@ pub(crate) fn open(cfg: &PortConfig, pool: &Mempool) -> Result<Opened, PortError
                 mr_alen: 0,
                 mr_address: [0; 8],
             };
-            setsockopt(
-                &fd,
-                libc::SOL_PACKET,
-                libc::PACKET_ADD_MEMBERSHIP,
-                &mr,
-                "enabling promiscuous mode",
-            )?;
+            setsockopt(&fd, libc::SOL_PACKET, libc::PACKET_ADD_MEMBERSHIP, &mr, "enabling promiscuous mode")?;
         }
         if cfg.nb_rxq > 1 {
             let arg: u32 = u32::from(fanout) | (libc::PACKET_FANOUT_HASH << 16);
@@ -469,35 +410,15 @@ pub(crate) fn open(cfg: &PortConfig, pool: &Mempool) -> Result<Opened, PortError
                 &format!("joining fanout group {fanout} (rx queue {q})"),
             )?;
         }
-        rx.push(Box::new(Rx {
-            fd,
-            ring,
-            blocks,
-            block: 0,
-            left: 0,
-            next: std::ptr::null(),
-            pool: pool.clone(),
-        }));
+        rx.push(Box::new(Rx { fd, ring, blocks, block: 0, left: 0, next: std::ptr::null(), pool: pool.clone() }));
     }
     let mut tx: Vec<Box<dyn TxBackend>> = Vec::new();
     for _ in 0..cfg.nb_txq {
         let fd = packet_socket(&iface)?;
         let v2 = libc::tpacket_versions::TPACKET_V2 as i32;
-        setsockopt(
-            &fd,
-            libc::SOL_PACKET,
-            libc::PACKET_VERSION,
-            &v2,
-            "selecting TPACKET_V2",
-        )?;
+        setsockopt(&fd, libc::SOL_PACKET, libc::PACKET_VERSION, &v2, "selecting TPACKET_V2")?;
         let one: i32 = 1;
-        let _ = setsockopt(
-            &fd,
-            libc::SOL_PACKET,
-            libc::PACKET_QDISC_BYPASS,
-            &one,
-            "bypassing the qdisc",
-        );
+        let _ = setsockopt(&fd, libc::SOL_PACKET, libc::PACKET_QDISC_BYPASS, &one, "bypassing the qdisc");
         let tframes = frames.div_ceil(per_block) * per_block;
         let req = libc::tpacket_req {
             tp_block_size: BLOCK_SIZE,
@@ -505,30 +426,11 @@ pub(crate) fn open(cfg: &PortConfig, pool: &Mempool) -> Result<Opened, PortError
             tp_frame_size: FRAME_SIZE,
             tp_frame_nr: tframes,
         };
-        setsockopt(
-            &fd,
-            libc::SOL_PACKET,
-            libc::PACKET_TX_RING,
-            &req,
-            "setting up the tx ring",
-        )?;
-        let ring = map_ring(
-            &fd,
-            (BLOCK_SIZE * (tframes / per_block)) as usize,
-            "mapping the tx ring",
-        )?;
+        setsockopt(&fd, libc::SOL_PACKET, libc::PACKET_TX_RING, &req, "setting up the tx ring")?;
+        let ring = map_ring(&fd, (BLOCK_SIZE * (tframes / per_block)) as usize, "mapping the tx ring")?;
         bind(&fd, &iface, idx)?;
-        tx.push(Box::new(Tx {
-            fd,
-            ring,
-            frames: tframes,
-            next: 0,
-        }));
+        tx.push(Box::new(Tx { fd, ring, frames: tframes, next: 0 }));
     }
     let probe = packet_socket(&iface)?;
-    Ok(Opened {
-        rx,
-        tx,
-        mac: iface_mac(&probe, &iface),
-    })
+    Ok(Opened { rx, tx, mac: iface_mac(&probe, &iface), device_stats: None, on_close: None })
 }

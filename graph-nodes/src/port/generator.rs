@@ -9,7 +9,7 @@
 
 use graph_core::Obj;
 
-use super::{Opened, PortConfig, PortError, QueueStats, RxBackend, TxBackend};
+use super::{Opened, PortConfig, PortError, PortId, QueueStats, RxBackend, TxBackend};
 use crate::mbuf::Mbuf;
 use crate::mempool::{free_bulk, Mempool};
 use crate::wire::{self, Udp4};
@@ -27,19 +27,12 @@ impl std::str::FromStr for Prefix {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         let (a, l) = s.split_once('/').unwrap_or((s, "32"));
-        let addr: std::net::Ipv4Addr = a
-            .parse()
-            .map_err(|_| format!("\"{a}\" is not an IPv4 address"))?;
-        let len: u8 = l
-            .parse()
-            .map_err(|_| format!("\"{l}\" is not a prefix length"))?;
+        let addr: std::net::Ipv4Addr = a.parse().map_err(|_| format!("\"{a}\" is not an IPv4 address"))?;
+        let len: u8 = l.parse().map_err(|_| format!("\"{l}\" is not a prefix length"))?;
         if len > 32 {
             return Err(format!("prefix length {len} exceeds 32"));
         }
-        Ok(Prefix {
-            addr: u32::from(addr),
-            len,
-        })
+        Ok(Prefix { addr: u32::from(addr), len })
     }
 }
 
@@ -71,10 +64,7 @@ impl GenConfig {
     /// DPDK l3fwd-graph's default traffic: 198.18.0.0/24 and 198.18.1.0/24.
     pub fn new(dst_mac: [u8; 6]) -> GenConfig {
         GenConfig {
-            dst: vec![
-                "198.18.0.0/24".parse().expect("prefix"),
-                "198.18.1.0/24".parse().expect("prefix"),
-            ],
+            dst: vec!["198.18.0.0/24".parse().expect("prefix"), "198.18.1.0/24".parse().expect("prefix")],
             size: 60,
             flows: 1024,
             ipv6: 0.0,
@@ -91,16 +81,8 @@ impl GenConfig {
         // Decide the kind from a spread of i so shares hold over any window.
         let x = ((i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 11) as f64 / (1u64 << 53) as f64;
         let p = self.dst[i % self.dst.len()];
-        let hosts = if p.len >= 31 {
-            1
-        } else {
-            (1u64 << (32 - p.len)) - 2
-        };
-        let host = if p.len >= 31 {
-            0
-        } else {
-            1 + (i / self.dst.len()) as u64 % hosts
-        };
+        let hosts = if p.len >= 31 { 1 } else { (1u64 << (32 - p.len)) - 2 };
+        let host = if p.len >= 31 { 0 } else { 1 + (i / self.dst.len()) as u64 % hosts };
         let dst = (p.addr + host as u32).to_be_bytes();
         if x < self.ipv6 {
             let mut d6 = [0u8; 16];
@@ -154,7 +136,7 @@ struct Rx {
 }
 
 impl RxBackend for Rx {
-    fn rx(&mut self, bufs: &mut [Obj], stats: &QueueStats) -> usize {
+    fn rx(&mut self, bufs: &mut [Obj], stats: &QueueStats, port: PortId) -> usize {
         let n = match self.left {
             Some(l) => bufs.len().min(l as usize),
             None => bufs.len(),
@@ -166,6 +148,7 @@ impl RxBackend for Rx {
             QueueStats::add(&stats.nombuf, 1);
             return 0;
         }
+        let mut bytes = 0u64;
         for &o in &bufs[..n] {
             let (s, l) = self.spans[self.next];
             self.next += 1;
@@ -176,7 +159,10 @@ impl RxBackend for Rx {
             // the pool's data room (checked at open).
             let m = unsafe { Mbuf::from_obj(o) };
             m.set_data(&self.data[s..s + l]);
+            m.set_port(port);
+            bytes += l as u64;
         }
+        QueueStats::add(&stats.bytes, bytes);
         if let Some(l) = &mut self.left {
             *l -= n as u64;
         }
@@ -191,7 +177,15 @@ impl RxBackend for Rx {
 struct Tx;
 
 impl TxBackend for Tx {
-    fn tx(&mut self, pkts: &[Obj], _stats: &QueueStats) -> usize {
+    fn tx(&mut self, pkts: &[Obj], stats: &QueueStats) -> usize {
+        let bytes: u64 = pkts
+            .iter()
+            .map(|&o| {
+                // SAFETY: handed to us by the caller.
+                u64::from(unsafe { Mbuf::from_obj(o) }.pkt_len())
+            })
+            .sum();
+        QueueStats::add(&stats.bytes, bytes);
         free_bulk(pkts);
         pkts.len()
     }
@@ -217,16 +211,12 @@ pub(crate) fn open(id: u16, cfg: &PortConfig, pool: &Mempool) -> Result<Opened, 
     g.ipv6 = p.parse("ipv6", 0.0)?;
     g.arp = p.parse("arp", 0.0)?;
     g.bad = p.parse("bad", 0.0)?;
-    g.count = p
-        .parse::<i64>("count", -1)
-        .map(|c| (c >= 0).then_some(c as u64))?;
+    g.count = p.parse::<i64>("count", -1).map(|c| (c >= 0).then_some(c as u64))?;
     if let Some(m) = p.get("src_mac")? {
-        g.src_mac = wire::parse_mac(&m)
-            .ok_or_else(|| p.err("src_mac", format!("\"{m}\" is not a MAC address")))?;
+        g.src_mac = wire::parse_mac(&m).ok_or_else(|| p.err("src_mac", format!("\"{m}\" is not a MAC address")))?;
     }
     if let Some(m) = p.get("dst_mac")? {
-        g.dst_mac = wire::parse_mac(&m)
-            .ok_or_else(|| p.err("dst_mac", format!("\"{m}\" is not a MAC address")))?;
+        g.dst_mac = wire::parse_mac(&m).ok_or_else(|| p.err("dst_mac", format!("\"{m}\" is not a MAC address")))?;
     }
     for (k, v) in [("ipv6", g.ipv6), ("arp", g.arp), ("bad", g.bad)] {
         if !(0.0..=1.0).contains(&v) {
@@ -240,10 +230,7 @@ pub(crate) fn open(id: u16, cfg: &PortConfig, pool: &Mempool) -> Result<Opened, 
         return Err(p.err("flows", "must be at least 1"));
     }
     if g.size < 42 || g.size > pool.data_room() as usize {
-        return Err(p.err(
-            "size",
-            format!("{} is outside 42..={}", g.size, pool.data_room()),
-        ));
+        return Err(p.err("size", format!("{} is outside 42..={}", g.size, pool.data_room())));
     }
     p.finish()?;
     let mut rx: Vec<Box<dyn RxBackend>> = Vec::new();
@@ -255,20 +242,8 @@ pub(crate) fn open(id: u16, cfg: &PortConfig, pool: &Mempool) -> Result<Opened, 
             spans.push((data.len(), t.len()));
             data.extend_from_slice(&t);
         }
-        rx.push(Box::new(Rx {
-            data,
-            spans,
-            next: 0,
-            left: g.count,
-            pool: pool.clone(),
-        }));
+        rx.push(Box::new(Rx { data, spans, next: 0, left: g.count, pool: pool.clone() }));
     }
-    let tx = (0..cfg.nb_txq)
-        .map(|_| Box::new(Tx) as Box<dyn TxBackend>)
-        .collect();
-    Ok(Opened {
-        rx,
-        tx,
-        mac: Some(mac),
-    })
+    let tx = (0..cfg.nb_txq).map(|_| Box::new(Tx) as Box<dyn TxBackend>).collect();
+    Ok(Opened { rx, tx, mac: Some(mac), device_stats: None, on_close: None })
 }

@@ -16,6 +16,8 @@
 
 #[cfg(target_os = "linux")]
 pub mod af_packet;
+#[cfg(feature = "dpdk")]
+pub mod dpdk;
 pub mod generator;
 pub mod pcap;
 pub mod ring;
@@ -28,7 +30,6 @@ use std::sync::{Arc, Mutex};
 use graph_core::Obj;
 use serde::Serialize;
 
-use crate::mbuf::Mbuf;
 use crate::mempool::Mempool;
 
 /// Port id (`uint16_t port_id`).
@@ -45,18 +46,10 @@ pub enum PortError {
     UnknownBackend(String),
     /// A parameter is missing, unknown or invalid.
     #[error("{backend} port: parameter {key}: {reason}")]
-    BadParam {
-        backend: &'static str,
-        key: String,
-        reason: String,
-    },
+    BadParam { backend: &'static str, key: String, reason: String },
     /// An I/O error with the file or interface named.
     #[error("{backend} port: {what}: {source}")]
-    Io {
-        backend: &'static str,
-        what: String,
-        source: std::io::Error,
-    },
+    Io { backend: &'static str, what: String, source: std::io::Error },
     /// The id is taken.
     #[error("port {0} already exists")]
     Exists(PortId),
@@ -65,19 +58,10 @@ pub enum PortError {
     NoSuchPort(PortId),
     /// A queue index past the port's queues.
     #[error("port {port}: {dir} queue {queue} does not exist (it has {count})")]
-    NoSuchQueue {
-        port: PortId,
-        dir: &'static str,
-        queue: u16,
-        count: u16,
-    },
+    NoSuchQueue { port: PortId, dir: &'static str, queue: u16, count: u16 },
     /// A queue already taken by another user.
     #[error("port {port}: {dir} queue {queue} is already in use")]
-    QueueTaken {
-        port: PortId,
-        dir: &'static str,
-        queue: u16,
-    },
+    QueueTaken { port: PortId, dir: &'static str, queue: u16 },
 }
 
 /// How to open a port.
@@ -102,10 +86,7 @@ impl PortConfig {
     pub fn new(backend: &str, params: &[(&str, &str)]) -> PortConfig {
         PortConfig {
             backend: backend.to_string(),
-            params: params
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            params: params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             nb_rxq: 1,
             nb_txq: 1,
             mac: None,
@@ -115,34 +96,21 @@ impl PortConfig {
 
     /// Parses `backend:key=value,key=value`.
     pub fn parse(spec: &str) -> Result<PortConfig, PortError> {
-        let bad = |reason: &str| PortError::BadSpec {
-            spec: spec.to_string(),
-            reason: reason.to_string(),
-        };
+        let bad = |reason: &str| PortError::BadSpec { spec: spec.to_string(), reason: reason.to_string() };
         let (backend, rest) = spec.split_once(':').unwrap_or((spec, ""));
         if backend.is_empty() {
             return Err(bad("missing backend name before ':'"));
         }
         let mut params = Vec::new();
         for kv in rest.split(',').filter(|s| !s.is_empty()) {
-            let (k, v) = kv
-                .split_once('=')
-                .ok_or_else(|| bad(&format!("\"{kv}\" is not key=value")))?;
+            let (k, v) = kv.split_once('=').ok_or_else(|| bad(&format!("\"{kv}\" is not key=value")))?;
             params.push((k.trim().to_string(), v.trim().to_string()));
         }
-        Ok(PortConfig {
-            backend: backend.to_string(),
-            params,
-            ..PortConfig::new("", &[])
-        })
+        Ok(PortConfig { backend: backend.to_string(), params, ..PortConfig::new("", &[]) })
     }
 
     pub(crate) fn params(&self, backend: &'static str) -> Params<'_> {
-        Params {
-            backend,
-            list: &self.params,
-            used: vec![false; self.params.len()],
-        }
+        Params { backend, list: &self.params, used: vec![false; self.params.len()] }
     }
 }
 
@@ -155,11 +123,7 @@ pub(crate) struct Params<'a> {
 
 impl Params<'_> {
     pub fn err(&self, key: &str, reason: impl fmt::Display) -> PortError {
-        PortError::BadParam {
-            backend: self.backend,
-            key: key.to_string(),
-            reason: reason.to_string(),
-        }
+        PortError::BadParam { backend: self.backend, key: key.to_string(), reason: reason.to_string() }
     }
 
     /// Every value of `key`.
@@ -191,9 +155,7 @@ impl Params<'_> {
     {
         match self.get(key)? {
             None => Ok(default),
-            Some(v) => v
-                .parse()
-                .map_err(|e| self.err(key, format!("\"{v}\": {e}"))),
+            Some(v) => v.parse().map_err(|e| self.err(key, format!("\"{v}\": {e}"))),
         }
     }
 
@@ -253,8 +215,11 @@ pub struct PortCounters {
 /// What a backend produces for one rx queue.
 pub trait RxBackend: Send {
     /// Receives up to `bufs.len()` packets into `bufs`; returns how many.
-    /// Counts `missed`/`nombuf`/`errors` itself.
-    fn rx(&mut self, bufs: &mut [Obj], stats: &QueueStats) -> usize;
+    /// Sets each packet's port to `port` and counts `bytes`, `missed`,
+    /// `nombuf` and `errors` itself (the queue counts packets), so that no
+    /// second pass over the packets is needed. A backend whose device counts
+    /// bytes reports them through `Opened::device_stats` instead.
+    fn rx(&mut self, bufs: &mut [Obj], stats: &QueueStats, port: PortId) -> usize;
     /// Whether a finite input is exhausted.
     fn eof(&self) -> bool {
         false
@@ -265,7 +230,8 @@ pub trait RxBackend: Send {
 pub trait TxBackend: Send {
     /// Takes packets from the front of `pkts` and returns how many; the
     /// caller keeps the rest. Taken packets are the backend's (sent and
-    /// freed, or counted in `errors` and freed).
+    /// freed, or counted in `errors` and freed). Counts the `bytes` it takes
+    /// (or its device does, see `Opened::device_stats`).
     fn tx(&mut self, pkts: &[Obj], stats: &QueueStats) -> usize;
     /// Pushes buffered output out.
     fn flush(&mut self) -> std::io::Result<()> {
@@ -281,6 +247,10 @@ pub struct Opened {
     pub tx: Vec<Box<dyn TxBackend>>,
     /// The device's MAC, if it has one.
     pub mac: Option<[u8; 6]>,
+    /// Device counters (drops, errors) added to the queues' own.
+    pub device_stats: Option<Arc<dyn Fn() -> PortCounters + Send + Sync>>,
+    /// Run when the port is dropped (after its queues).
+    pub on_close: Option<Box<dyn FnOnce() + Send>>,
 }
 
 /// A port.
@@ -296,6 +266,17 @@ pub struct Port {
     rx_stats: Vec<Arc<QueueStats>>,
     tx_stats: Vec<Arc<QueueStats>>,
     eof: Vec<Arc<AtomicBool>>,
+    device_stats: Option<Arc<dyn Fn() -> PortCounters + Send + Sync>>,
+    on_close: Mutex<Option<Box<dyn FnOnce() + Send>>>,
+}
+
+impl Drop for Port {
+    fn drop(&mut self) {
+        let _ = self.flush();
+        if let Some(f) = self.on_close.get_mut().unwrap_or_else(|e| e.into_inner()).take() {
+            f();
+        }
+    }
 }
 
 static PORTS: Mutex<BTreeMap<PortId, Arc<Port>>> = Mutex::new(BTreeMap::new());
@@ -317,10 +298,7 @@ pub fn list() -> Vec<PortId> {
 /// Closes port `id`: unregisters it (queues in use keep working until their
 /// users drop them).
 pub fn close(id: PortId) -> Result<(), PortError> {
-    ports()
-        .remove(&id)
-        .map(|_| ())
-        .ok_or(PortError::NoSuchPort(id))
+    ports().remove(&id).map(|_| ()).ok_or(PortError::NoSuchPort(id))
 }
 
 impl Port {
@@ -342,12 +320,11 @@ impl Port {
             "ring" => ring::open(cfg)?,
             #[cfg(target_os = "linux")]
             "af_packet" => af_packet::open(cfg, pool)?,
+            #[cfg(feature = "dpdk")]
+            "dpdk" => dpdk::open(id, cfg, pool)?,
             other => return Err(PortError::UnknownBackend(other.to_string())),
         };
-        let mac = cfg
-            .mac
-            .or(opened.mac)
-            .unwrap_or([2, 0, 0, 0, (id >> 8) as u8, id as u8]);
+        let mac = cfg.mac.or(opened.mac).unwrap_or([2, 0, 0, 0, (id >> 8) as u8, id as u8]);
         let port = Arc::new(Port {
             id,
             backend: cfg.backend.clone(),
@@ -358,6 +335,8 @@ impl Port {
             rx_stats: opened.rx.iter().map(|_| Arc::default()).collect(),
             tx_stats: opened.tx.iter().map(|_| Arc::default()).collect(),
             eof: opened.rx.iter().map(|_| Arc::default()).collect(),
+            device_stats: opened.device_stats,
+            on_close: Mutex::new(opened.on_close),
             rx: Mutex::new(opened.rx.into_iter().map(Some).collect()),
             tx: Mutex::new(opened.tx.into_iter().map(Some).collect()),
         });
@@ -425,17 +404,9 @@ impl Port {
     pub fn take_rx_queue(self: &Arc<Self>, q: u16) -> Result<RxQueue, PortError> {
         let mut rx = self.rx.lock().unwrap_or_else(|e| e.into_inner());
         let count = rx.len() as u16;
-        let slot = rx.get_mut(q as usize).ok_or(PortError::NoSuchQueue {
-            port: self.id,
-            dir: "rx",
-            queue: q,
-            count,
-        })?;
-        let inner = slot.take().ok_or(PortError::QueueTaken {
-            port: self.id,
-            dir: "rx",
-            queue: q,
-        })?;
+        let slot =
+            rx.get_mut(q as usize).ok_or(PortError::NoSuchQueue { port: self.id, dir: "rx", queue: q, count })?;
+        let inner = slot.take().ok_or(PortError::QueueTaken { port: self.id, dir: "rx", queue: q })?;
         Ok(RxQueue {
             port: self.clone(),
             queue: q,
@@ -451,17 +422,9 @@ impl Port {
     pub fn take_tx_queue(self: &Arc<Self>, q: u16) -> Result<TxQueue, PortError> {
         let mut tx = self.tx.lock().unwrap_or_else(|e| e.into_inner());
         let count = tx.len() as u16;
-        let slot = tx.get_mut(q as usize).ok_or(PortError::NoSuchQueue {
-            port: self.id,
-            dir: "tx",
-            queue: q,
-            count,
-        })?;
-        let inner = slot.take().ok_or(PortError::QueueTaken {
-            port: self.id,
-            dir: "tx",
-            queue: q,
-        })?;
+        let slot =
+            tx.get_mut(q as usize).ok_or(PortError::NoSuchQueue { port: self.id, dir: "tx", queue: q, count })?;
+        let inner = slot.take().ok_or(PortError::QueueTaken { port: self.id, dir: "tx", queue: q })?;
         Ok(TxQueue {
             port: self.clone(),
             queue: q,
@@ -481,13 +444,7 @@ impl Port {
 
     /// Flushes every tx queue not currently taken.
     pub fn flush(&self) -> std::io::Result<()> {
-        for t in self
-            .tx
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter_mut()
-            .flatten()
-        {
+        for t in self.tx.lock().unwrap_or_else(|e| e.into_inner()).iter_mut().flatten() {
             t.flush()?;
         }
         Ok(())
@@ -507,6 +464,15 @@ impl Port {
             c.opackets += s.packets.load(Relaxed);
             c.obytes += s.bytes.load(Relaxed);
             c.oerrors += s.errors.load(Relaxed);
+        }
+        if let Some(d) = &self.device_stats {
+            let d = d();
+            c.ibytes += d.ibytes;
+            c.obytes += d.obytes;
+            c.imissed += d.imissed;
+            c.ierrors += d.ierrors;
+            c.oerrors += d.oerrors;
+            c.rx_nombuf += d.rx_nombuf;
         }
         c
     }
@@ -543,18 +509,8 @@ impl RxQueue {
         if !self.link.load(Relaxed) || !self.rx_on.load(Relaxed) {
             return 0;
         }
-        let n = self.inner.rx(bufs, &self.stats);
-        let mut bytes = 0u64;
-        let port = self.port.id;
-        for &o in &bufs[..n] {
-            // SAFETY: the backend just produced these buffers; this queue
-            // owns them until it returns.
-            let m = unsafe { Mbuf::from_obj(o) };
-            m.set_port(port);
-            bytes += u64::from(m.pkt_len());
-        }
+        let n = self.inner.rx(bufs, &self.stats, self.port.id);
         QueueStats::add(&self.stats.packets, n as u64);
-        QueueStats::add(&self.stats.bytes, bytes);
         if n == 0 && self.inner.eof() {
             self.eof.store(true, Relaxed);
         }
@@ -602,21 +558,8 @@ impl TxQueue {
         if !self.link.load(Relaxed) || pkts.is_empty() {
             return 0;
         }
-        let mut bytes = 0u64;
-        for &o in pkts {
-            // SAFETY: the caller owns these packets (packet graph
-            // ownership); we only read their length before handing them on.
-            bytes += u64::from(unsafe { Mbuf::from_obj(o) }.pkt_len());
-        }
         let n = self.inner.tx(pkts, &self.stats);
-        if n < pkts.len() {
-            for &o in &pkts[n..] {
-                // SAFETY: as above; still owned by the caller.
-                bytes -= u64::from(unsafe { Mbuf::from_obj(o) }.pkt_len());
-            }
-        }
         QueueStats::add(&self.stats.packets, n as u64);
-        QueueStats::add(&self.stats.bytes, bytes);
         n
     }
 
@@ -648,7 +591,7 @@ impl Drop for TxQueue {
 struct Closed;
 
 impl RxBackend for Closed {
-    fn rx(&mut self, _: &mut [Obj], _: &QueueStats) -> usize {
+    fn rx(&mut self, _: &mut [Obj], _: &QueueStats, _: PortId) -> usize {
         0
     }
 }

@@ -11,7 +11,7 @@ use graph_core::Obj;
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapReader, PcapWriter};
 use pcap_file::DataLink;
 
-use super::{Opened, PortConfig, PortError, QueueStats, RxBackend, TxBackend};
+use super::{Opened, PortConfig, PortError, PortId, QueueStats, RxBackend, TxBackend};
 use crate::mbuf::Mbuf;
 use crate::mempool::{free_bulk, Mempool};
 
@@ -76,25 +76,17 @@ pub fn read_pcap(path: &Path) -> Result<Frames, PortError> {
 }
 
 /// Writes `frames` to a pcap file (for tests and tools).
-pub fn write_pcap<'a>(
-    path: &Path,
-    frames: impl IntoIterator<Item = &'a [u8]>,
-) -> std::io::Result<()> {
+pub fn write_pcap<'a>(path: &Path, frames: impl IntoIterator<Item = &'a [u8]>) -> std::io::Result<()> {
     let file = BufWriter::new(File::create(path)?);
     let mut w = PcapWriter::with_header(file, header()).map_err(std::io::Error::other)?;
     for f in frames {
-        w.write_packet(&PcapPacket::new(Default::default(), f.len() as u32, f))
-            .map_err(std::io::Error::other)?;
+        w.write_packet(&PcapPacket::new(Default::default(), f.len() as u32, f)).map_err(std::io::Error::other)?;
     }
     w.into_writer().flush()
 }
 
 fn header() -> PcapHeader {
-    PcapHeader {
-        datalink: DataLink::ETHERNET,
-        snaplen: 65535,
-        ..PcapHeader::default()
-    }
+    PcapHeader { datalink: DataLink::ETHERNET, snaplen: 65535, ..PcapHeader::default() }
 }
 
 /// How many times rx replays the file.
@@ -114,7 +106,7 @@ struct Rx {
 }
 
 impl RxBackend for Rx {
-    fn rx(&mut self, bufs: &mut [Obj], stats: &QueueStats) -> usize {
+    fn rx(&mut self, bufs: &mut [Obj], stats: &QueueStats, port: PortId) -> usize {
         if self.frames.is_empty() || self.loops == Loops::Times(0) || bufs.is_empty() {
             return 0;
         }
@@ -127,6 +119,7 @@ impl RxBackend for Rx {
             return 0;
         }
         let mut n = 0;
+        let mut bytes = 0u64;
         while n < want && self.loops != Loops::Times(0) {
             let frame = self.frames.get(self.next);
             self.next += 1;
@@ -139,6 +132,8 @@ impl RxBackend for Rx {
             // SAFETY: `bufs[n]` was just allocated for this queue.
             let m = unsafe { Mbuf::from_obj(bufs[n]) };
             if m.set_data(frame) {
+                m.set_port(port);
+                bytes += frame.len() as u64;
                 n += 1;
             } else {
                 // Larger than a buffer: skipped and counted.
@@ -146,6 +141,7 @@ impl RxBackend for Rx {
             }
         }
         free_bulk(&bufs[n..want]);
+        QueueStats::add(&stats.bytes, bytes);
         n
     }
 
@@ -176,29 +172,33 @@ struct Tx {
 impl TxBackend for Tx {
     fn tx(&mut self, pkts: &[Obj], stats: &QueueStats) -> usize {
         if let Some((out, _)) = &self.out {
-            let ts = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap_or_default();
+            let ts = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
             let mut w = out.lock().unwrap_or_else(|e| e.into_inner());
             let mut failed = 0;
+            let mut bytes = 0u64;
             for &o in pkts {
                 // SAFETY: the caller hands us these packets (they are ours
                 // once `tx` returns their count).
                 let m = unsafe { Mbuf::from_obj(o) };
                 let data = m.data();
-                if w.write_packet(&PcapPacket::new(
-                    ts,
-                    m.pkt_len().max(data.len() as u32),
-                    data,
-                ))
-                .is_err()
-                {
+                bytes += u64::from(m.pkt_len());
+                if w.write_packet(&PcapPacket::new(ts, m.pkt_len().max(data.len() as u32), data)).is_err() {
                     failed += 1;
                 }
             }
             if failed > 0 {
                 QueueStats::add(&stats.errors, failed);
             }
+            QueueStats::add(&stats.bytes, bytes);
+        } else {
+            let bytes: u64 = pkts
+                .iter()
+                .map(|&o| {
+                    // SAFETY: as above.
+                    u64::from(unsafe { Mbuf::from_obj(o) }.pkt_len())
+                })
+                .sum();
+            QueueStats::add(&stats.bytes, bytes);
         }
         free_bulk(pkts);
         pkts.len()
@@ -219,10 +219,9 @@ pub(crate) fn open(cfg: &PortConfig, pool: &Mempool) -> Result<Opened, PortError
     let loops = match p.get("loop")?.as_deref() {
         None => Loops::Times(1),
         Some("forever") | Some("inf") => Loops::Forever,
-        Some(v) => Loops::Times(
-            v.parse()
-                .map_err(|e| p.err("loop", format!("\"{v}\": {e} (a count or \"forever\")")))?,
-        ),
+        Some(v) => {
+            Loops::Times(v.parse().map_err(|e| p.err("loop", format!("\"{v}\": {e} (a count or \"forever\")")))?)
+        }
     };
     p.finish()?;
     let nb_rxq = cfg.nb_rxq as usize;
@@ -237,11 +236,7 @@ pub(crate) fn open(cfg: &PortConfig, pool: &Mempool) -> Result<Opened, PortError
         return Err(PortError::BadParam {
             backend: "pcap",
             key: "rx_pcap".into(),
-            reason: format!(
-                "{} files for {} rx queues (give one, or one per queue)",
-                rx_files.len(),
-                nb_rxq
-            ),
+            reason: format!("{} files for {} rx queues (give one, or one per queue)", rx_files.len(), nb_rxq),
         });
     }
     let mut loaded: Vec<Arc<Frames>> = Vec::new();
@@ -251,12 +246,7 @@ pub(crate) fn open(cfg: &PortConfig, pool: &Mempool) -> Result<Opened, PortError
     let rx = (0..nb_rxq)
         .map(|q| {
             let frames = loaded[q.min(loaded.len() - 1)].clone();
-            Box::new(Rx {
-                frames,
-                next: 0,
-                loops,
-                pool: pool.clone(),
-            }) as Box<dyn RxBackend>
+            Box::new(Rx { frames, next: 0, loops, pool: pool.clone() }) as Box<dyn RxBackend>
         })
         .collect();
     let out = match &tx_file {
@@ -267,18 +257,15 @@ pub(crate) fn open(cfg: &PortConfig, pool: &Mempool) -> Result<Opened, PortError
                 source,
             })?;
             let shared = SharedFile(Arc::new(Mutex::new(BufWriter::new(file))));
-            let w =
-                PcapWriter::with_header(shared.clone(), header()).map_err(|e| PortError::Io {
-                    backend: "pcap",
-                    what: format!("writing {path}"),
-                    source: std::io::Error::other(e),
-                })?;
+            let w = PcapWriter::with_header(shared.clone(), header()).map_err(|e| PortError::Io {
+                backend: "pcap",
+                what: format!("writing {path}"),
+                source: std::io::Error::other(e),
+            })?;
             Some((Arc::new(Mutex::new(w)), shared))
         }
         None => None,
     };
-    let tx = (0..cfg.nb_txq)
-        .map(|_| Box::new(Tx { out: out.clone() }) as Box<dyn TxBackend>)
-        .collect();
-    Ok(Opened { rx, tx, mac: None })
+    let tx = (0..cfg.nb_txq).map(|_| Box::new(Tx { out: out.clone() }) as Box<dyn TxBackend>).collect();
+    Ok(Opened { rx, tx, mac: None, device_stats: None, on_close: None })
 }

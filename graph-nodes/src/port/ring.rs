@@ -10,7 +10,8 @@ use std::sync::{Arc, Mutex, Weak};
 use crossbeam_queue::ArrayQueue;
 use graph_core::Obj;
 
-use super::{Opened, PortConfig, PortError, QueueStats, RxBackend, TxBackend};
+use super::{Opened, PortConfig, PortError, PortId, QueueStats, RxBackend, TxBackend};
+use crate::mbuf::Mbuf;
 use crate::mempool::free_bulk;
 
 struct Ring {
@@ -33,9 +34,7 @@ fn ring(name: &str, size: usize) -> Arc<Ring> {
     if let Some(r) = map.get(name).and_then(Weak::upgrade) {
         return r;
     }
-    let r = Arc::new(Ring {
-        q: ArrayQueue::new(size),
-    });
+    let r = Arc::new(Ring { q: ArrayQueue::new(size) });
     map.insert(name.to_string(), Arc::downgrade(&r));
     r
 }
@@ -43,17 +42,23 @@ fn ring(name: &str, size: usize) -> Arc<Ring> {
 struct Rx(Arc<Ring>);
 
 impl RxBackend for Rx {
-    fn rx(&mut self, bufs: &mut [Obj], _stats: &QueueStats) -> usize {
+    fn rx(&mut self, bufs: &mut [Obj], stats: &QueueStats, port: PortId) -> usize {
         let mut n = 0;
+        let mut bytes = 0u64;
         while n < bufs.len() {
             match self.0.q.pop() {
                 Some(o) => {
+                    // SAFETY: the ring handed this packet to us.
+                    let m = unsafe { Mbuf::from_obj(o) };
+                    m.set_port(port);
+                    bytes += u64::from(m.pkt_len());
                     bufs[n] = o;
                     n += 1;
                 }
                 None => break,
             }
         }
+        QueueStats::add(&stats.bytes, bytes);
         n
     }
 }
@@ -61,14 +66,20 @@ impl RxBackend for Rx {
 struct Tx(Arc<Ring>);
 
 impl TxBackend for Tx {
-    fn tx(&mut self, pkts: &[Obj], _stats: &QueueStats) -> usize {
+    fn tx(&mut self, pkts: &[Obj], stats: &QueueStats) -> usize {
         let mut n = 0;
+        let mut bytes = 0u64;
         for &o in pkts {
+            // SAFETY: the caller hands us this packet; its length is read
+            // before the ring hands it on.
+            let len = u64::from(unsafe { Mbuf::from_obj(o) }.pkt_len());
             if self.0.q.push(o).is_err() {
                 break;
             }
+            bytes += len;
             n += 1;
         }
+        QueueStats::add(&stats.bytes, bytes);
         n
     }
 }
@@ -94,22 +105,16 @@ pub(crate) fn open(cfg: &PortConfig) -> Result<Opened, PortError> {
         match v {
             Some(v) if !v.is_empty() => Ok(v),
             _ if n == 0 => Ok(String::new()),
-            _ => Err(PortError::BadParam {
-                backend: "ring",
-                key: key.into(),
-                reason: "required".into(),
-            }),
+            _ => Err(PortError::BadParam { backend: "ring", key: key.into(), reason: "required".into() }),
         }
     };
     let rx = need(rx, "rx", cfg.nb_rxq)?;
     let tx = need(tx, "tx", cfg.nb_txq)?;
     Ok(Opened {
-        rx: (0..cfg.nb_rxq)
-            .map(|q| Box::new(Rx(ring(&queue_name(&rx, q), size))) as Box<dyn RxBackend>)
-            .collect(),
-        tx: (0..cfg.nb_txq)
-            .map(|q| Box::new(Tx(ring(&queue_name(&tx, q), size))) as Box<dyn TxBackend>)
-            .collect(),
+        rx: (0..cfg.nb_rxq).map(|q| Box::new(Rx(ring(&queue_name(&rx, q), size))) as Box<dyn RxBackend>).collect(),
+        tx: (0..cfg.nb_txq).map(|q| Box::new(Tx(ring(&queue_name(&tx, q), size))) as Box<dyn TxBackend>).collect(),
         mac: None,
+        device_stats: None,
+        on_close: None,
     })
 }

@@ -39,15 +39,7 @@ impl Rig {
         let n = 2;
         let lock = LOCK.lock().unwrap_or_else(|e| e.into_inner());
         ip4_lookup::fib().clear();
-        let pool = Mempool::new(
-            "rig",
-            &PoolConfig {
-                size: 4096,
-                cache_size: 0,
-                ..PoolConfig::default()
-            },
-        )
-        .unwrap();
+        let pool = Mempool::new("rig", &PoolConfig { size: 4096, cache_size: 0, ..PoolConfig::default() }).unwrap();
         let mut ports = Vec::new();
         let mut inject = Vec::new();
         let mut collect = Vec::new();
@@ -57,59 +49,34 @@ impl Rig {
             }
             let inj = Port::open(
                 100 + p,
-                &PortConfig {
-                    nb_rxq: 0,
-                    ..PortConfig::parse(&format!("ring:tx=rig-in{p},size=4096")).unwrap()
-                },
+                &PortConfig { nb_rxq: 0, ..PortConfig::parse(&format!("ring:tx=rig-in{p},size=4096")).unwrap() },
                 &pool,
             )
             .unwrap();
             inject.push(inj.take_tx_queue(0).unwrap());
             let cfg = PortConfig {
                 mtu,
-                ..PortConfig::parse(&format!("ring:rx=rig-in{p},tx=rig-out{p},size={ring}"))
-                    .unwrap()
+                ..PortConfig::parse(&format!("ring:rx=rig-in{p},tx=rig-out{p},size={ring}")).unwrap()
             };
             ports.push(Port::open(p, &cfg, &pool).unwrap());
             let col = Port::open(
                 200 + p,
-                &PortConfig {
-                    nb_txq: 0,
-                    ..PortConfig::parse(&format!("ring:rx=rig-out{p},size={ring}")).unwrap()
-                },
+                &PortConfig { nb_txq: 0, ..PortConfig::parse(&format!("ring:rx=rig-out{p},size={ring}")).unwrap() },
                 &pool,
             )
             .unwrap();
             collect.push(col.take_rx_queue(0).unwrap());
         }
-        let confs: Vec<EthConf> = (0..n)
-            .map(|p| EthConf {
-                port: p,
-                nb_rxq: 1,
-                nb_txq: 1,
-            })
-            .collect();
+        let confs: Vec<EthConf> = (0..n).map(|p| EthConf { port: p, nb_rxq: 1, nb_txq: 1 }).collect();
         eth_config(&confs).unwrap();
         for p in 0..n {
-            ip4_lookup::route_add(
-                format!("198.18.{p}.0").parse().unwrap(),
-                24,
-                p,
-                ip4_lookup::Ip4LookupNext::Rewrite,
-            )
-            .unwrap();
+            ip4_lookup::route_add(format!("198.18.{p}.0").parse().unwrap(), 24, p, ip4_lookup::Ip4LookupNext::Rewrite)
+                .unwrap();
             ip4_rewrite::rewrite_add_port(p, NEIGH[p as usize % 2], p).unwrap();
         }
         let patterns: Vec<String> = (0..polled).map(|p| format!("ethdev_rx-{p}-0")).collect();
         let graph = Graph::create("rig", &GraphParam::new(patterns)).unwrap();
-        Rig {
-            pool,
-            graph: Some(graph),
-            ports,
-            inject,
-            collect,
-            _lock: lock,
-        }
+        Rig { pool, graph: Some(graph), ports, inject, collect, _lock: lock }
     }
 
     pub fn graph(&mut self) -> &mut Graph {
@@ -125,11 +92,7 @@ impl Rig {
                 // SAFETY: fresh buffers owned by the test.
                 assert!(unsafe { Mbuf::from_obj(*o) }.set_data(f));
             }
-            assert_eq!(
-                self.inject[p].tx_burst(&objs),
-                objs.len(),
-                "injector ring full"
-            );
+            assert_eq!(self.inject[p].tx_burst(&objs), objs.len(), "injector ring full");
         }
     }
 
