@@ -250,6 +250,7 @@ fn bad_input_is_one_line_and_exit_2() {
             Some("[[port]]\nid = 0\nbackend = \"pcap\"\nparams = { rx_pcap = \"/nonexistent.pcap\" }\n"),
             "/nonexistent.pcap",
         ),
+        #[cfg(not(feature = "dpdk"))]
         (vec!["a".into(), "--".into(), "-p".into(), "0x1".into()], None, "dpdk feature"),
     ];
     for (args, file, needle) in cases {
@@ -262,5 +263,14 @@ fn bad_input_is_one_line_and_exit_2() {
         assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: one line: {err}");
         assert!(err.contains(needle), "{args:?}: {err}");
         assert!(!err.contains("panicked") && !err.contains("backtrace"), "{err}");
+    }
+    // With DPDK, bad EAL arguments: DPDK logs its own lines first; ours is
+    // the one last line, and the status is 2.
+    #[cfg(feature = "dpdk")]
+    {
+        let out = bin().args(["--no-such-eal-flag", "--", "-p", "0x1"]).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.trim_end().lines().last().unwrap_or("").starts_with("l3fwd-graph: EAL initialisation"), "{err}");
     }
 }
