@@ -42,6 +42,14 @@ names! {
         BadChecksum = "bad_checksum",
         /// TTL 0 or 1 (no ICMP time-exceeded yet).
         TtlExpired = "ttl_expired",
+        /// Received as a link-layer broadcast or multicast (RFC 1812
+        /// §5.3.4: not forwarded unless configured to).
+        L2Broadcast = "l2_broadcast",
+        /// Destination is the limited broadcast 255.255.255.255 (§5.3.5.1).
+        IpBroadcast = "ip_broadcast",
+        /// Source or destination in 0.0.0.0/8 or 127.0.0.0/8, or a
+        /// multicast or broadcast source (§5.3.7, §4.2.2.11).
+        Martian = "martian",
         /// No route covers the destination.
         NoRoute = "no_route",
     }
@@ -142,7 +150,20 @@ fn check(m: &mut Mbuf) -> Result<u32, Ip4Drop> {
     if ttl <= 1 {
         return Err(Ip4Drop::TtlExpired);
     }
-    let dst = be32(h, 16);
+    // §5.3.4: link-layer broadcasts and multicasts are not forwarded.
+    if d[0] & 1 != 0 {
+        return Err(Ip4Drop::L2Broadcast);
+    }
+    let (src, dst) = (be32(h, 12), be32(h, 16));
+    // §5.3.5.1: limited broadcasts are not forwarded.
+    if dst == u32::MAX {
+        return Err(Ip4Drop::IpBroadcast);
+    }
+    // §5.3.7 and §4.2.2.11: martian addresses.
+    let net = |a: u32| a >> 24;
+    if matches!(net(src), 0 | 127 | 224..) || matches!(net(dst), 0 | 127) {
+        return Err(Ip4Drop::Martian);
+    }
     let cksum_le = u16::from_le_bytes([h[10], h[11]]);
     *m.meta_mut() = NodeMeta { nh: 0, ttl, rsvd: 0, cksum_le, total_len: total as u16 };
     Ok(dst)
