@@ -8,91 +8,11 @@
 //!
 //! See `docs/l3fwd-graph.md` and `examples/l3fwd-graph.toml`.
 
-mod config;
-mod run;
-
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
-
-use config::{ConfigError, Overrides};
-use run::RunError;
-
-#[derive(Parser, Debug)]
-#[command(
-    name = "l3fwd-graph",
-    about = "IPv4 router on graph nodes (DPDK's l3fwd-graph)",
-    after_help = "With no arguments (or --demo) it forwards generated traffic between two generator ports for 3 s."
-)]
-struct Cli {
-    /// Configuration file (TOML).
-    #[arg(short = 'f', long = "file", value_name = "FILE")]
-    file: Option<PathBuf>,
-    /// Run the embedded demo (also the default with no arguments).
-    #[arg(long)]
-    demo: bool,
-    /// Hexadecimal mask of the ports to use (DPDK's -p).
-    #[arg(short = 'p', value_name = "PORTMASK")]
-    portmask: Option<String>,
-    /// (port,queue,lcore)[,(port,queue,lcore)...]: which lcore polls which rx queue.
-    #[arg(long = "config", value_name = "(PORT,QUEUE,LCORE),...")]
-    config: Option<String>,
-    /// Promiscuous mode (accepted for DPDK compatibility; our backends
-    /// receive every frame).
-    #[arg(short = 'P')]
-    promiscuous: bool,
-    /// Neighbour MAC of a port: PORT,MAC. Repeatable.
-    #[arg(long = "eth-dest", value_name = "PORT,MAC")]
-    eth_dest: Vec<String>,
-    /// Largest frame length; sets every port's MTU to this minus 18.
-    #[arg(long = "max-pkt-len", value_name = "BYTES")]
-    max_pkt_len: Option<u32>,
-    /// One packet pool per port.
-    #[arg(long = "per-port-pool")]
-    per_port_pool: bool,
-    /// Accepted for DPDK compatibility (no NUMA here).
-    #[arg(long = "no-numa")]
-    no_numa: bool,
-    /// Write the final statistics as JSON to FILE.
-    #[arg(long = "stats-json", value_name = "FILE")]
-    stats_json: Option<PathBuf>,
-    /// Seconds between statistics tables (0: only at exit).
-    #[arg(long = "stats-interval", value_name = "SECS")]
-    stats_interval: Option<f64>,
-    /// Stop after SECS seconds.
-    #[arg(long, value_name = "SECS")]
-    duration: Option<f64>,
-    /// Stop once every finite input (pcap not looped) has been read and forwarded.
-    #[arg(long = "exit-on-eof")]
-    exit_on_eof: bool,
-    /// Rx burst size.
-    #[arg(long, value_name = "N")]
-    burst: Option<usize>,
-    /// Buffers in the packet pool.
-    #[arg(long = "pool-size", value_name = "N")]
-    pool_size: Option<u32>,
-    /// Print only the final summary.
-    #[arg(short, long)]
-    quiet: bool,
-}
-
-fn overrides(cli: &Cli) -> Result<Overrides, ConfigError> {
-    Ok(Overrides {
-        portmask: cli.portmask.as_deref().map(config::parse_portmask).transpose()?,
-        config: cli.config.as_deref().map(config::parse_dpdk_config).transpose()?,
-        promiscuous: cli.promiscuous,
-        eth_dest: cli.eth_dest.iter().map(|s| config::parse_eth_dest(s)).collect::<Result<_, _>>()?,
-        max_pkt_len: cli.max_pkt_len,
-        per_port_pool: cli.per_port_pool,
-        stats_json: cli.stats_json.clone(),
-        stats_interval: cli.stats_interval,
-        duration: cli.duration,
-        exit_on_eof: cli.exit_on_eof,
-        burst: cli.burst,
-        pool_size: cli.pool_size,
-    })
-}
+use l3fwd_graph::cli::{self, CliError};
+use l3fwd_graph::config;
+use l3fwd_graph::run::{self, RunError};
 
 /// Initialises the EAL when there are EAL arguments (DPDK mode).
 #[cfg(feature = "dpdk")]
@@ -130,27 +50,17 @@ fn fail(code: u8, msg: &str) -> ExitCode {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
-    // EAL arguments come before `--`, as in every DPDK application.
-    let (eal, app): (Vec<String>, Vec<String>) = match args.iter().position(|a| a == "--") {
-        Some(i) => {
-            (args[1..i].to_vec(), std::iter::once(args[0].clone()).chain(args[i + 1..].iter().cloned()).collect())
-        }
-        None => (Vec::new(), args.clone()),
-    };
-    let cli = match Cli::try_parse_from(&app) {
-        Ok(c) => c,
-        Err(e) if matches!(e.kind(), clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion) => {
-            print!("{e}");
+    let inv = match cli::parse(&args) {
+        Ok(i) => i,
+        Err(CliError::Help(h)) => {
+            print!("{h}");
             return ExitCode::SUCCESS;
         }
-        Err(e) => {
-            let first =
-                e.to_string().lines().next().unwrap_or("bad arguments").trim_start_matches("error: ").to_string();
-            return fail(2, &first);
-        }
+        Err(CliError::Bad(e)) => return fail(2, &e),
     };
-    let demo = cli.demo || (app.len() == 1 && eal.is_empty());
-    let o = match overrides(&cli) {
+    let (eal, cli, bare) = (inv.eal, inv.cli, inv.bare);
+    let demo = cli.demo || bare;
+    let o = match cli::overrides(&cli) {
         Ok(o) => o,
         Err(e) => return fail(2, &e.0),
     };
