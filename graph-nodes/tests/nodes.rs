@@ -256,3 +256,29 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_port_that_goes_down_counts_and_leaks_nothing() {
+    let mut r = Rig::new(2, 1500, 1024);
+    let to1: Vec<_> = (0..50).map(|i| udp([198, 18, 1, i + 1]).build()).collect();
+    r.send(0, &to1);
+    r.run();
+    assert_eq!(r.recv(1).len(), 50);
+    // The out port goes down: what is routed to it is refused and counted.
+    r.ports[1].set_link(false);
+    r.send(0, &to1);
+    r.run();
+    assert_eq!(r.recv(1).len(), 0);
+    assert_eq!(r.drops().get("ethdev_tx-1.tx_full"), Some(&50));
+    // The in port goes down: nothing is received while it is; frames wait
+    // in its ring and flow when it comes back up.
+    r.ports[1].set_link(true);
+    r.ports[0].set_link(false);
+    r.send(0, &to1);
+    r.run();
+    assert_eq!(r.recv(1).len(), 0);
+    r.ports[0].set_link(true);
+    r.run();
+    assert_eq!(r.recv(1).len(), 50);
+    assert_eq!(r.pool.in_use(), 0);
+}

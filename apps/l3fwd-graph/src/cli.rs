@@ -117,7 +117,8 @@ pub fn parse(args: &[String]) -> Result<Invocation, CliError> {
             Err(CliError::Help(e.to_string()))
         }
         Err(e) => {
-            let first = e.to_string().lines().next().unwrap_or("bad arguments").trim_start_matches("error: ").to_string();
+            let first =
+                e.to_string().lines().next().unwrap_or("bad arguments").trim_start_matches("error: ").to_string();
             Err(CliError::Bad(first))
         }
     }

@@ -98,14 +98,18 @@ fn main() -> ExitCode {
         );
     }
     match run::run(&plan, cli.quiet, dpdk_mode) {
-        Ok(report) => {
-            print!("{}", run::summary(&report));
+        Ok(out) => {
+            print!("{}", run::summary(&out.report));
             if let Some(path) = &plan.stats_json {
-                if let Err(RunError::Runtime(e) | RunError::Setup(e)) = run::write_json(path, &report) {
+                if let Err(RunError::Runtime(e) | RunError::Setup(e)) = run::write_json(path, &out.report) {
                     return fail(1, &e);
                 }
             }
-            ExitCode::SUCCESS
+            if out.failures.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                fail(1, &out.failures.join("; "))
+            }
         }
         Err(RunError::Setup(e)) => fail(2, &e),
         Err(RunError::Runtime(e)) => fail(1, &e),

@@ -304,9 +304,22 @@ fn node_reports(rows: &[ClusterNodeStats]) -> Vec<NodeReport> {
         .collect()
 }
 
+/// How a run ended: the report, and what went wrong while forwarding (a
+/// worker failing, an output that could not be written). The report is
+/// complete either way, so its counters say what happened.
+#[derive(Debug)]
+pub struct Outcome {
+    /// Final statistics.
+    pub report: Report,
+    /// Failures during the run, one line each.
+    pub failures: Vec<String>,
+}
+
 /// Runs the router described by `plan` until a signal, the duration, or
 /// the end of finite input. Prints stats every interval and at the end.
-pub fn run(plan: &Plan, quiet: bool, dpdk: bool) -> Result<Report, RunError> {
+/// Buffers still in flight on a port (a ring nobody reads) are freed when
+/// the ports close, before the pools' in-use count is taken.
+pub fn run(plan: &Plan, quiet: bool, dpdk: bool) -> Result<Outcome, RunError> {
     let stop_signal = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop_signal.clone())
@@ -314,6 +327,13 @@ pub fn run(plan: &Plan, quiet: bool, dpdk: bool) -> Result<Report, RunError> {
     }
     let (ports, pools) = open_ports(plan, dpdk)?;
     let result = (|| {
+        let polled = |p: &Arc<Port>| plan.lcores.iter().any(|l| l.rx.iter().any(|(id, _)| *id == p.id()));
+        if plan.exit_on_eof && !ports.iter().any(|p| p.has_finite_rx() && polled(p)) {
+            return Err(RunError::Setup(
+                "--exit-on-eof: no port reads a finite input (a pcap without loop = \"forever\", a generator with count)"
+                    .into(),
+            ));
+        }
         let graphs = configure_nodes(plan, &ports)?;
         let mut cluster = ClusterStats::new(&["worker_*"]).map_err(|e| RunError::Runtime(e.to_string()))?;
         let stop = Arc::new(AtomicBool::new(false));
@@ -322,9 +342,11 @@ pub fn run(plan: &Plan, quiet: bool, dpdk: bool) -> Result<Report, RunError> {
         for (g, l) in graphs.into_iter().zip(&plan.lcores) {
             workers.push(Worker::spawn(g, l.id, l.cpu, stop.clone(), dpdk)?);
         }
+        // The inputs that end, among the ports some lcore polls.
+        let polled = |p: &Arc<Port>| plan.lcores.iter().any(|l| l.rx.iter().any(|(id, _)| *id == p.id()));
+        let finite: Vec<&Arc<Port>> = ports.iter().filter(|p| p.has_finite_rx() && polled(p)).collect();
         let mut prev_ports = BTreeMap::new();
         let mut last_print = Instant::now();
-        let mut eof_since: Option<Instant> = None;
         loop {
             std::thread::sleep(Duration::from_millis(20));
             let now = Instant::now();
@@ -337,14 +359,10 @@ pub fn run(plan: &Plan, quiet: bool, dpdk: bool) -> Result<Report, RunError> {
             if workers.iter().any(|w| w.is_finished()) {
                 break;
             }
-            if plan.exit_on_eof {
-                let rx_ports: Vec<_> = ports.iter().filter(|p| p.nb_rxq() > 0).collect();
-                if rx_ports.iter().all(|p| p.rx_eof()) {
-                    // Everything read has been handed to a graph; stopping
-                    // lets the workers finish those walks and drain.
-                    eof_since.get_or_insert(now);
-                    break;
-                }
+            // Everything read has been handed to a graph: stopping lets the
+            // workers finish those walks and drain.
+            if plan.exit_on_eof && finite.iter().all(|p| p.rx_eof()) {
+                break;
             }
             if plan.stats_interval > 0.0
                 && now.duration_since(last_print).as_secs_f64() >= plan.stats_interval
@@ -385,17 +403,18 @@ pub fn run(plan: &Plan, quiet: bool, dpdk: bool) -> Result<Report, RunError> {
             ports: ports.iter().map(|p| PortReport::new(p.id(), p.stats())).collect(),
             nodes: node_reports(&rows),
             lcores: plan.lcores.iter().map(|l| l.id).collect(),
-            pool_in_use: pools.iter().map(|p| p.in_use()).sum(),
+            pool_in_use: 0,
         };
-        if !failures.is_empty() {
-            return Err(RunError::Runtime(failures.join("; ")));
-        }
-        Ok(report)
+        Ok(Outcome { report, failures })
     })();
     for p in &ports {
         let _ = port::close(p.id());
     }
-    result
+    drop(ports);
+    result.map(|mut o| {
+        o.report.pool_in_use = pools.iter().map(|p| p.in_use()).sum();
+        o
+    })
 }
 
 /// Writes the report as JSON.

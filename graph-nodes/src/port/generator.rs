@@ -172,6 +172,10 @@ impl RxBackend for Rx {
     fn eof(&self) -> bool {
         self.left == Some(0)
     }
+
+    fn finite(&self) -> bool {
+        self.left.is_some()
+    }
 }
 
 struct Tx;

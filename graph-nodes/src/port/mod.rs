@@ -224,6 +224,11 @@ pub trait RxBackend: Send {
     fn eof(&self) -> bool {
         false
     }
+    /// Whether this input ends (a pcap not looped forever, a generator
+    /// with a count); `eof` can only become true for those.
+    fn finite(&self) -> bool {
+        false
+    }
 }
 
 /// What a backend produces for one tx queue.
@@ -266,6 +271,7 @@ pub struct Port {
     rx_stats: Vec<Arc<QueueStats>>,
     tx_stats: Vec<Arc<QueueStats>>,
     eof: Vec<Arc<AtomicBool>>,
+    finite: Vec<bool>,
     device_stats: Option<Arc<dyn Fn() -> PortCounters + Send + Sync>>,
     on_close: Mutex<Option<Box<dyn FnOnce() + Send>>>,
 }
@@ -334,7 +340,8 @@ impl Port {
             rx_on: Arc::new(AtomicBool::new(true)),
             rx_stats: opened.rx.iter().map(|_| Arc::default()).collect(),
             tx_stats: opened.tx.iter().map(|_| Arc::default()).collect(),
-            eof: opened.rx.iter().map(|_| Arc::default()).collect(),
+            eof: opened.rx.iter().map(|r| Arc::new(AtomicBool::new(r.eof()))).collect(),
+            finite: opened.rx.iter().map(|r| r.finite()).collect(),
             device_stats: opened.device_stats,
             on_close: Mutex::new(opened.on_close),
             rx: Mutex::new(opened.rx.into_iter().map(Some).collect()),
@@ -396,8 +403,16 @@ impl Port {
     }
 
     /// Whether every rx queue's finite input is exhausted.
+    ///
+    /// Queues with endless input (rings, devices, looped files) do not
+    /// count; a port with no finite input is never at its end.
     pub fn rx_eof(&self) -> bool {
-        !self.eof.is_empty() && self.eof.iter().all(|e| e.load(Relaxed))
+        self.has_finite_rx() && self.eof.iter().zip(&self.finite).all(|(e, f)| !f || e.load(Relaxed))
+    }
+
+    /// Whether some rx queue reads an input that ends.
+    pub fn has_finite_rx(&self) -> bool {
+        self.finite.iter().any(|f| *f)
     }
 
     /// Takes rx queue `q` for exclusive use.

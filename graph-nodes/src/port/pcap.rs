@@ -148,6 +148,10 @@ impl RxBackend for Rx {
     fn eof(&self) -> bool {
         self.frames.is_empty() || self.loops == Loops::Times(0)
     }
+
+    fn finite(&self) -> bool {
+        self.loops != Loops::Forever || self.frames.is_empty()
+    }
 }
 
 /// The output file, shared by the port's tx queues; `flush` reaches the
@@ -167,6 +171,7 @@ impl Write for SharedFile {
 
 struct Tx {
     out: Option<(Arc<Mutex<PcapWriter<SharedFile>>>, SharedFile)>,
+    path: String,
 }
 
 impl TxBackend for Tx {
@@ -206,7 +211,9 @@ impl TxBackend for Tx {
 
     fn flush(&mut self) -> std::io::Result<()> {
         match &mut self.out {
-            Some((_, file)) => file.flush(),
+            Some((_, file)) => {
+                file.flush().map_err(|e| std::io::Error::new(e.kind(), format!("writing {}: {e}", self.path)))
+            }
             None => Ok(()),
         }
     }
@@ -266,6 +273,8 @@ pub(crate) fn open(cfg: &PortConfig, pool: &Mempool) -> Result<Opened, PortError
         }
         None => None,
     };
-    let tx = (0..cfg.nb_txq).map(|_| Box::new(Tx { out: out.clone() }) as Box<dyn TxBackend>).collect();
+    let path = tx_file.clone().unwrap_or_default();
+    let tx =
+        (0..cfg.nb_txq).map(|_| Box::new(Tx { out: out.clone(), path: path.clone() }) as Box<dyn TxBackend>).collect();
     Ok(Opened { rx, tx, mac: None, device_stats: None, on_close: None })
 }

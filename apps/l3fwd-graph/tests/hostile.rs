@@ -1,0 +1,250 @@
+//! Hostile traffic through l3fwd-graph, and faults. A pcap made here mixes
+//! good frames with every kind of bad one; every good frame must leave
+//! correctly rewritten and every bad one be counted under its reason, with
+//! the pool full again at exit. Faults: pool exhaustion mid-burst, a tx
+//! queue that refuses packets, an output that cannot be written.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use graph_nodes::port::pcap::{read_pcap, write_pcap};
+use graph_nodes::wire::{build_arp, build_udp6, checksum, ipv4_set_checksum, Udp4};
+
+struct Dir(PathBuf);
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn dir(name: &str) -> Dir {
+    let d = std::env::temp_dir().join(format!("l3fwd-hostile-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    Dir(d)
+}
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_l3fwd-graph"))
+}
+
+fn json(p: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+fn counters(j: &serde_json::Value) -> BTreeMap<String, u64> {
+    let mut m = BTreeMap::new();
+    for n in j["nodes"].as_array().unwrap() {
+        for (k, v) in n["counters"].as_object().unwrap() {
+            if v.as_u64().unwrap() > 0 {
+                m.insert(format!("{}.{k}", n["name"].as_str().unwrap()), v.as_u64().unwrap());
+            }
+        }
+    }
+    m
+}
+
+const NEIGH1: [u8; 6] = [0x52, 0x54, 0, 0, 0, 1];
+const MAC1: [u8; 6] = [2, 0, 0, 0, 0, 0xb1];
+
+fn udp(tag: u16) -> Udp4 {
+    Udp4 { dst: [198, 18, 1, 1 + (tag % 200) as u8], sport: tag, ..Udp4::default() }
+}
+
+fn forwarded(f: &[u8]) -> Vec<u8> {
+    let mut e = f.to_vec();
+    e[0..6].copy_from_slice(&NEIGH1);
+    e[6..12].copy_from_slice(&MAC1);
+    e[22] -= 1;
+    let hl = (e[14] & 0xf) as usize * 4;
+    ipv4_set_checksum(&mut e[14..14 + hl]);
+    e
+}
+
+fn edit(mut f: Vec<u8>, at: usize, bytes: &[u8], fix: bool) -> Vec<u8> {
+    f[at..at + bytes.len()].copy_from_slice(bytes);
+    if fix {
+        let hl = ((f[14] & 0xf) as usize * 4).clamp(20, f.len() - 14);
+        ipv4_set_checksum(&mut f[14..14 + hl]);
+    }
+    f
+}
+
+#[test]
+fn hostile_traffic_is_forwarded_or_counted_by_reason() {
+    let d = dir("mix");
+    let mut input: Vec<Vec<u8>> = Vec::new();
+    let mut good_out: Vec<Vec<u8>> = Vec::new();
+    let mut want: BTreeMap<String, u64> = BTreeMap::new();
+    let mut bad = |f: Vec<u8>, reason: &str, input: &mut Vec<Vec<u8>>| {
+        input.push(f);
+        *want.entry(reason.to_string()).or_default() += 1;
+    };
+    let mut tag = 0u16;
+    let mut next = || {
+        tag += 1;
+        tag
+    };
+    for round in 0..20 {
+        // Good: plain, with options, fragments, VLAN-tagged, large but
+        // within the MTU.
+        for f in [
+            udp(next()).build(),
+            Udp4 { options: vec![0x01, 0x01, 0x01, 0x00, 0x94, 0x04, 0x00, 0x00], frame_len: 80, ..udp(next()) }
+                .build(),
+            edit(Udp4 { frame_len: 200, ..udp(next()) }.build(), 20, &[0x20, 0x00], true), // MF set, offset 0
+            edit(Udp4 { frame_len: 120, ..udp(next()) }.build(), 20, &[0x00, 0x10], true), // last fragment, offset 128
+            Udp4 { frame_len: 1514, ..udp(next()) }.build(),
+        ] {
+            good_out.push(forwarded(&f));
+            input.push(f);
+        }
+        let tagged = Udp4 { vlan: Some(100 + round), frame_len: 90, ..udp(next()) }.build();
+        let mut untagged = tagged.clone();
+        untagged.drain(12..16);
+        good_out.push(forwarded(&untagged));
+        input.push(tagged);
+        // Bad, each with the reason it must be counted under.
+        let g = udp(next()).build();
+        bad(g[..13].to_vec(), "pkt_cls.not_ip", &mut input); // runt below Ethernet
+        bad(g[..30].to_vec(), "ip4_lookup.runt", &mut input); // truncated header
+        bad(edit(g.clone(), 14, &[0x44], true), "ip4_lookup.bad_ihl", &mut input);
+        bad(edit(g.clone(), 14, &[0x4f], false), "ip4_lookup.hdr_truncated", &mut input); // IHL 60 in a 60-byte frame
+        bad(edit(g.clone(), 14, &[0x65], true), "ip4_lookup.bad_version", &mut input);
+        bad(edit(g.clone(), 24, &[0xde, 0xad], false), "ip4_lookup.bad_checksum", &mut input);
+        bad(edit(g.clone(), 16, &[0x00, 0x50], true), "ip4_lookup.bad_total_len", &mut input); // 80 > 46 in frame
+        bad(edit(g.clone(), 16, &[0x00, 0x10], true), "ip4_lookup.bad_total_len", &mut input); // 16 < header
+        bad(Udp4 { ttl: 0, ..udp(next()) }.build(), "ip4_lookup.ttl_expired", &mut input);
+        bad(Udp4 { ttl: 1, ..udp(next()) }.build(), "ip4_lookup.ttl_expired", &mut input);
+        bad(Udp4 { dst_mac: [0xff; 6], ..udp(next()) }.build(), "ip4_lookup.l2_broadcast", &mut input);
+        bad(Udp4 { dst: [255, 255, 255, 255], ..udp(next()) }.build(), "ip4_lookup.ip_broadcast", &mut input);
+        bad(Udp4 { src: [127, 0, 0, 1], ..udp(next()) }.build(), "ip4_lookup.martian", &mut input);
+        bad(Udp4 { dst: [10, 99, 0, 1], ..udp(next()) }.build(), "ip4_lookup.no_route", &mut input);
+        bad(Udp4 { frame_len: 1600, ..udp(next()) }.build(), "ip4_rewrite.mtu_exceeded", &mut input); // jumbo above MTU 1500
+        bad(build_udp6([2; 6], [4; 6], [0xfe; 16], 90), "pkt_cls.ipv6_no_lookup", &mut input);
+        bad(build_arp([2; 6], [198, 18, 0, 9], [198, 18, 0, 1]), "pkt_cls.not_ip", &mut input);
+        let mut qinq = udp(next()).build();
+        qinq.splice(12..12, [0x88, 0xa8, 0, 1, 0x81, 0, 0, 2]);
+        bad(qinq, "pkt_cls.not_ip", &mut input);
+    }
+    // Frames larger than a buffer: refused by the port, counted there.
+    let huge = Udp4 { frame_len: 3000, ..udp(9999) }.build();
+    input.push(huge.clone());
+    input.push(huge);
+
+    let inp = d.0.join("in.pcap");
+    let out = d.0.join("out1.pcap");
+    write_pcap(&inp, input.iter().map(|f| f.as_slice())).unwrap();
+    let cfg = d.0.join("r.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "stats_interval = 0\n\
+             [[port]]\nid = 0\nbackend = \"pcap\"\nparams = {{ rx_pcap = \"{}\" }}\n\
+             [[port]]\nid = 1\nbackend = \"pcap\"\nparams = {{ tx_pcap = \"{}\" }}\nrx_queues = 1\nmac = \"02:00:00:00:00:b1\"\nneighbour = \"52:54:00:00:00:01\"\n\
+             [[lcore]]\nid = 1\ncpu = 1\nrx = [[0, 0]]\n",
+            inp.display(),
+            out.display()
+        ),
+    )
+    .unwrap();
+    // Port 1 has no rx_pcap: give it one that is empty.
+    let empty = d.0.join("empty.pcap");
+    write_pcap(&empty, std::iter::empty()).unwrap();
+    let text = std::fs::read_to_string(&cfg).unwrap().replace(
+        &format!("params = {{ tx_pcap = \"{}\" }}", out.display()),
+        &format!("params = {{ rx_pcap = \"{}\", tx_pcap = \"{}\" }}", empty.display(), out.display()),
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let stats = d.0.join("s.json");
+    let o: Output =
+        bin().arg("-f").arg(&cfg).args(["--exit-on-eof", "-q", "--stats-json"]).arg(&stats).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let j = json(&stats);
+
+    let got: Vec<Vec<u8>> = read_pcap(&out).unwrap().iter().map(|f| f.to_vec()).collect();
+    assert_eq!(got.len(), good_out.len(), "every good frame out");
+    for (g, w) in got.iter().zip(&good_out) {
+        assert_eq!(g, w, "rewritten exactly: MACs, TTL - 1, checksum, payload");
+        assert_eq!(checksum(&g[14..14 + (g[14] & 0xf) as usize * 4]), 0);
+    }
+    assert_eq!(counters(&j), want, "every bad frame under its reason, exactly once");
+    assert_eq!(j["ports"][0]["rx_errors"], 2, "frames larger than a buffer");
+    let rx = j["ports"][0]["rx_packets"].as_u64().unwrap();
+    assert_eq!(rx, input.len() as u64 - 2);
+    assert_eq!(rx, got.len() as u64 + want.values().sum::<u64>());
+    assert_eq!(j["pool_in_use"], 0, "the pool is full again");
+}
+
+fn generator_run(extra_toml: &str, args: &[&str]) -> (Output, serde_json::Value, Dir) {
+    let d = dir(&format!("gen{}", args.len() + extra_toml.len()));
+    let cfg = d.0.join("g.toml");
+    std::fs::write(&cfg, format!("stats_interval = 0\n{extra_toml}")).unwrap();
+    let stats = d.0.join("s.json");
+    let o = bin().arg("-f").arg(&cfg).args(["-q", "--stats-json"]).arg(&stats).args(args).output().unwrap();
+    let j = if stats.exists() { json(&stats) } else { serde_json::Value::Null };
+    (o, j, d)
+}
+
+#[test]
+fn pool_exhaustion_mid_burst_is_counted_and_survived() {
+    // Three generator ports polled by one lcore, bursts of 256 from a pool
+    // of 600: the third port finds the pool short on every walk.
+    let ports: String = (0..3)
+        .map(|p| format!("[[port]]\nid = {p}\nbackend = \"generator\"\nparams = {{ dst = \"198.18.{p}.0/24\" }}\n"))
+        .collect();
+    let (o, j, _d) = generator_run(&format!("pool_cache = 0\n{ports}"), &["--pool-size", "600", "--duration", "1"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let nombuf: u64 = j["ports"].as_array().unwrap().iter().map(|p| p["rx_nombuf"].as_u64().unwrap()).sum();
+    let tx: u64 = j["ports"].as_array().unwrap().iter().map(|p| p["tx_packets"].as_u64().unwrap()).sum();
+    assert!(nombuf > 0, "exhaustion counted: {j}");
+    assert!(tx > 100_000, "forwarding went on: {j}");
+    assert_eq!(j["pool_in_use"], 0);
+}
+
+#[test]
+fn a_tx_queue_that_refuses_packets_is_counted() {
+    // Port 1 sends into a ring of 64 that nobody reads.
+    let toml = "[[port]]\nid = 0\nbackend = \"generator\"\nparams = { dst = \"198.18.1.0/24\", count = 10000 }\n\
+                [[port]]\nid = 1\nbackend = \"ring\"\nparams = { rx = \"hostile-none\", tx = \"hostile-sink\", size = 64 }\n\
+                [[lcore]]\nid = 1\ncpu = 1\nrx = [[0, 0]]\n";
+    let (o, j, _d) = generator_run(toml, &["--exit-on-eof"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let c = counters(&j);
+    assert_eq!(j["ports"][1]["tx_packets"], 64);
+    assert_eq!(c.get("ethdev_tx-1.tx_full"), Some(&(10000 - 64)), "{c:?}");
+    assert_eq!(j["pool_in_use"], 0, "what sat in the ring was freed at close");
+}
+
+#[test]
+fn an_output_that_cannot_be_written() {
+    // At start: a clear one-line error, exit 2.
+    let toml = "[[port]]\nid = 0\nbackend = \"generator\"\nparams = { count = 100 }\n\
+                [[port]]\nid = 1\nbackend = \"pcap\"\nparams = { rx_pcap = \"/nonexistent/in.pcap\", tx_pcap = \"/nonexistent/out.pcap\" }\n";
+    let (o, _, _d) = generator_run(toml, &[]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("/nonexistent/in.pcap") && err.lines().count() == 1, "{err}");
+
+    // While running: /dev/full takes the file but not the bytes. The app
+    // keeps forwarding, counts tx errors, writes its stats and exits 1
+    // naming the file.
+    let d = dir("full");
+    let empty = d.0.join("empty.pcap");
+    write_pcap(&empty, std::iter::empty()).unwrap();
+    let toml = format!(
+        "[[port]]\nid = 0\nbackend = \"generator\"\nparams = {{ dst = \"198.18.1.0/24\", count = 20000 }}\n\
+         [[port]]\nid = 1\nbackend = \"pcap\"\nparams = {{ rx_pcap = \"{}\", tx_pcap = \"/dev/full\" }}\n\
+         [[lcore]]\nid = 1\ncpu = 1\nrx = [[0, 0]]\n",
+        empty.display()
+    );
+    let (o, j, _d2) = generator_run(&toml, &["--exit-on-eof"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("/dev/full"), "{err}");
+    assert!(j["ports"][1]["tx_errors"].as_u64().unwrap() > 0, "{j}");
+    assert_eq!(j["ports"][1]["tx_packets"], 20000);
+    assert_eq!(j["pool_in_use"], 0);
+}
