@@ -396,14 +396,21 @@ fn fence_broken(node: *mut NodeRt) -> ! {
     panic!("graph memory corrupted: fence of node \"{name}\" overwritten")
 }
 
+/// A function that sees a node's stream before the node processes it
+/// (packet capture). It may read the objects; it cannot change them.
+pub type Tap = Box<dyn FnMut(&[Obj]) + Send>;
+
 /// Walks the graph once (`rte_graph_walk`): every source node, then the
-/// pending streams from head to tail until none is left.
+/// pending streams from head to tail until none is left. With `TAP`, each
+/// node's tap in `taps` (indexed like the graph's nodes) sees its stream
+/// first.
 ///
 /// # Safety
 /// `g` is the header of a live, initialised graph and the caller has
-/// exclusive access to its fast path for the duration of the walk.
+/// exclusive access to its fast path for the duration of the walk; with
+/// `TAP`, `taps` has one entry per node.
 #[inline(always)]
-pub(crate) unsafe fn walk_impl<const STATS: bool>(g: *mut GraphHdr) {
+pub(crate) unsafe fn walk_impl<const STATS: bool, const TAP: bool>(g: *mut GraphHdr, taps: &mut [Option<Tap>]) {
     let base = g.cast::<u8>();
     let cir = (*g).cir;
     let mask = (*g).cir_mask as i32;
@@ -421,6 +428,13 @@ pub(crate) unsafe fn walk_impl<const STATS: bool>(g: *mut GraphHdr) {
             fence_broken(node);
         }
         prefetch((*node).objs);
+        if TAP {
+            if let Some(tap) = taps.get_mut((*cold_of(node)).index as usize).and_then(Option::as_mut) {
+                // A shared view of the stream, dropped before the node runs
+                // and takes its loan (rule 2).
+                tap(core::slice::from_raw_parts((*node).objs, (*node).idx as usize));
+            }
+        }
         let rc = ((*node).process)(Invocation { graph: g, node });
         (*node).idx = 0;
         if STATS {

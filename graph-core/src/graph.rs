@@ -142,6 +142,7 @@ pub fn graph_list() -> Vec<(GraphId, String)> {
 /// ([`ClusterStats`](crate::ClusterStats)) keep reading its final counters.
 pub struct Graph {
     shared: Arc<GraphShared>,
+    taps: Vec<Option<fastpath::Tap>>,
     _not_sync: PhantomData<Cell<()>>,
 }
 
@@ -240,7 +241,8 @@ impl Graph {
         if let Some(g) = lock(&GRAPHS).graphs.iter_mut().find(|g| g.id == id) {
             g.shared = Arc::downgrade(&shared);
         }
-        Ok(Graph { shared, _not_sync: PhantomData })
+        let taps = (0..shared.nodes.len()).map(|_| None).collect();
+        Ok(Graph { shared, taps, _not_sync: PhantomData })
     }
 
     /// Walks the graph once (`rte_graph_walk`): every source node runs, then
@@ -252,12 +254,26 @@ impl Graph {
         // SAFETY: `&mut self` gives this thread exclusive use of the fast
         // path; the graph is fully initialised (`create` returned it).
         unsafe {
-            if (*g).stats {
-                fastpath::walk_impl::<true>(g)
-            } else {
-                fastpath::walk_impl::<false>(g)
+            match ((*g).stats, (*g).tapped) {
+                (true, false) => fastpath::walk_impl::<true, false>(g, &mut []),
+                (false, false) => fastpath::walk_impl::<false, false>(g, &mut []),
+                (true, true) => fastpath::walk_impl::<true, true>(g, &mut self.taps),
+                (false, true) => fastpath::walk_impl::<false, true>(g, &mut self.taps),
             }
         }
+    }
+
+    /// Sets (or with `None` removes) the tap of node `name`: a function
+    /// called with the node's stream just before each call of the node,
+    /// for capture and tracing. Returns `false` if there is no such node.
+    /// Walks without any tap pay nothing for the feature.
+    pub fn set_tap(&mut self, name: &str, tap: Option<fastpath::Tap>) -> bool {
+        let Some(i) = self.shared.nodes.iter().position(|n| n.name == name) else { return false };
+        self.taps[i] = tap;
+        let any = self.taps.iter().any(Option::is_some);
+        // SAFETY: `&mut self`: no walk runs.
+        unsafe { self.shared.mem.set_tapped(any) };
+        true
     }
 
     /// The graph's name.

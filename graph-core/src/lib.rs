@@ -89,9 +89,10 @@ pub mod mem;
 mod obj;
 mod registry;
 mod stats;
+pub mod task;
 
 pub use error::{GraphError, Result};
-pub use fastpath::{Ctx, Invocation, Objs, ProcessFn};
+pub use fastpath::{Ctx, Invocation, Objs, ProcessFn, Tap};
 pub use graph::{
     graph_from_name, graph_id_to_name, graph_list, Graph, GraphId, GraphParam, BURST_SIZE, GRAPH_NAME_MAX,
 };

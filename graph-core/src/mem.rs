@@ -74,6 +74,8 @@ pub struct GraphHdr {
     pub(crate) nodes_start: u32,
     /// Whether the walk keeps statistics.
     pub(crate) stats: bool,
+    /// Whether some node has a tap (see `Graph::set_tap`).
+    pub(crate) tapped: bool,
     pub(crate) fence: u64,
 }
 
@@ -216,6 +218,7 @@ impl GraphMem {
             cir,
             nodes_start: nodes_start as u32,
             stats: true,
+            tapped: false,
             fence: FENCE,
         });
         let mut src_slot = -(nb_src as isize);
@@ -300,6 +303,14 @@ impl GraphMem {
     /// The caller has exclusive access to the fast path (`&mut Graph`).
     pub unsafe fn set_stats(&self, on: bool) {
         (*self.hdr()).stats = on;
+    }
+
+    /// Marks whether some node has a tap.
+    ///
+    /// # Safety
+    /// The caller has exclusive access to the fast path (`&mut Graph`).
+    pub unsafe fn set_tapped(&self, on: bool) {
+        (*self.hdr()).tapped = on;
     }
 
     /// `(idx, size)` of node `i`'s stream.
