@@ -36,7 +36,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
@@ -433,32 +433,20 @@ impl<T> Receiver<T> {
     }
 }
 
-type Job = Box<dyn FnOnce() + Send>;
-
-fn helper() -> &'static std::sync::mpsc::Sender<Job> {
-    static H: OnceLock<std::sync::mpsc::Sender<Job>> = OnceLock::new();
-    H.get_or_init(|| {
-        let (tx, rx) = std::sync::mpsc::channel::<Job>();
-        std::thread::Builder::new()
-            .name("graph-io".into())
-            .spawn(move || {
-                for job in rx {
-                    job();
-                }
-            })
-            .expect("spawning the I/O helper thread");
-        tx
-    })
-}
-
-/// Runs `f` on the I/O helper thread and completes with its result; the
-/// calling lcore keeps walking meanwhile.
+/// Runs `f` on a helper thread and completes with its result; the calling
+/// lcore keeps walking meanwhile. (A thread per call: file I/O here is rare,
+/// a thread start costs tens of microseconds on another core, and no
+/// helper outlives its work.)
 pub async fn blocking<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
     let (tx, mut rx) = channel::<R>();
-    // The helper thread outlives every task; a send failure would mean it
-    // died, which `recv` then reports by `None`.
-    let _ = helper().send(Box::new(move || tx.send(f())));
-    rx.recv().await.expect("the I/O helper thread stopped")
+    let handle = std::thread::Builder::new()
+        .name("graph-io".into())
+        .spawn(move || tx.send(f()))
+        .expect("spawning an I/O helper thread");
+    let r = rx.recv().await.expect("the I/O helper thread panicked");
+    // It has sent its result and is returning: this join does not wait.
+    let _ = handle.join();
+    r
 }
 
 /// File operations that never block the lcore (run on the helper thread).
