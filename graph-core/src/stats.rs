@@ -155,6 +155,11 @@ impl ClusterStats {
         self.graphs.iter().map(|g| g.name.clone()).collect()
     }
 
+    /// Names of the nodes in the cluster's graphs.
+    pub fn node_names(&self) -> impl Iterator<Item = &str> {
+        self.nodes.iter().map(|n| n.name.as_str())
+    }
+
     /// Samples every node (`rte_graph_cluster_stats_get`); rates are over the
     /// time since the previous sample (or creation/reset).
     pub fn get(&mut self) -> Vec<ClusterNodeStats> {

@@ -63,6 +63,19 @@ pub struct Cli {
     /// Print only the final summary.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Listen for control commands on this Unix socket.
+    #[arg(long = "control-socket", value_name = "PATH")]
+    pub control_socket: Option<PathBuf>,
+    /// Append a JSON line of statistics to FILE every second.
+    #[arg(long = "stats-jsonl", value_name = "FILE")]
+    pub stats_jsonl: Option<PathBuf>,
+    /// Walks between two looks at each lcore's tasks.
+    #[arg(long = "walks-per-poll", value_name = "N")]
+    pub walks_per_poll: Option<u32>,
+    /// Measurement: run busy tasks on every lcore (a 1 ms timer, a file
+    /// writer, route updates every 10 ms).
+    #[arg(long = "task-load", hide = true)]
+    pub task_load: bool,
 }
 
 /// The flags as configuration overrides.
@@ -80,6 +93,10 @@ pub fn overrides(cli: &Cli) -> Result<Overrides, ConfigError> {
         exit_on_eof: cli.exit_on_eof,
         burst: cli.burst,
         pool_size: cli.pool_size,
+        control_socket: cli.control_socket.clone(),
+        stats_jsonl: cli.stats_jsonl.clone(),
+        walks_per_poll: cli.walks_per_poll,
+        task_load: cli.task_load,
     })
 }
 

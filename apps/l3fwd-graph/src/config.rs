@@ -65,6 +65,8 @@ pub struct LcoreFile {
     pub cpu: Option<usize>,
     /// (port, queue) pairs it polls.
     pub rx: Vec<(u16, u16)>,
+    /// Walks between two looks at the lcore's tasks (default 1).
+    pub walks_per_poll: Option<u32>,
 }
 
 /// `[[route]]`.
@@ -117,6 +119,12 @@ pub struct FileConfig {
     pub tbl8_groups: Option<u32>,
     /// EAL arguments (DPDK mode), as if given before `--`.
     pub eal: Option<Vec<String>>,
+    /// Unix socket for run-time control (routes, next hops, stats, capture).
+    pub control_socket: Option<PathBuf>,
+    /// Append a JSON line of statistics here every `stats_jsonl_interval`.
+    pub stats_jsonl: Option<PathBuf>,
+    /// Seconds between two `stats_jsonl` lines (default 1).
+    pub stats_jsonl_interval: Option<f64>,
     /// Ports.
     #[serde(default, rename = "port")]
     pub ports: Vec<PortFile>,
@@ -178,6 +186,14 @@ pub struct Overrides {
     pub burst: Option<usize>,
     /// `--pool-size`.
     pub pool_size: Option<u32>,
+    /// `--control-socket`.
+    pub control_socket: Option<PathBuf>,
+    /// `--stats-jsonl`.
+    pub stats_jsonl: Option<PathBuf>,
+    /// `--walks-per-poll` (every lcore).
+    pub walks_per_poll: Option<u32>,
+    /// `--task-load` (measurement: busy tasks on every lcore).
+    pub task_load: bool,
 }
 
 /// Parses DPDK's `--config` value: `(port,queue,lcore)[,(port,queue,lcore)...]`.
@@ -247,6 +263,7 @@ pub struct LcorePlan {
     pub id: u32,
     pub cpu: usize,
     pub rx: Vec<(u16, u16)>,
+    pub walks_per_poll: u32,
 }
 
 /// A route: prefix → next hop.
@@ -281,6 +298,10 @@ pub struct Plan {
     pub exit_on_eof: bool,
     pub stats_json: Option<PathBuf>,
     pub tbl8_groups: u32,
+    pub control_socket: Option<PathBuf>,
+    pub stats_jsonl: Option<PathBuf>,
+    pub stats_jsonl_interval: f64,
+    pub task_load: bool,
 }
 
 /// DPDK's default destination MAC of port `p`: 02:00:00:00:00:<p>.
@@ -465,12 +486,18 @@ pub fn plan(file: &FileConfig, o: &Overrides, env: &Env) -> Result<Plan, ConfigE
                 by.entry(l).or_default().push((p, q));
             }
             let cpu_of = |l: u32| file.lcores.iter().find(|f| f.id == l).and_then(|f| f.cpu).unwrap_or(l as usize);
-            by.into_iter().map(|(id, rx)| LcorePlan { id, cpu: cpu_of(id), rx }).collect()
+            let ratio_of = |l: u32| file.lcores.iter().find(|f| f.id == l).and_then(|f| f.walks_per_poll).unwrap_or(1);
+            by.into_iter().map(|(id, rx)| LcorePlan { id, cpu: cpu_of(id), rx, walks_per_poll: ratio_of(id) }).collect()
         }
         None if !file.lcores.is_empty() => file
             .lcores
             .iter()
-            .map(|l| LcorePlan { id: l.id, cpu: l.cpu.unwrap_or(l.id as usize), rx: l.rx.clone() })
+            .map(|l| LcorePlan {
+                id: l.id,
+                cpu: l.cpu.unwrap_or(l.id as usize),
+                rx: l.rx.clone(),
+                walks_per_poll: l.walks_per_poll.unwrap_or(1),
+            })
             .collect(),
         None => {
             // One worker: the last CPU natively, the first worker lcore
@@ -480,7 +507,7 @@ pub fn plan(file: &FileConfig, o: &Overrides, env: &Env) -> Result<Plan, ConfigE
                 None => ncpu.saturating_sub(1),
             };
             let rx = ports.iter().flat_map(|p| (0..p.rx_queues).map(move |q| (p.id, q))).collect();
-            vec![LcorePlan { id: cpu as u32, cpu, rx }]
+            vec![LcorePlan { id: cpu as u32, cpu, rx, walks_per_poll: 1 }]
         }
     };
     let mut lseen = BTreeSet::new();
@@ -593,6 +620,23 @@ pub fn plan(file: &FileConfig, o: &Overrides, env: &Env) -> Result<Plan, ConfigE
         }
     }
     let tbl8_groups = file.tbl8_groups.unwrap_or(graph_nodes::ip4_lookup::DEFAULT_TBL8_GROUPS);
+    let stats_jsonl_interval = file.stats_jsonl_interval.unwrap_or(1.0);
+    if !(stats_jsonl_interval > 0.0 && stats_jsonl_interval <= 86400.0) {
+        bail!("stats_jsonl_interval = {stats_jsonl_interval}: outside (0, 86400] seconds");
+    }
+    if let Some(r) = o.walks_per_poll {
+        if r == 0 || r > 1_000_000 {
+            bail!("--walks-per-poll {r}: outside 1..=1000000");
+        }
+        for l in &mut lcores {
+            l.walks_per_poll = r;
+        }
+    }
+    for l in &lcores {
+        if l.walks_per_poll == 0 || l.walks_per_poll > 1_000_000 {
+            bail!("lcore {} walks_per_poll = {}: outside 1..=1000000", l.id, l.walks_per_poll);
+        }
+    }
     if tbl8_groups == 0 || tbl8_groups > 1 << 24 {
         bail!("tbl8_groups = {tbl8_groups}: outside 1..=16777216");
     }
@@ -610,6 +654,10 @@ pub fn plan(file: &FileConfig, o: &Overrides, env: &Env) -> Result<Plan, ConfigE
         exit_on_eof: o.exit_on_eof || file.exit_on_eof.unwrap_or(false),
         stats_json: o.stats_json.clone().or_else(|| file.stats_json.clone()),
         tbl8_groups,
+        control_socket: o.control_socket.clone().or_else(|| file.control_socket.clone()),
+        stats_jsonl: o.stats_jsonl.clone().or_else(|| file.stats_jsonl.clone()),
+        stats_jsonl_interval,
+        task_load: o.task_load,
     })
 }
 

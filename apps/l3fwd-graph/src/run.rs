@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use comfy_table::{presets, Cell, CellAlignment, Table};
+use graph_core::task::LcoreLoop;
 use graph_core::{format_table, ClusterNodeStats, ClusterStats, Graph, GraphParam};
 use graph_nodes::eth_config::{self, EthConf};
 use graph_nodes::ip4_lookup::{self, Ip4LookupNext};
@@ -17,6 +18,7 @@ use graph_nodes::{Mempool, PoolConfig};
 use serde::Serialize;
 
 use crate::config::{ConfigError, Plan};
+use crate::control::{self, LcoreTasks};
 
 /// Why a run failed after the configuration was accepted.
 #[derive(Debug)]
@@ -97,12 +99,20 @@ enum WorkerKind {
 }
 
 impl Worker {
-    fn spawn(g: Graph, lcore: u32, cpu: usize, stop: Arc<AtomicBool>, dpdk: bool) -> Result<Worker, RunError> {
+    fn spawn(
+        g: Graph,
+        lcore: u32,
+        cpu: usize,
+        stop: Arc<AtomicBool>,
+        dpdk: bool,
+        tasks: LcoreTasks,
+        walks_per_poll: u32,
+    ) -> Result<Worker, RunError> {
         #[cfg(feature = "dpdk")]
         if dpdk {
             let err = Arc::new(std::sync::Mutex::new(None));
             let e2 = err.clone();
-            graph_nodes::dpdk::launch(lcore, move || match worker_loop(g, lcore, None, stop) {
+            graph_nodes::dpdk::launch(lcore, move || match worker_loop(g, lcore, None, stop, tasks, walks_per_poll) {
                 Ok(()) => 0,
                 Err(e) => {
                     *e2.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
@@ -115,7 +125,7 @@ impl Worker {
         let _ = dpdk;
         let handle = std::thread::Builder::new()
             .name(format!("worker_{lcore}"))
-            .spawn(move || worker_loop(g, lcore, Some(cpu), stop))
+            .spawn(move || worker_loop(g, lcore, Some(cpu), stop, tasks, walks_per_poll))
             .map_err(|e| RunError::Runtime(format!("spawning lcore {lcore}: {e}")))?;
         Ok(Worker { lcore, kind: WorkerKind::Thread(handle) })
     }
@@ -262,22 +272,30 @@ fn configure_nodes(plan: &Plan, ports: &[Arc<Port>]) -> Result<Vec<Graph>, RunEr
     Ok(graphs)
 }
 
-/// Walks `g` until told to stop, then drains it. `cpu`: pin there (our
-/// threads); EAL lcores are pinned by the EAL already.
-fn worker_loop(mut g: Graph, lcore_id: u32, cpu: Option<usize>, stop: Arc<AtomicBool>) -> Result<(), String> {
+/// Walks `g` until told to stop, interleaved with the lcore's tasks, then
+/// drains it. `cpu`: pin there (our threads); EAL lcores are pinned by the
+/// EAL already.
+fn worker_loop(
+    g: Graph,
+    lcore_id: u32,
+    cpu: Option<usize>,
+    stop: Arc<AtomicBool>,
+    tasks: LcoreTasks,
+    walks_per_poll: u32,
+) -> Result<(), String> {
     if let Some(cpu) = cpu {
         if !core_affinity::set_for_current(core_affinity::CoreId { id: cpu }) {
             eprintln!("l3fwd-graph: lcore {lcore_id}: could not pin to CPU {cpu}; running unpinned");
         }
     }
     let guard = lcore::register(lcore_id).map_err(|e| format!("lcore {lcore_id}: {e}"))?;
-    while !stop.load(Relaxed) {
-        for _ in 0..64 {
-            g.walk();
-        }
-    }
-    // Rx is stopped: walk until nothing moves any more.
+    let mut lp = LcoreLoop::new(g, walks_per_poll);
+    tasks.spawn();
+    lp.run(&stop);
+    // Rx is stopped: walk until nothing moves any more. Tasks stop with the
+    // loop (their executor is dropped below).
     let moved = |g: &Graph| g.stats().iter().map(|s| s.objs).sum::<u64>();
+    let mut g = lp.into_graph();
     for _ in 0..1000 {
         let before = moved(&g);
         g.walk();
@@ -339,8 +357,51 @@ pub fn run(plan: &Plan, quiet: bool, dpdk: bool) -> Result<Outcome, RunError> {
         let stop = Arc::new(AtomicBool::new(false));
         let start = Instant::now();
         let mut workers = Vec::new();
-        for (g, l) in graphs.into_iter().zip(&plan.lcores) {
-            workers.push(Worker::spawn(g, l.id, l.cpu, stop.clone(), dpdk)?);
+        // Tasks: every lcore gets a command queue; the first one also
+        // serves the control socket and writes the JSON lines. The socket is
+        // bound here, before any worker starts, so a bad path is a setup
+        // error.
+        let mut cmd_tx = Vec::new();
+        let mut cmd_rx = Vec::new();
+        for _ in &plan.lcores {
+            let (tx, rx) = graph_core::task::channel();
+            cmd_tx.push(tx);
+            cmd_rx.push(rx);
+        }
+        let shared = Arc::new(control::Shared { lcores: cmd_tx, ports: ports.iter().map(|p| p.id()).collect(), start });
+        let mut listener = match &plan.control_socket {
+            Some(path) => {
+                // A stale socket from an earlier run is replaced; anything
+                // else at that path is left alone (bind then fails).
+                use std::os::unix::fs::FileTypeExt;
+                if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket()) {
+                    let _ = std::fs::remove_file(path);
+                }
+                let l = std::os::unix::net::UnixListener::bind(path)
+                    .map_err(|e| RunError::Setup(format!("--control-socket {}: {e}", path.display())))?;
+                l.set_nonblocking(true).map_err(|e| RunError::Setup(format!("--control-socket: {e}")))?;
+                let s = ClusterStats::new(&["worker_*"]).map_err(|e| RunError::Runtime(e.to_string()))?;
+                Some((l, s))
+            }
+            None => None,
+        };
+        let mut jsonl = match &plan.stats_jsonl {
+            Some(p) => {
+                let s = ClusterStats::new(&["worker_*"]).map_err(|e| RunError::Runtime(e.to_string()))?;
+                Some((p.clone(), plan.stats_jsonl_interval, s))
+            }
+            None => None,
+        };
+        for (i, ((g, l), cmds)) in graphs.into_iter().zip(&plan.lcores).zip(cmd_rx).enumerate() {
+            let tasks = LcoreTasks {
+                cmds,
+                shared: shared.clone(),
+                listener: if i == 0 { listener.take() } else { None },
+                jsonl: if i == 0 { jsonl.take() } else { None },
+                load: plan.task_load,
+                load_routes: plan.task_load && i == 0,
+            };
+            workers.push(Worker::spawn(g, l.id, l.cpu, stop.clone(), dpdk, tasks, l.walks_per_poll)?);
         }
         // The inputs that end, among the ports some lcore polls.
         let polled = |p: &Arc<Port>| plan.lcores.iter().any(|l| l.rx.iter().any(|(id, _)| *id == p.id()));
@@ -386,6 +447,12 @@ pub fn run(plan: &Plan, quiet: bool, dpdk: bool) -> Result<Outcome, RunError> {
             }
         }
         let elapsed = start.elapsed().as_secs_f64();
+        if let Some(path) = &plan.control_socket {
+            let _ = std::fs::remove_file(path);
+        }
+        if plan.task_load {
+            let _ = std::fs::remove_file(control::load_file());
+        }
         for p in &ports {
             if let Err(e) = p.flush() {
                 failures.push(format!("port {}: flushing output: {e}", p.id()));

@@ -1,0 +1,334 @@
+//! Tasks on the worker lcores (graph_core::task): the control socket,
+//! statistics as JSON lines, packet capture, and the synthetic load used to
+//! measure what tasks cost the forwarding.
+//!
+//! Control protocol: one command per line on a Unix stream socket, one
+//! line back (`ok ...` or `error: ...`):
+//!
+//! ```text
+//! route add 10.0.0.0/8 port 1      # next hop: port 1's neighbour
+//! route add 10.0.0.0/8 via 100     # next hop 100 (see neigh)
+//! route del 10.0.0.0/8
+//! neigh add 100 1 52:54:00:00:01:00  # next hop 100 leaves port 1 to that MAC
+//! neigh del 100
+//! stats                            # one JSON object
+//! capture ip4_lookup 100 /tmp/c.pcap  # the next 100 packets that node sees
+//! help
+//! ```
+//!
+//! Routes and next hops change while the workers forward: each LPM entry
+//! and the next-hop table are replaced atomically, so every packet sees a
+//! table from before or after a change, never a half-written one.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::Ipv4Addr;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use graph_core::task::{self, Receiver, Sender};
+use graph_core::{ClusterStats, Obj};
+use graph_nodes::ip4_lookup::{self, Ip4LookupNext};
+use graph_nodes::ip4_rewrite;
+use graph_nodes::pkt::PktSlice;
+use graph_nodes::port;
+use serde_json::json;
+
+/// A command for one lcore's own tasks.
+pub enum LcoreCmd {
+    /// Copy packets seen by `node` to `to` until `remaining` reaches 0.
+    Tap { node: String, remaining: Arc<AtomicUsize>, to: Sender<Vec<u8>> },
+    /// Stop copying at `node`.
+    Untap { node: String },
+}
+
+/// What the control tasks share: the lcores' command queues and the ports.
+pub struct Shared {
+    pub lcores: Vec<Sender<LcoreCmd>>,
+    pub ports: Vec<u16>,
+    pub start: Instant,
+}
+
+/// What one lcore's tasks need, handed to its worker thread.
+pub struct LcoreTasks {
+    pub cmds: Receiver<LcoreCmd>,
+    pub shared: Arc<Shared>,
+    /// The control socket, bound before any thread started (first lcore).
+    pub listener: Option<(UnixListener, ClusterStats)>,
+    /// Statistics as JSON lines: file, interval (first lcore).
+    pub jsonl: Option<(PathBuf, f64, ClusterStats)>,
+    /// Busy tasks for measurement.
+    pub load: bool,
+    /// Route churn for measurement (first lcore).
+    pub load_routes: bool,
+}
+
+impl LcoreTasks {
+    /// Spawns the tasks on this thread's executor.
+    pub fn spawn(self) {
+        task::spawn_local(lcore_commands(self.cmds));
+        if let Some((l, s)) = self.listener {
+            task::spawn_local(control_socket(l, self.shared.clone(), s));
+        }
+        if let Some((path, secs, s)) = self.jsonl {
+            task::spawn_local(stats_lines(path, secs, s, self.shared.clone()));
+        }
+        if self.load {
+            task::spawn_local(load_timer());
+            task::spawn_local(load_writer());
+        }
+        if self.load_routes {
+            task::spawn_local(load_routes());
+        }
+    }
+}
+
+/// The file the measurement load writes to.
+pub fn load_file() -> PathBuf {
+    std::env::temp_dir().join(format!("l3fwd-task-load-{}.log", std::process::id()))
+}
+
+async fn lcore_commands(mut cmds: Receiver<LcoreCmd>) {
+    while let Some(cmd) = cmds.recv().await {
+        match cmd {
+            LcoreCmd::Tap { node, remaining, to } => {
+                let tap = move |objs: &[Obj]| {
+                    for i in 0..objs.len() {
+                        // Claim a slot; stop once the count is reached.
+                        if remaining.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |r| r.checked_sub(1)).is_err() {
+                            return;
+                        }
+                        to.send(objs.mbuf_ref(i).data().to_vec());
+                    }
+                };
+                task::with_graph(|g| g.set_tap(&node, Some(Box::new(tap))));
+            }
+            LcoreCmd::Untap { node } => {
+                task::with_graph(|g| g.set_tap(&node, None));
+            }
+        }
+    }
+}
+
+fn parse_prefix(s: &str) -> Result<(Ipv4Addr, u8), String> {
+    let (a, l) = s.split_once('/').unwrap_or((s, "32"));
+    let addr: Ipv4Addr = a.parse().map_err(|_| format!("\"{a}\" is not an IPv4 address"))?;
+    let len: u8 =
+        l.parse().ok().filter(|l| *l <= 32).ok_or_else(|| format!("\"{l}\" is not a prefix length 0..=32"))?;
+    Ok((addr, len))
+}
+
+fn stats_json(stats: &mut ClusterStats, shared: &Shared) -> serde_json::Value {
+    let nodes: Vec<_> = stats
+        .get()
+        .into_iter()
+        .map(|n| json!({"name": n.name, "calls": n.calls, "objs": n.objs, "cycles": n.cycles, "counters": n.counters}))
+        .collect();
+    let ports: Vec<_> = shared
+        .ports
+        .iter()
+        .filter_map(|&id| port::get(id).ok())
+        .map(|p| {
+            let c = p.stats();
+            json!({"id": p.id(), "rx_packets": c.ipackets, "tx_packets": c.opackets, "rx_missed": c.imissed, "tx_errors": c.oerrors})
+        })
+        .collect();
+    json!({"elapsed_s": shared.start.elapsed().as_secs_f64(), "ports": ports, "nodes": nodes})
+}
+
+const HELP: &str = "ok commands: route add P/L port N | route add P/L via NH | route del P/L | \
+                    neigh add NH PORT MAC | neigh del NH | stats | capture NODE COUNT FILE";
+
+/// Handles one command line; the reply line.
+fn command(line: &str, stats: &mut ClusterStats, shared: &Arc<Shared>) -> String {
+    match run_command(line, stats, shared) {
+        Ok(s) => s,
+        Err(e) => format!("error: {e}"),
+    }
+}
+
+fn run_command(line: &str, stats: &mut ClusterStats, shared: &Arc<Shared>) -> Result<String, String> {
+    let w: Vec<&str> = line.split_whitespace().collect();
+    match w.as_slice() {
+        ["route", "add", pfx, "port", p] => {
+            let (a, l) = parse_prefix(pfx)?;
+            let p: u16 = p.parse().map_err(|_| format!("port \"{p}\" is not a number"))?;
+            if !shared.ports.contains(&p) {
+                return Err(format!("port {p} is not configured"));
+            }
+            ip4_lookup::route_add(a, l, p, Ip4LookupNext::Rewrite).map_err(|e| e.to_string())?;
+            Ok(format!("ok route {a}/{l} -> port {p}"))
+        }
+        ["route", "add", pfx, "via", nh] => {
+            let (a, l) = parse_prefix(pfx)?;
+            let nh: u16 = nh.parse().map_err(|_| format!("next hop \"{nh}\" is not a number"))?;
+            if ip4_rewrite::next_hop(nh).is_none() {
+                return Err(format!("no next hop {nh} (add it with neigh add)"));
+            }
+            ip4_lookup::route_add(a, l, nh, Ip4LookupNext::Rewrite).map_err(|e| e.to_string())?;
+            Ok(format!("ok route {a}/{l} -> next hop {nh}"))
+        }
+        ["route", "del", pfx] => {
+            let (a, l) = parse_prefix(pfx)?;
+            ip4_lookup::route_delete(a, l).map_err(|e| e.to_string())?;
+            Ok(format!("ok deleted {a}/{l}"))
+        }
+        ["neigh", "add", nh, p, mac] => {
+            let nh: u16 = nh.parse().map_err(|_| format!("next hop \"{nh}\" is not a number"))?;
+            let p: u16 = p.parse().map_err(|_| format!("port \"{p}\" is not a number"))?;
+            let mac = graph_nodes::wire::parse_mac(mac).ok_or_else(|| format!("\"{mac}\" is not a MAC address"))?;
+            ip4_rewrite::rewrite_add_port(nh, mac, p).map_err(|e| e.to_string())?;
+            Ok(format!("ok next hop {nh} -> port {p}"))
+        }
+        ["neigh", "del", nh] => {
+            let nh: u16 = nh.parse().map_err(|_| format!("next hop \"{nh}\" is not a number"))?;
+            ip4_rewrite::rewrite_delete(nh);
+            Ok(format!("ok deleted next hop {nh}"))
+        }
+        ["stats"] => Ok(stats_json(stats, shared).to_string()),
+        ["capture", node, count, file] => {
+            let count: usize =
+                count.parse().ok().filter(|c| (1..=1_000_000).contains(c)).ok_or("count must be 1..=1000000")?;
+            if !stats.node_names().any(|n| n == *node) {
+                let known: Vec<&str> = stats.node_names().collect();
+                return Err(format!("no node \"{node}\" (nodes: {})", known.join(", ")));
+            }
+            let (tx, rx) = task::channel::<Vec<u8>>();
+            let remaining = Arc::new(AtomicUsize::new(count));
+            for l in &shared.lcores {
+                l.send(LcoreCmd::Tap { node: node.to_string(), remaining: remaining.clone(), to: tx.clone() });
+            }
+            drop(tx);
+            task::spawn_local(capture_writer(rx, count, PathBuf::from(file), node.to_string(), shared.clone()));
+            Ok(format!("ok capturing {count} packets at {node} into {file}"))
+        }
+        ["help"] | [] => Ok(HELP.into()),
+        _ => Err(format!("unknown command \"{}\" (try help)", line.trim())),
+    }
+}
+
+async fn capture_writer(mut rx: Receiver<Vec<u8>>, count: usize, path: PathBuf, node: String, shared: Arc<Shared>) {
+    let mut frames = Vec::with_capacity(count);
+    while frames.len() < count {
+        match rx.recv().await {
+            Some(f) => frames.push(f),
+            None => break,
+        }
+    }
+    for l in &shared.lcores {
+        l.send(LcoreCmd::Untap { node: node.clone() });
+    }
+    let r =
+        task::blocking(move || graph_nodes::port::pcap::write_pcap(&path, frames.iter().map(|f| f.as_slice()))).await;
+    if let Err(e) = r {
+        eprintln!("l3fwd-graph: capture at {node}: {e}");
+    }
+}
+
+struct Conn {
+    s: UnixStream,
+    inbuf: Vec<u8>,
+    out: Vec<u8>,
+}
+
+async fn control_socket(listener: UnixListener, shared: Arc<Shared>, mut stats: ClusterStats) {
+    let mut conns: Vec<Conn> = Vec::new();
+    let mut tick = task::interval(Duration::from_millis(5));
+    loop {
+        tick.tick().await;
+        while let Ok((s, _)) = listener.accept() {
+            if s.set_nonblocking(true).is_ok() {
+                conns.push(Conn { s, inbuf: Vec::new(), out: Vec::new() });
+            }
+        }
+        conns.retain_mut(|c| {
+            let mut buf = [0u8; 4096];
+            let mut closed = false;
+            loop {
+                match c.s.read(&mut buf) {
+                    Ok(0) => {
+                        closed = true;
+                        break;
+                    }
+                    Ok(n) => c.inbuf.extend_from_slice(&buf[..n]),
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                    Err(_) => return false,
+                }
+                if c.inbuf.len() > 1 << 20 {
+                    return false; // a line that never ends
+                }
+            }
+            while let Some(nl) = c.inbuf.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = c.inbuf.drain(..=nl).collect();
+                let line = String::from_utf8_lossy(&line);
+                let reply = command(line.trim_end(), &mut stats, &shared);
+                c.out.extend_from_slice(reply.as_bytes());
+                c.out.push(b'\n');
+            }
+            flush(c) && !closed
+        });
+    }
+}
+
+/// Writes what the socket takes; `false` if the peer is gone.
+fn flush(c: &mut Conn) -> bool {
+    while !c.out.is_empty() {
+        match c.s.write(&c.out) {
+            Ok(0) => return false,
+            Ok(n) => {
+                c.out.drain(..n);
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return true,
+            Err(_) => return false,
+        }
+    }
+    true
+}
+
+async fn stats_lines(path: PathBuf, secs: f64, mut stats: ClusterStats, shared: Arc<Shared>) {
+    let mut tick = task::interval(Duration::from_secs_f64(secs));
+    loop {
+        tick.tick().await;
+        let mut line = stats_json(&mut stats, &shared).to_string();
+        line.push('\n');
+        if let Err(e) = task::fs::append(path.clone(), line.into_bytes()).await {
+            eprintln!("l3fwd-graph: --stats-jsonl {}: {e}", path.display());
+            return;
+        }
+    }
+}
+
+async fn load_timer() {
+    let mut tick = task::interval(Duration::from_millis(1));
+    let mut n = 0u64;
+    loop {
+        tick.tick().await;
+        n = n.wrapping_add(task::with_graph(|g| g.node_count() as u64).unwrap_or(0));
+        std::hint::black_box(n);
+    }
+}
+
+async fn load_writer() {
+    let path = load_file();
+    let mut tick = task::interval(Duration::from_millis(10));
+    let mut i = 0u64;
+    loop {
+        tick.tick().await;
+        i += 1;
+        let _ = task::fs::write(path.clone(), format!("tick {i}\n").into_bytes()).await;
+    }
+}
+
+async fn load_routes() {
+    let mut tick = task::interval(Duration::from_millis(10));
+    let mut on = false;
+    let a: Ipv4Addr = "203.0.113.0".parse().expect("address");
+    loop {
+        tick.tick().await;
+        on = !on;
+        let _ =
+            if on { ip4_lookup::route_add(a, 24, 0, Ip4LookupNext::Rewrite) } else { ip4_lookup::route_delete(a, 24) };
+    }
+}
