@@ -79,6 +79,7 @@
 
 #![warn(missing_docs)]
 
+mod affinity;
 mod builder;
 pub mod clock;
 mod error;

@@ -16,13 +16,14 @@
 //!   ([`clock::cycles`](crate::clock::cycles)).
 //! - [`local_channel`] connects tasks of one lcore; [`channel`] connects
 //!   tasks, lcores and other threads (its sender is `Send`).
-//! - [`blocking`] runs a closure (file I/O) on a helper thread and awaits
-//!   its result; [`fs`] wraps the common cases. A helper thread rather than
-//!   io_uring: it works wherever threads do (io_uring is often disabled by
-//!   container seccomp policies and needs a newer kernel and another
-//!   dependency), and the I/O here is small and rare (stats lines,
-//!   captures), so a syscall on another core per request costs nothing on
-//!   the forwarding core.
+//! - [`blocking`] runs a closure (file I/O) on the executor's helper thread
+//!   (one per executor, started on first use, moved off the lcore's CPU)
+//!   and awaits its result; [`fs`] wraps the common cases. A helper thread
+//!   rather than io_uring: it works wherever threads do (io_uring is often
+//!   disabled by container seccomp policies and needs a newer kernel and
+//!   another dependency), and the I/O here is small and rare (stats lines,
+//!   captures), so the lcore pays only a channel send and a wake-up per
+//!   request while the syscalls run on another core.
 //! - [`with_graph`] gives a task the lcore's graph (stats, counters, node
 //!   contexts) between walks.
 //!
@@ -35,7 +36,7 @@ use std::collections::{BinaryHeap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
@@ -80,6 +81,53 @@ struct Inner {
     timer_wakers: RefCell<std::collections::HashMap<u64, Waker>>,
     seq: Cell<u64>,
     polls: Cell<u64>,
+    /// The executor's I/O helper thread, started by the first [`blocking`].
+    helper: RefCell<Option<Helper>>,
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// One helper thread per executor, started once: a thread per call would
+/// map and unmap a stack each time, and every unmap interrupts the lcore
+/// (a TLB shootdown) — measured at 2–3 % of forwarding with a write every
+/// 10 ms.
+struct Helper {
+    jobs: Option<std::sync::mpsc::Sender<Job>>,
+    /// Jobs sent and not finished.
+    pending: Arc<AtomicUsize>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Helper {
+    fn start() -> std::io::Result<Helper> {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let pending = Arc::new(AtomicUsize::new(0));
+        let handle = std::thread::Builder::new().name("graph-io".into()).spawn(move || {
+            crate::affinity::leave_lcore_cpu();
+            while let Ok(job) = rx.recv() {
+                // A panicking job drops its result sender: the awaiting task
+                // sees it; the helper lives on for the next job.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+            }
+        })?;
+        Ok(Helper { jobs: Some(tx), pending, handle: Some(handle) })
+    }
+}
+
+impl Drop for Helper {
+    fn drop(&mut self) {
+        // Without a sender the helper's receive fails once the queue is
+        // empty, and it returns.
+        self.jobs.take();
+        if let Some(h) = self.handle.take() {
+            // Join an idle helper; one still inside a job (a read that never
+            // returns) is left to finish on its own rather than hang the
+            // lcore that is shutting down.
+            if self.pending.load(Ordering::Acquire) == 0 {
+                let _ = h.join();
+            }
+        }
+    }
 }
 
 thread_local! {
@@ -109,6 +157,7 @@ impl LocalExecutor {
             timer_wakers: RefCell::new(Default::default()),
             seq: Cell::new(0),
             polls: Cell::new(0),
+            helper: RefCell::new(None),
         });
         CURRENT.with(|c| *c.borrow_mut() = Some(inner.clone()));
         LocalExecutor { inner }
@@ -433,20 +482,54 @@ impl<T> Receiver<T> {
     }
 }
 
-/// Runs `f` on a helper thread and completes with its result; the calling
-/// lcore keeps walking meanwhile. (A thread per call: file I/O here is rare,
-/// a thread start costs tens of microseconds on another core, and no
-/// helper outlives its work.)
+/// Runs `f` on this executor's helper thread and completes with its
+/// result; the lcore keeps walking meanwhile. Why a helper thread and not
+/// io_uring: see the module documentation. Jobs of one executor run one
+/// after the other, in the order submitted (appends to a file stay in
+/// order). The helper leaves the lcore's CPU for the main thread's CPUs, so
+/// its work does not take the forwarding core's time. If `f` panics, so
+/// does the awaiting task; if no thread can be started, `f` runs inline.
 pub async fn blocking<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
     let (tx, mut rx) = channel::<R>();
-    let handle = std::thread::Builder::new()
-        .name("graph-io".into())
-        .spawn(move || tx.send(f()))
-        .expect("spawning an I/O helper thread");
-    let r = rx.recv().await.expect("the I/O helper thread panicked");
-    // It has sent its result and is returning: this join does not wait.
-    let _ = handle.join();
-    r
+    submit(move |done| {
+        let r = f();
+        // Counted finished before the result is sent (or while `f`
+        // unwinds), so once the task has its result the helper is idle or
+        // about to be, and can be joined.
+        drop(done);
+        tx.send(r);
+    });
+    rx.recv().await.expect("the I/O helper job panicked")
+}
+
+/// Hands `job` to this executor's helper (started if need be); runs it
+/// inline if no thread can be started. `job` drops its [`Done`] when its
+/// work is finished.
+fn submit(job: impl FnOnce(Done) + Send + 'static) {
+    let inner = current();
+    let mut helper = inner.helper.borrow_mut();
+    if helper.is_none() {
+        *helper = Helper::start().ok();
+    }
+    let Some((jobs, pending)) = helper.as_ref().and_then(|h| h.jobs.as_ref().map(|j| (j, h.pending.clone()))) else {
+        return job(Done(None));
+    };
+    pending.fetch_add(1, Ordering::Relaxed);
+    let done = Done(Some(pending));
+    if let Err(e) = jobs.send(Box::new(move || job(done))) {
+        (e.0)();
+    }
+}
+
+/// Counts a helper job finished when dropped.
+struct Done(Option<Arc<AtomicUsize>>);
+
+impl Drop for Done {
+    fn drop(&mut self) {
+        if let Some(p) = &self.0 {
+            p.fetch_sub(1, Ordering::Release);
+        }
+    }
 }
 
 /// File operations that never block the lcore (run on the helper thread).

@@ -149,6 +149,56 @@ fn file_io_runs_off_the_lcore() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The CPUs the thread `tid` (0: the caller) may run on.
+#[cfg(all(target_os = "linux", not(miri)))]
+fn cpus(tid: libc::pid_t) -> Vec<usize> {
+    // SAFETY: a zeroed cpu_set_t is the empty set; the call writes at most
+    // its size into the live local.
+    let set = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        assert_eq!(libc::sched_getaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &mut set), 0);
+        set
+    };
+    // SAFETY: CPU_ISSET reads one bit of the set, below CPU_SETSIZE.
+    (0..libc::CPU_SETSIZE as usize).filter(|&c| unsafe { libc::CPU_ISSET(c, &set) }).collect()
+}
+
+/// A helper thread does not inherit the pinned lcore's CPU: its file I/O
+/// must not take the forwarding core's time.
+#[cfg(all(target_os = "linux", not(miri)))]
+#[test]
+fn io_helpers_leave_the_lcore_cpu() {
+    // SAFETY: getpid has no preconditions.
+    let main = cpus(unsafe { libc::getpid() });
+    if main.len() < 2 {
+        return; // one CPU: nowhere else to go
+    }
+    std::thread::spawn(move || {
+        let lcore_cpu = *main.last().unwrap();
+        // SAFETY: as in `cpus`; the set holds one CPU below CPU_SETSIZE.
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(lcore_cpu, &mut set);
+            assert_eq!(libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set), 0);
+        }
+        assert_eq!(cpus(0), vec![lcore_cpu]);
+        let (g, _src, _sink) = graph("affinity");
+        let mut lp = LcoreLoop::new(g, 1);
+        let seen = Rc::new(RefCell::new(None));
+        let s2 = seen.clone();
+        task::spawn_local(async move {
+            *s2.borrow_mut() = Some(task::blocking(|| cpus(0)).await);
+        });
+        while lp.exec.tasks() > 0 {
+            lp.round();
+        }
+        let helper = seen.borrow_mut().take().unwrap();
+        assert_eq!(helper, main, "the helper runs on the main thread's CPUs, not only lcore CPU {lcore_cpu}");
+    })
+    .join()
+    .unwrap();
+}
+
 #[test]
 fn a_tap_sees_each_stream_before_its_node() {
     let (mut g, _src, sink) = graph("tap");

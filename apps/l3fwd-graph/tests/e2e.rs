@@ -227,6 +227,20 @@ fn the_demo_runs_with_no_arguments() {
 }
 
 #[test]
+fn the_example_configuration_runs_as_documented() {
+    let d = dir("example");
+    let stats = d.join("s.json");
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/l3fwd-graph.toml");
+    let out =
+        bin().arg("-f").arg(&example).args(["--duration", "0.5", "-q", "--stats-json"]).arg(&stats).output().unwrap();
+    ok(&out);
+    let j = json(&stats);
+    let tx: u64 = j["ports"].as_array().unwrap().iter().map(|p| p["tx_packets"].as_u64().unwrap()).sum();
+    assert!(tx > 0, "{j}");
+    assert_eq!(j["lcores"], serde_json::json!([1]));
+}
+
+#[test]
 fn bad_input_is_one_line_and_exit_2() {
     let d = dir("bad");
     let cfgfile = d.join("c.toml");
