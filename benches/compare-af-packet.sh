@@ -10,14 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-rounds=3 secs=4 markdown=0 n=0
-for a in "$@"; do
-  case "$a" in
-    --markdown) markdown=1 ;;
-    ''|*[!0-9]*) echo "usage: $0 [ROUNDS] [SECS] [--markdown]" >&2; exit 2 ;;
-    *) if [ $n = 0 ]; then rounds=$a; else secs=$a; fi; n=$((n + 1)) ;;
-  esac
-done
+rounds=3 secs=4
+. benches/args.sh "$@"
 [ "$(id -u)" = 0 ] || { echo "compare-af-packet: needs root (network namespaces, AF_PACKET)" >&2; exit 1; }
 if ! command -v dpdk-testpmd >/dev/null; then
   if command -v apt-get >/dev/null; then

@@ -10,14 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-rounds=3 secs=5 markdown=0 n=0
-for a in "$@"; do
-  case "$a" in
-    --markdown) markdown=1 ;;
-    ''|*[!0-9]*) echo "usage: $0 [ROUNDS] [SECS] [--markdown]" >&2; exit 2 ;;
-    *) if [ $n = 0 ]; then rounds=$a; else secs=$a; fi; n=$((n + 1)) ;;
-  esac
-done
+rounds=3 secs=5
+. benches/args.sh "$@"
 
 pcap=$(cd .. && pwd)/shared/data/ipv4-udp-64b-1024.pcap
 [ -f "$pcap" ] || { echo "compare-l3fwd-native: $pcap not found (../shared missing?)" >&2; exit 1; }
@@ -69,55 +63,5 @@ for r in $(seq 1 "$rounds"); do
   "$ours" --demo --duration "$secs" -q --stats-json "$work/gen.$r.json" >/dev/null
 done
 
-python3 - "$work" "$rounds" "$markdown" <<'PY'
-import json, re, statistics, sys
-work, rounds, md = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
-nodes = ["ethdev_rx", "pkt_cls", "ip4_lookup", "ip4_rewrite", "ethdev_tx"]
-def base(n): return re.sub(r"-\d+(-\d+)?$", "", n)
-runs = {"DPDK l3fwd-graph (net_pcap)": [], "ours (pcap)": [], "ours (generator)": []}
-for r in range(1, rounds + 1):
-    # DPDK: the last full table printed.
-    tables, cur = [], None
-    for line in open(f"{work}/dpdk.{r}", errors="replace"):
-        if line.startswith("|Node"):
-            cur = {}
-            tables.append(cur)
-        elif line.startswith("|") and cur is not None:
-            f = [x.strip() for x in line.strip().strip("|").split("|")]
-            if len(f) >= 7 and f[1].isdigit():
-                cur[f[0]] = dict(calls=int(f[1]), objs=int(f[2]), rate=float(f[5]), cpc=float(f[6]))
-    if len(tables) >= 2:
-        t = tables[-2]
-        mpps = sum(v["rate"] for k, v in t.items() if k.startswith("ethdev_tx"))
-        cyc = {}
-        for k, v in t.items():
-            opc = v["objs"] / max(v["calls"], 1)
-            cyc.setdefault(base(k), []).append(v["cpc"] / opc if opc else 0)
-        runs["DPDK l3fwd-graph (net_pcap)"].append((mpps, {k: statistics.mean(v) for k, v in cyc.items()}))
-    for key, f in (("ours (pcap)", "pcap"), ("ours (generator)", "gen")):
-        j = json.load(open(f"{work}/{f}.{r}.json"))
-        mpps = sum(p["tx_packets"] for p in j["ports"]) / j["elapsed_s"] / 1e6
-        cyc = {}
-        for n in j["nodes"]:
-            if n["objs"]:
-                cyc.setdefault(base(n["name"]), []).append(n["cycles"] / n["objs"])
-        runs[key].append((mpps, {k: statistics.mean(v) for k, v in cyc.items()}))
-anchor = statistics.median([m for m, _ in runs["DPDK l3fwd-graph (net_pcap)"]]) if runs["DPDK l3fwd-graph (net_pcap)"] else float("nan")
-rows = []
-for name, rs in runs.items():
-    if not rs:
-        rows.append((name, float("nan"), float("nan"), {}))
-        continue
-    mpps = statistics.median([m for m, _ in rs])
-    cyc = {n: statistics.median([c.get(n, float("nan")) for _, c in rs]) for n in nodes}
-    rows.append((name, mpps, mpps / anchor, cyc))
-if md:
-    print("| run | Mpps (1 lcore) | vs DPDK | " + " | ".join(nodes) + " |")
-    print("|---|---:|---:|" + "---:|" * len(nodes))
-    for name, mpps, ratio, cyc in rows:
-        print(f"| {name} | {mpps:.2f} | {ratio:.2f} | " + " | ".join(f"{cyc.get(n, float('nan')):.1f}" for n in nodes) + " |")
-else:
-    print(f"{'run':32} {'Mpps':>7} {'ratio':>6}  cycles/packet: " + " ".join(f"{n:>11}" for n in nodes))
-    for name, mpps, ratio, cyc in rows:
-        print(f"{name:32} {mpps:7.2f} {ratio:6.2f}                 " + " ".join(f"{cyc.get(n, float('nan')):11.1f}" for n in nodes))
-PY
+python3 benches/l3fwd_stats.py "$work" "$rounds" "$markdown" \
+  "DPDK l3fwd-graph (net_pcap)=dpdk" "ours (pcap)=pcap" "ours (generator)=gen"

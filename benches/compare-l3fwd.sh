@@ -11,14 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-rounds=3 secs=6 markdown=0 n=0
-for a in "$@"; do
-  case "$a" in
-    --markdown) markdown=1 ;;
-    ''|*[!0-9]*) echo "usage: $0 [ROUNDS] [SECS] [--markdown]" >&2; exit 2 ;;
-    *) if [ $n = 0 ]; then rounds=$a; else secs=$a; fi; n=$((n + 1)) ;;
-  esac
-done
+rounds=3 secs=6
+. benches/args.sh "$@"
 pcap=$(cd .. && pwd)/shared/data/ipv4-udp-64b-1024.pcap
 [ -f "$pcap" ] || { echo "compare-l3fwd: $pcap not found (../shared missing?)" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || { echo "compare-l3fwd: DPDK's EAL needs root here" >&2; exit 1; }
@@ -47,50 +41,4 @@ for r in $(seq 1 "$rounds"); do
   "$ours" "${eal[@]}" --file-prefix="cmpo$$" -- "${app[@]}" --duration "$secs" -q --stats-json "$work/ours.$r.json" >/dev/null 2>&1
 done
 
-python3 - "$work" "$rounds" "$markdown" <<'PY'
-import json, re, statistics, sys
-work, rounds, md = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
-nodes = ["ethdev_rx", "pkt_cls", "ip4_lookup", "ip4_rewrite", "ethdev_tx"]
-def base(n): return re.sub(r"-\d+(-\d+)?$", "", n)
-runs = {"DPDK l3fwd-graph": [], "ours (--features dpdk)": []}
-for r in range(1, rounds + 1):
-    tables, cur = [], None
-    for line in open(f"{work}/dpdk.{r}", errors="replace"):
-        if line.startswith("|Node") or "|Node" in line:
-            cur = {}
-            tables.append(cur)
-        elif line.startswith("|") and cur is not None:
-            f = [x.strip() for x in line.strip().strip("|").split("|")]
-            if len(f) >= 7 and f[1].isdigit():
-                cur[f[0]] = dict(calls=int(f[1]), objs=int(f[2]), rate=float(f[5]), cpc=float(f[6]))
-    if len(tables) >= 2:
-        t = tables[-2]
-        mpps = sum(v["rate"] for k, v in t.items() if k.startswith("ethdev_tx"))
-        cyc = {}
-        for k, v in t.items():
-            opc = v["objs"] / max(v["calls"], 1)
-            cyc.setdefault(base(k), []).append(v["cpc"] / opc if opc else 0)
-        runs["DPDK l3fwd-graph"].append((mpps, {k: statistics.mean(v) for k, v in cyc.items()}))
-    j = json.load(open(f"{work}/ours.{r}.json"))
-    mpps = sum(p["tx_packets"] for p in j["ports"]) / j["elapsed_s"] / 1e6
-    cyc = {}
-    for n in j["nodes"]:
-        if n["objs"]:
-            cyc.setdefault(base(n["name"]), []).append(n["cycles"] / n["objs"])
-    runs["ours (--features dpdk)"].append((mpps, {k: statistics.mean(v) for k, v in cyc.items()}))
-rows = []
-for name, rs in runs.items():
-    mpps = statistics.median([m for m, _ in rs]) if rs else float("nan")
-    cyc = {n: statistics.median([c.get(n, float("nan")) for _, c in rs]) for n in nodes} if rs else {}
-    rows.append((name, mpps, cyc))
-anchor = rows[0][1]
-if md:
-    print("| run | Mpps (1 lcore) | vs DPDK | " + " | ".join(nodes) + " |")
-    print("|---|---:|---:|" + "---:|" * len(nodes))
-    for name, mpps, cyc in rows:
-        print(f"| {name} | {mpps:.2f} | {mpps / anchor:.2f} | " + " | ".join(f"{cyc.get(n, float('nan')):.1f}" for n in nodes) + " |")
-else:
-    print(f"{'run':26} {'Mpps':>7} {'ratio':>6}  cycles/packet: " + " ".join(f"{n:>11}" for n in nodes))
-    for name, mpps, cyc in rows:
-        print(f"{name:26} {mpps:7.2f} {mpps / anchor:6.2f}                 " + " ".join(f"{cyc.get(n, float('nan')):11.1f}" for n in nodes))
-PY
+python3 benches/l3fwd_stats.py "$work" "$rounds" "$markdown" "DPDK l3fwd-graph=dpdk" "ours (--features dpdk)=ours"

@@ -344,6 +344,17 @@ impl Ctx<'_> {
         }
     }
 
+    /// Adds `counts[i]` to counter `i` for each non-zero entry (a node's
+    /// per-burst tally of its drop reasons).
+    #[inline]
+    pub fn count_all(&mut self, counts: &[u64]) {
+        for (i, &n) in counts.iter().enumerate() {
+            if n > 0 {
+                self.count(i, n);
+            }
+        }
+    }
+
     /// Number of edges of the running node.
     #[inline(always)]
     pub fn nb_edges(&self) -> u16 {

@@ -334,36 +334,67 @@ impl Interval {
     }
 }
 
-/// Sender of a [`local_channel`].
-pub struct LocalSender<T> {
-    ch: Rc<RefCell<LocalCh<T>>>,
-}
-
-/// Receiver of a [`local_channel`].
-pub struct LocalReceiver<T> {
-    ch: Rc<RefCell<LocalCh<T>>>,
-}
-
-struct LocalCh<T> {
+/// A channel's state: the queue, the receiving task's waker, the number of
+/// live senders. Behind a `RefCell` (one lcore) or a `Mutex` (any thread).
+struct ChState<T> {
     q: VecDeque<T>,
     waker: Option<Waker>,
     senders: usize,
 }
 
+impl<T> ChState<T> {
+    fn new() -> ChState<T> {
+        ChState { q: VecDeque::new(), waker: None, senders: 1 }
+    }
+
+    fn push(&mut self, v: T) {
+        self.q.push_back(v);
+        if let Some(w) = self.waker.take() {
+            w.wake();
+        }
+    }
+
+    fn sender_gone(&mut self) {
+        self.senders -= 1;
+        if self.senders == 0 {
+            if let Some(w) = self.waker.take() {
+                w.wake();
+            }
+        }
+    }
+
+    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        match self.q.pop_front() {
+            Some(v) => Poll::Ready(Some(v)),
+            None if self.senders == 0 => Poll::Ready(None),
+            None => {
+                self.waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+}
+
+/// Sender of a [`local_channel`].
+pub struct LocalSender<T> {
+    ch: Rc<RefCell<ChState<T>>>,
+}
+
+/// Receiver of a [`local_channel`].
+pub struct LocalReceiver<T> {
+    ch: Rc<RefCell<ChState<T>>>,
+}
+
 /// An unbounded channel between tasks of one lcore.
 pub fn local_channel<T>() -> (LocalSender<T>, LocalReceiver<T>) {
-    let ch = Rc::new(RefCell::new(LocalCh { q: VecDeque::new(), waker: None, senders: 1 }));
+    let ch = Rc::new(RefCell::new(ChState::new()));
     (LocalSender { ch: ch.clone() }, LocalReceiver { ch })
 }
 
 impl<T> LocalSender<T> {
     /// Sends `v`.
     pub fn send(&self, v: T) {
-        let mut c = self.ch.borrow_mut();
-        c.q.push_back(v);
-        if let Some(w) = c.waker.take() {
-            w.wake();
-        }
+        self.ch.borrow_mut().push(v);
     }
 }
 
@@ -376,13 +407,7 @@ impl<T> Clone for LocalSender<T> {
 
 impl<T> Drop for LocalSender<T> {
     fn drop(&mut self) {
-        let mut c = self.ch.borrow_mut();
-        c.senders -= 1;
-        if c.senders == 0 {
-            if let Some(w) = c.waker.take() {
-                w.wake();
-            }
-        }
+        self.ch.borrow_mut().sender_gone();
     }
 }
 
@@ -390,95 +415,65 @@ impl<T> LocalReceiver<T> {
     /// The next value; `None` once every sender is gone and the queue is
     /// empty.
     pub async fn recv(&mut self) -> Option<T> {
-        std::future::poll_fn(|cx| {
-            let mut c = self.ch.borrow_mut();
-            match c.q.pop_front() {
-                Some(v) => Poll::Ready(Some(v)),
-                None if c.senders == 0 => Poll::Ready(None),
-                None => {
-                    c.waker = Some(cx.waker().clone());
-                    Poll::Pending
-                }
-            }
-        })
-        .await
+        std::future::poll_fn(|cx| self.ch.borrow_mut().poll_recv(cx)).await
     }
-}
-
-struct Ch<T> {
-    q: VecDeque<T>,
-    waker: Option<Waker>,
-    senders: usize,
 }
 
 /// Sender of a [`channel`]: cloneable, usable from any thread.
 pub struct Sender<T> {
-    ch: Arc<Mutex<Ch<T>>>,
+    ch: Arc<Mutex<ChState<T>>>,
 }
 
 /// Receiver of a [`channel`], awaited by one task.
 pub struct Receiver<T> {
-    ch: Arc<Mutex<Ch<T>>>,
+    ch: Arc<Mutex<ChState<T>>>,
 }
 
 /// An unbounded channel from anywhere (other lcores, the control thread,
 /// the I/O helper) to a task.
 pub fn channel<T: Send>() -> (Sender<T>, Receiver<T>) {
-    let ch = Arc::new(Mutex::new(Ch { q: VecDeque::new(), waker: None, senders: 1 }));
+    let ch = Arc::new(Mutex::new(ChState::new()));
     (Sender { ch: ch.clone() }, Receiver { ch })
 }
 
 impl<T> Sender<T> {
+    fn state(&self) -> std::sync::MutexGuard<'_, ChState<T>> {
+        self.ch.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Sends `v`, waking the receiving task.
     pub fn send(&self, v: T) {
-        let mut c = self.ch.lock().unwrap_or_else(|e| e.into_inner());
-        c.q.push_back(v);
-        if let Some(w) = c.waker.take() {
-            w.wake();
-        }
+        self.state().push(v);
     }
 }
 
 impl<T> Clone for Sender<T> {
     fn clone(&self) -> Self {
-        self.ch.lock().unwrap_or_else(|e| e.into_inner()).senders += 1;
+        self.state().senders += 1;
         Sender { ch: self.ch.clone() }
     }
 }
 
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
-        let mut c = self.ch.lock().unwrap_or_else(|e| e.into_inner());
-        c.senders -= 1;
-        if c.senders == 0 {
-            if let Some(w) = c.waker.take() {
-                w.wake();
-            }
-        }
+        self.state().sender_gone();
     }
 }
 
 impl<T> Receiver<T> {
+    fn state(&self) -> std::sync::MutexGuard<'_, ChState<T>> {
+        self.ch.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// The next value; `None` once every sender is gone and the queue is
     /// empty.
     pub async fn recv(&mut self) -> Option<T> {
-        std::future::poll_fn(|cx| {
-            let mut c = self.ch.lock().unwrap_or_else(|e| e.into_inner());
-            match c.q.pop_front() {
-                Some(v) => Poll::Ready(Some(v)),
-                None if c.senders == 0 => Poll::Ready(None),
-                None => {
-                    c.waker = Some(cx.waker().clone());
-                    Poll::Pending
-                }
-            }
-        })
-        .await
+        std::future::poll_fn(|cx| self.state().poll_recv(cx)).await
     }
 
     /// A value if one is queued.
     pub fn try_recv(&mut self) -> Option<T> {
-        self.ch.lock().unwrap_or_else(|e| e.into_inner()).q.pop_front()
+        self.state().q.pop_front()
     }
 }
 

@@ -212,11 +212,7 @@ fn ip4_lookup(ctx: &mut Ctx<'_>, c: &mut Ip4LookupCtx, objs: Objs<'_>) -> usize 
             i += k;
         }
     });
-    for (r, &v) in drops.iter().enumerate() {
-        if v > 0 {
-            ctx.count(r, v);
-        }
-    }
+    ctx.count_all(&drops);
     n
 }
 

@@ -233,11 +233,7 @@ fn ip4_rewrite(ctx: &mut Ctx<'_>, c: &mut Ip4RewriteCtx, objs: Objs<'_>) -> usiz
             };
         }
     });
-    for (r, &v) in drops.iter().enumerate() {
-        if v > 0 {
-            ctx.count(r, v);
-        }
-    }
+    ctx.count_all(&drops);
     n
 }
 

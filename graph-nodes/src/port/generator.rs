@@ -182,13 +182,8 @@ struct Tx;
 
 impl TxBackend for Tx {
     fn tx(&mut self, pkts: &[Obj], stats: &QueueStats) -> usize {
-        let bytes: u64 = pkts
-            .iter()
-            .map(|&o| {
-                // SAFETY: handed to us by the caller.
-                u64::from(unsafe { Mbuf::from_obj(o) }.pkt_len())
-            })
-            .sum();
+        // SAFETY: handed to us by the caller.
+        let bytes = unsafe { super::total_len(pkts) };
         QueueStats::add(&stats.bytes, bytes);
         free_bulk(pkts);
         pkts.len()

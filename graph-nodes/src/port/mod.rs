@@ -191,6 +191,20 @@ impl QueueStats {
     }
 }
 
+/// Bytes in `pkts` (their `pkt_len`), for a tx queue's byte counter.
+///
+/// # Safety
+/// Every handle is a live packet of ours that the caller holds (as a tx
+/// backend holds what it is handed).
+pub(crate) unsafe fn total_len(pkts: &[Obj]) -> u64 {
+    pkts.iter()
+        .map(|&o| {
+            // SAFETY: the caller's contract.
+            u64::from(unsafe { crate::mbuf::Mbuf::from_obj(o) }.pkt_len())
+        })
+        .sum()
+}
+
 /// Port counters (`struct rte_eth_stats`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct PortCounters {

@@ -196,13 +196,8 @@ impl TxBackend for Tx {
             }
             QueueStats::add(&stats.bytes, bytes);
         } else {
-            let bytes: u64 = pkts
-                .iter()
-                .map(|&o| {
-                    // SAFETY: as above.
-                    u64::from(unsafe { Mbuf::from_obj(o) }.pkt_len())
-                })
-                .sum();
+            // SAFETY: as above.
+            let bytes = unsafe { super::total_len(pkts) };
             QueueStats::add(&stats.bytes, bytes);
         }
         free_bulk(pkts);
