@@ -175,8 +175,10 @@ impl Graph {
 
         // Reserve the name, so that node init callbacks run without the lock.
         let id = {
+            // Entries are removed when their graph drops (or its creation
+            // fails); one without a live graph is a creation in progress on
+            // another thread and holds its name.
             let mut t = lock(&GRAPHS);
-            t.graphs.retain(|g| g.shared.strong_count() > 0);
             if t.graphs.iter().any(|g| g.name == name) {
                 return Err(GraphError::DuplicateGraph { name: name.to_string() });
             }

@@ -115,3 +115,29 @@ fn glob_selects_several_nodes() {
     assert_eq!(g.source_names(), vec![s1.as_str(), s2.as_str()]);
     assert_eq!(g.node_count(), 3);
 }
+
+/// Creations on several threads at once: each graph is found by name as
+/// soon as `create` returns, and a name being created elsewhere is taken.
+#[test]
+fn concurrent_creations_register_every_graph() {
+    let s = clone_src("concurrent", &["t_fan"]);
+    let (threads, per) = if cfg!(miri) { (2, 3) } else { (4, 200) };
+    std::thread::scope(|sc| {
+        for t in 0..threads {
+            let s = s.clone();
+            sc.spawn(move || {
+                let p = GraphParam::new([s.as_str()]);
+                for i in 0..per {
+                    let name = format!("conc-{t}-{i}");
+                    let g = Graph::create(&name, &p).unwrap();
+                    assert_eq!(graph_from_name(&name), Some(g.id()), "{name} registered");
+                    // Everyone races for one shared name too: at most one
+                    // holds it at a time.
+                    if let Ok(shared) = Graph::create("conc-shared", &p) {
+                        assert_eq!(graph_from_name("conc-shared"), Some(shared.id()));
+                    }
+                }
+            });
+        }
+    });
+}
