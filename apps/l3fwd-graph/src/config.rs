@@ -717,6 +717,11 @@ mod tests {
         assert!(err(base, &o2).contains("port 1 is not configured"));
         let o3 = Overrides { max_pkt_len: Some(10), ..Overrides::default() };
         assert!(err(base, &o3).contains("--max-pkt-len 10"));
+        assert!(err(&format!("{base}[[lcore]]\nid = 1\nrx = [[0, 0]]\nwalks_per_poll = 0\n"), &o)
+            .contains("lcore 1 walks_per_poll = 0"));
+        let o4 = Overrides { walks_per_poll: Some(2_000_000), ..Overrides::default() };
+        assert!(err(base, &o4).contains("--walks-per-poll 2000000"));
+        assert!(err(&format!("stats_jsonl_interval = 0\n{base}"), &o).contains("stats_jsonl_interval = 0"));
         for e in [err("burst = 0", &o), err(&format!("{base}burst = 0"), &o)] {
             assert!(!e.contains('\n'), "{e}");
         }
