@@ -332,3 +332,47 @@ async fn load_routes() {
             if on { ip4_lookup::route_add(a, 24, 0, Ip4LookupNext::Rewrite) } else { ip4_lookup::route_delete(a, 24) };
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shared(ports: &[u16]) -> Arc<Shared> {
+        Arc::new(Shared { lcores: Vec::new(), ports: ports.to_vec(), start: Instant::now() })
+    }
+
+    #[test]
+    fn commands_answer_one_line() {
+        let _exec = task::LocalExecutor::new();
+        let (sh, mut st) = (shared(&[0, 1]), ClusterStats::for_graphs(&[]));
+        let mut ask = |l: &str| command(l, &mut st, &sh);
+        assert_eq!(ask("route add 192.0.2.0/24 port 1"), "ok route 192.0.2.0/24 -> port 1");
+        assert_eq!(ip4_lookup::route_lookup("192.0.2.7".parse().unwrap()), Some((Ip4LookupNext::Rewrite.edge(), 1)));
+        assert_eq!(ask("route del 192.0.2.0/24"), "ok deleted 192.0.2.0/24");
+        assert_eq!(ip4_lookup::route_lookup("192.0.2.7".parse().unwrap()), None);
+        assert!(ask("route add 192.0.2.0/24 port one").contains("port \"one\" is not a number"));
+        assert!(ask("route add 300.0.0.0/8 port 1").contains("\"300.0.0.0\" is not an IPv4 address"));
+        assert!(ask("neigh add 7 1 zz:00:00:00:00:00").contains("not a MAC address"));
+        assert!(ask("capture ip4_lookup 5 /tmp/x.pcap").contains("no node \"ip4_lookup\""));
+        assert!(ask("stats").starts_with('{'));
+    }
+
+    proptest::proptest! {
+        /// Any line gets one reply line, `ok ...`, a JSON object or
+        /// `error: ...`; none panics.
+        #[test]
+        fn any_line_gets_a_one_line_answer(
+            words in proptest::collection::vec(
+                "route|neigh|add|del|via|port|stats|capture|help|[0-9]{1,4}|[0-9./:a-fx]{0,24}|\\PC{0,8}", 0..7)
+        ) {
+            let _exec = task::LocalExecutor::new();
+            // No ports: whatever it parses, it cannot change the routes the
+            // other test reads.
+            let (sh, mut st) = (shared(&[]), ClusterStats::for_graphs(&[]));
+            let line = words.join(" ");
+            let r = command(&line, &mut st, &sh);
+            proptest::prop_assert!(!r.contains('\n'), "{r}");
+            proptest::prop_assert!(r.starts_with("ok") || r.starts_with("error: ") || r.starts_with('{'), "{r}");
+        }
+    }
+}
