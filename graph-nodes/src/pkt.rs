@@ -78,7 +78,9 @@ pub const CHUNK: usize = 256;
 /// The usual body of a routing node: `classify` fills one edge per packet
 /// for a chunk of the stream; then the stream is sent with [`send`] (a
 /// home run when every packet goes one way). Streams longer than [`CHUNK`]
-/// are classified and copied chunk by chunk.
+/// (a node fed by several sources, or a stream that doubled) are classified
+/// chunk by chunk; while every chunk so far went one way nothing is sent,
+/// so a long stream that all goes one way is still one home run.
 #[inline(always)]
 pub fn dispatch(
     ctx: &mut graph_core::Ctx<'_>,
@@ -91,12 +93,34 @@ pub fn dispatch(
         classify(&mut objs[..], &mut nexts[..n]);
         return send(ctx, objs, &nexts[..n]);
     }
-    for chunk in objs.chunks_mut(CHUNK) {
-        let k = chunk.len();
-        classify(chunk, &mut nexts[..k]);
-        ctx.enqueue_next(&nexts[..k], chunk);
+    // objs[..sent] are sent. `held` is Some(e) only while nothing was sent:
+    // objs[..start] then all go to `e`.
+    let (mut sent, mut held) = (0, None);
+    let mut start = 0;
+    while start < n {
+        let end = (start + CHUNK).min(n);
+        let k = end - start;
+        classify(&mut objs[start..end], &mut nexts[..k]);
+        let first = nexts[0];
+        let uniform = nexts[..k].iter().all(|&e| e == first);
+        match held {
+            Some(e) if uniform && e == first => {}
+            None if uniform && sent == 0 => held = Some(first),
+            _ => {
+                if let Some(e) = held.take() {
+                    ctx.enqueue(e, &objs[sent..start]);
+                }
+                ctx.enqueue_next(&nexts[..k], &objs[start..end]);
+                sent = end;
+            }
+        }
+        start = end;
     }
-    n
+    match held {
+        // Held only while nothing was sent: the whole stream goes to `e`.
+        Some(e) => ctx.next_stream_move(e, objs),
+        None => n,
+    }
 }
 
 /// Sends each object to its edge: the whole stream with one home run when
