@@ -13,6 +13,7 @@
 //! neigh del 100
 //! stats                            # one JSON object
 //! capture ip4_lookup 100 /tmp/c.pcap  # the next 100 packets that node sees
+//! capture stop ip4_lookup          # end it now: the file gets what came so far
 //! help
 //! ```
 //!
@@ -20,12 +21,13 @@
 //! and the next-hop table are replaced atomically, so every packet sees a
 //! table from before or after a change, never a half-written one.
 
+use std::collections::HashMap;
 use std::io::{ErrorKind, Read, Write};
 use std::net::Ipv4Addr;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use graph_core::task::{self, Receiver, Sender};
@@ -38,10 +40,11 @@ use serde_json::json;
 
 /// A command for one lcore's own tasks.
 pub enum LcoreCmd {
-    /// Copy packets seen by `node` to `to` until `remaining` reaches 0.
-    Tap { node: String, remaining: Arc<AtomicUsize>, to: Sender<Vec<u8>> },
-    /// Stop copying at `node`.
-    Untap { node: String },
+    /// Copy packets seen by `node` to `to` until `remaining` reaches 0, for
+    /// capture `id` (replacing any tap at that node).
+    Tap { node: String, id: u64, remaining: Arc<AtomicUsize>, to: Sender<Vec<u8>> },
+    /// Stop copying at `node` if capture `id` still holds its tap.
+    Untap { node: String, id: u64 },
 }
 
 /// What the control tasks share: the lcores' command queues and the ports.
@@ -49,6 +52,24 @@ pub struct Shared {
     pub lcores: Vec<Sender<LcoreCmd>>,
     pub ports: Vec<u16>,
     pub start: Instant,
+    /// Captures in progress: node → (capture id, file).
+    pub captures: Mutex<HashMap<String, (u64, String)>>,
+}
+
+impl Shared {
+    pub fn new(lcores: Vec<Sender<LcoreCmd>>, ports: Vec<u16>, start: Instant) -> Shared {
+        Shared { lcores, ports, start, captures: Mutex::new(HashMap::new()) }
+    }
+
+    fn captures(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u64, String)>> {
+        self.captures.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn untap(&self, node: &str, id: u64) {
+        for l in &self.lcores {
+            l.send(LcoreCmd::Untap { node: node.to_string(), id });
+        }
+    }
 }
 
 /// What one lcore's tasks need, handed to its worker thread.
@@ -91,9 +112,11 @@ pub fn load_file() -> PathBuf {
 }
 
 async fn lcore_commands(mut cmds: Receiver<LcoreCmd>) {
+    // Which capture holds the tap at each node of this lcore's graph.
+    let mut taps: HashMap<String, u64> = HashMap::new();
     while let Some(cmd) = cmds.recv().await {
         match cmd {
-            LcoreCmd::Tap { node, remaining, to } => {
+            LcoreCmd::Tap { node, id, remaining, to } => {
                 let tap = move |objs: &[Obj]| {
                     for i in 0..objs.len() {
                         // Claim a slot; stop once the count is reached.
@@ -104,10 +127,14 @@ async fn lcore_commands(mut cmds: Receiver<LcoreCmd>) {
                     }
                 };
                 task::with_graph(|g| g.set_tap(&node, Some(Box::new(tap))));
+                taps.insert(node, id);
             }
-            LcoreCmd::Untap { node } => {
+            // A later capture at the same node keeps its tap.
+            LcoreCmd::Untap { node, id } if taps.get(&node) == Some(&id) => {
                 task::with_graph(|g| g.set_tap(&node, None));
+                taps.remove(&node);
             }
+            LcoreCmd::Untap { .. } => {}
         }
     }
 }
@@ -139,7 +166,8 @@ fn stats_json(stats: &mut ClusterStats, shared: &Shared) -> serde_json::Value {
 }
 
 const HELP: &str = "ok commands: route add P/L port N | route add P/L via NH | route del P/L | \
-                    neigh add NH PORT MAC | neigh del NH | stats | capture NODE COUNT FILE";
+                    neigh add NH PORT MAC | neigh del NH | stats | capture NODE COUNT FILE | \
+                    capture stop NODE";
 
 /// Handles one command line; the reply line.
 fn command(line: &str, stats: &mut ClusterStats, shared: &Arc<Shared>) -> String {
@@ -195,35 +223,66 @@ fn run_command(line: &str, stats: &mut ClusterStats, shared: &Arc<Shared>) -> Re
                 let known: Vec<&str> = stats.node_names().collect();
                 return Err(format!("no node \"{node}\" (nodes: {})", known.join(", ")));
             }
+            static IDS: AtomicU64 = AtomicU64::new(1);
+            let id = IDS.fetch_add(1, Ordering::Relaxed);
+            let replaced = shared.captures().insert(node.to_string(), (id, file.to_string()));
             let (tx, rx) = task::channel::<Vec<u8>>();
             let remaining = Arc::new(AtomicUsize::new(count));
             for l in &shared.lcores {
-                l.send(LcoreCmd::Tap { node: node.to_string(), remaining: remaining.clone(), to: tx.clone() });
+                l.send(LcoreCmd::Tap { node: node.to_string(), id, remaining: remaining.clone(), to: tx.clone() });
             }
             drop(tx);
-            task::spawn_local(capture_writer(rx, count, PathBuf::from(file), node.to_string(), shared.clone()));
-            Ok(format!("ok capturing {count} packets at {node} into {file}"))
+            let cap = Capture { id, node: node.to_string(), path: PathBuf::from(file), count };
+            task::spawn_local(capture_writer(rx, cap, shared.clone()));
+            let also = match replaced {
+                Some((_, f)) => format!(" (the capture into {f} ends with what it has)"),
+                None => String::new(),
+            };
+            Ok(format!("ok capturing {count} packets at {node} into {file}{also}"))
+        }
+        ["capture", "stop", node] => {
+            let Some((id, file)) = shared.captures().remove(*node) else {
+                return Err(format!("no capture in progress at {node}"));
+            };
+            shared.untap(node, id);
+            Ok(format!("ok capture at {node} stopped; {file} gets the packets seen so far"))
         }
         ["help"] | [] => Ok(HELP.into()),
         _ => Err(format!("unknown command \"{}\" (try help)", line.trim())),
     }
 }
 
-async fn capture_writer(mut rx: Receiver<Vec<u8>>, count: usize, path: PathBuf, node: String, shared: Arc<Shared>) {
-    let mut frames = Vec::with_capacity(count);
-    while frames.len() < count {
+/// One capture: where and how much.
+struct Capture {
+    id: u64,
+    node: String,
+    path: PathBuf,
+    count: usize,
+}
+
+/// Collects a capture's frames, then writes them off the lcore. Ends early
+/// with what it has when every lcore dropped its tap (`capture stop`, or a
+/// newer capture at the same node).
+async fn capture_writer(mut rx: Receiver<Vec<u8>>, cap: Capture, shared: Arc<Shared>) {
+    let mut frames = Vec::with_capacity(cap.count.min(4096));
+    while frames.len() < cap.count {
         match rx.recv().await {
             Some(f) => frames.push(f),
             None => break,
         }
     }
-    for l in &shared.lcores {
-        l.send(LcoreCmd::Untap { node: node.clone() });
+    shared.untap(&cap.node, cap.id);
+    {
+        let mut caps = shared.captures();
+        if caps.get(&cap.node).is_some_and(|&(id, _)| id == cap.id) {
+            caps.remove(&cap.node);
+        }
     }
+    let path = cap.path;
     let r =
         task::blocking(move || graph_nodes::port::pcap::write_pcap(&path, frames.iter().map(|f| f.as_slice()))).await;
     if let Err(e) = r {
-        eprintln!("l3fwd-graph: capture at {node}: {e}");
+        eprintln!("l3fwd-graph: capture at {}: {e}", cap.node);
     }
 }
 
@@ -338,7 +397,7 @@ mod tests {
     use super::*;
 
     fn shared(ports: &[u16]) -> Arc<Shared> {
-        Arc::new(Shared { lcores: Vec::new(), ports: ports.to_vec(), start: Instant::now() })
+        Arc::new(Shared::new(Vec::new(), ports.to_vec(), Instant::now()))
     }
 
     #[test]
@@ -355,6 +414,7 @@ mod tests {
         assert!(ask("neigh add 7 1 zz:00:00:00:00:00").contains("not a MAC address"));
         assert!(ask("capture ip4_lookup 5 /tmp/x.pcap").contains("no node \"ip4_lookup\""));
         assert!(ask("stats").starts_with('{'));
+        assert_eq!(ask("capture stop ip4_lookup"), "error: no capture in progress at ip4_lookup");
     }
 
     proptest::proptest! {
@@ -363,7 +423,7 @@ mod tests {
         #[test]
         fn any_line_gets_a_one_line_answer(
             words in proptest::collection::vec(
-                "route|neigh|add|del|via|port|stats|capture|help|[0-9]{1,4}|[0-9./:a-fx]{0,24}|\\PC{0,8}", 0..7)
+                "route|neigh|add|del|via|port|stats|capture|stop|help|[0-9]{1,4}|[0-9./:a-fx]{0,24}|\\PC{0,8}", 0..7)
         ) {
             let _exec = task::LocalExecutor::new();
             // No ports: whatever it parses, it cannot change the routes the

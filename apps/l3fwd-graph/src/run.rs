@@ -368,7 +368,7 @@ pub fn run(plan: &Plan, quiet: bool, dpdk: bool) -> Result<Outcome, RunError> {
             cmd_tx.push(tx);
             cmd_rx.push(rx);
         }
-        let shared = Arc::new(control::Shared { lcores: cmd_tx, ports: ports.iter().map(|p| p.id()).collect(), start });
+        let shared = Arc::new(control::Shared::new(cmd_tx, ports.iter().map(|p| p.id()).collect(), start));
         let mut listener = match &plan.control_socket {
             Some(path) => {
                 // A stale socket from an earlier run is replaced; anything

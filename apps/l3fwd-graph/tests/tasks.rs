@@ -147,6 +147,55 @@ fn capture_writes_a_valid_pcap_off_the_hot_path() {
     }
 }
 
+/// Waits for a capture file holding `n` frames.
+fn capture_file(path: &Path, n: usize) -> Vec<Vec<u8>> {
+    let t0 = Instant::now();
+    loop {
+        if let Ok(f) = read_pcap(path) {
+            if f.len() == n {
+                return f.iter().map(|f| f.to_vec()).collect();
+            }
+        }
+        assert!(t0.elapsed() < Duration::from_secs(10), "{} never held {n} frames", path.display());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_capture_can_be_stopped_and_a_newer_one_at_the_node_keeps_its_tap() {
+    let d = dir("capstop");
+    let sock = d.0.join("ctl.sock");
+    let [a, b, c] = ["a", "b", "c"].map(|n| d.0.join(format!("{n}.pcap")));
+    // Every generated frame is routed: pkt_drop sees nothing until a route
+    // goes away.
+    let toml = "stats_interval = 0\n\
+        [[port]]\nid = 0\nbackend = \"generator\"\nparams = { dst = \"198.18.1.0/24\" }\n\
+        [[port]]\nid = 1\nbackend = \"generator\"\nparams = { dst = \"198.18.0.0/24\" }\n";
+    let _r = start(&d.0, toml, &["--control-socket", sock.to_str().unwrap(), "--duration", "30", "-q"]);
+    let (mut s, mut rd) = connect(&sock);
+    let mut ask = |cmd: &str| ask(&mut s, &mut rd, cmd);
+
+    // Stopped before any packet came: a valid, empty pcap.
+    assert!(ask(&format!("capture pkt_drop 5 {}", a.display())).starts_with("ok capturing 5"));
+    let stop = ask("capture stop pkt_drop");
+    assert!(stop.starts_with("ok capture at pkt_drop stopped"), "{stop}");
+    assert!(capture_file(&a, 0).is_empty());
+    assert_eq!(ask("capture stop pkt_drop"), "error: no capture in progress at pkt_drop");
+
+    // A newer capture at the same node ends the older one, which must not
+    // take the newer one's tap with it when it finishes.
+    assert!(ask(&format!("capture pkt_drop 5 {}", b.display())).starts_with("ok capturing 5"));
+    let second = ask(&format!("capture pkt_drop 7 {}", c.display()));
+    assert!(second.ends_with(&format!("(the capture into {} ends with what it has)", b.display())), "{second}");
+    assert!(capture_file(&b, 0).is_empty());
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(ask("route del 198.18.0.0/24"), "ok deleted 198.18.0.0/24");
+    let frames = capture_file(&c, 7);
+    for f in &frames {
+        assert_eq!(&f[30..33], &[198, 18, 0], "port 1's unroutable traffic");
+    }
+}
+
 #[test]
 fn statistics_arrive_as_json_lines_on_time() {
     let d = dir("jsonl");
