@@ -88,6 +88,7 @@ mod fastpath;
 mod graph;
 pub mod mem;
 mod obj;
+pub mod qsbr;
 mod registry;
 mod stats;
 pub mod task;

@@ -561,12 +561,20 @@ pub struct LcoreLoop {
     pub walks_per_poll: u32,
     /// Most task polls per executor turn, so tasks cannot hold the core.
     pub budget: usize,
+    /// This lcore as a QSBR reader: quiescent after every round.
+    qs: crate::qsbr::Reader,
 }
 
 impl LcoreLoop {
     /// A loop over `graph` with a new executor for this thread.
     pub fn new(graph: Graph, walks_per_poll: u32) -> LcoreLoop {
-        LcoreLoop { graph: Some(graph), exec: LocalExecutor::new(), walks_per_poll: walks_per_poll.max(1), budget: 64 }
+        LcoreLoop {
+            graph: Some(graph),
+            exec: LocalExecutor::new(),
+            walks_per_poll: walks_per_poll.max(1),
+            budget: 64,
+            qs: crate::qsbr::Reader::register(),
+        }
     }
 
     /// The graph.
@@ -579,8 +587,9 @@ impl LcoreLoop {
         self.graph.take().expect("the graph is only lent during a turn")
     }
 
-    /// One round: `walks_per_poll` walks, then an executor turn if anything
-    /// is ready or due. Returns whether the executor ran.
+    /// One round: `walks_per_poll` walks, a quiescent state (see
+    /// [`qsbr`](crate::qsbr)), then an executor turn if anything is ready or
+    /// due. Returns whether the executor ran.
     #[inline]
     pub fn round(&mut self) -> bool {
         let n = self.walks_per_poll;
@@ -588,6 +597,7 @@ impl LcoreLoop {
         for _ in 0..n {
             g.walk();
         }
+        self.qs.quiescent();
         let now = clock::cycles();
         if !self.exec.has_work(now) {
             return false;
