@@ -15,10 +15,16 @@
 //!
 //! Concurrency: lookups are lock-free and may run on any thread while routes
 //! change; every entry is one atomic word, a tbl8 group is fully written
-//! before the tbl24 entry pointing to it is published (release/acquire),
-//! and freed groups are reused last (FIFO) so a reader that raced a
-//! collapse reads stale but well-formed entries. Writers serialise on a
-//! mutex. On x86_64 the loads are plain moves.
+//! before the tbl24 entry pointing to it is published (release/acquire).
+//! A group freed by a delete is reused only after every registered reader
+//! has passed a quiescent state ([`graph_core::qsbr`], as `rte_lpm` with
+//! `rte_lpm_rcu_qsbr_add` in its defer-queue mode; every lcore running an
+//! `LcoreLoop` is one), so a lookup that read the tbl24 entry just before
+//! the group was unlinked still finds the old group's entries, never a new
+//! prefix's. Freed groups are also reused last (FIFO). Writers serialise on
+//! a mutex; a writer that needs a group still being read waits for the
+//! readers, at most [`RECLAIM_TIMEOUT`]. On x86_64 the loads are plain
+//! moves.
 //!
 //! Alternatives rejected: a binary trie (several dependent loads per
 //! lookup); per-lcore copies (64 MiB each); a vectorised x4 lookup (the
@@ -27,11 +33,16 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU32, Ordering::*};
 use std::sync::Mutex;
+use std::time::Duration;
+
+use graph_core::qsbr;
 
 /// Largest prefix length.
 pub const MAX_DEPTH: u8 = 32;
 /// Largest next-hop value (24 bits).
 pub const MAX_NEXT_HOP: u32 = 0xff_ffff;
+/// Longest a writer waits for readers to release a freed tbl8 group.
+pub const RECLAIM_TIMEOUT: Duration = Duration::from_secs(1);
 
 const NH_MASK: u32 = 0x00ff_ffff;
 
@@ -73,6 +84,13 @@ pub enum LpmError {
     /// No tbl8 group left for a prefix longer than /24.
     #[error("no free tbl8 group for {prefix}/{depth} ({groups} groups configured)")]
     NoTbl8 { prefix: std::net::Ipv4Addr, depth: u8, groups: u32 },
+    /// The only reusable tbl8 group is still being read: a registered
+    /// reader reported no quiescent state within [`RECLAIM_TIMEOUT`].
+    #[error(
+        "tbl8 group {group} for {prefix}/{depth} is still in use: a registered reader thread \
+         reported no quiescent state within {RECLAIM_TIMEOUT:?}"
+    )]
+    Reclaim { prefix: std::net::Ipv4Addr, depth: u8, group: u32 },
     /// Deleting a route that does not exist.
     #[error("no route {prefix}/{depth}")]
     NotFound { prefix: std::net::Ipv4Addr, depth: u8 },
@@ -91,7 +109,9 @@ pub const fn mask(depth: u8) -> u32 {
 struct Ctl {
     /// Rules per depth: masked prefix → next hop.
     rules: Vec<HashMap<u32, u32>>,
-    free: VecDeque<u32>,
+    /// Free groups, oldest first, with the QSBR token of the grace period
+    /// started when each was unlinked (0: never used).
+    free: VecDeque<(u32, u64)>,
 }
 
 /// An IPv4 LPM table.
@@ -133,7 +153,7 @@ impl Lpm {
             groups: tbl8_groups,
             ctl: Mutex::new(Ctl {
                 rules: vec![HashMap::new(); MAX_DEPTH as usize + 1],
-                free: (0..tbl8_groups).collect(),
+                free: (0..tbl8_groups).map(|g| (g, 0)).collect(),
             }),
         }
     }
@@ -170,8 +190,7 @@ impl Lpm {
             let g = if cur & EXT != 0 {
                 cur & NH_MASK
             } else {
-                let g =
-                    ctl.free.pop_front().ok_or(LpmError::NoTbl8 { prefix: ip.into(), depth, groups: self.groups })?;
+                let g = self.take_group(&mut ctl, ip, depth)?;
                 // The new group starts as a copy of the /24 entry it replaces.
                 self.fill_group(g, 0, 256, if cur & VALID != 0 { cur } else { 0 }, |_| true);
                 g
@@ -185,6 +204,18 @@ impl Lpm {
             self.tbl24[i].store(g | VALID | EXT, Release);
         }
         Ok(())
+    }
+
+    /// The oldest free group, once no reader can still be reading it.
+    fn take_group(&self, ctl: &mut Ctl, ip: u32, depth: u8) -> Result<u32, LpmError> {
+        let &(g, token) = ctl.free.front().ok_or(LpmError::NoTbl8 { prefix: ip.into(), depth, groups: self.groups })?;
+        // Tokens grow along the queue: if the oldest has not passed, no
+        // other has.
+        if token != 0 && !qsbr::wait(token, RECLAIM_TIMEOUT) {
+            return Err(LpmError::Reclaim { prefix: ip.into(), depth, group: g });
+        }
+        ctl.free.pop_front();
+        Ok(g)
     }
 
     fn fill_group(&self, g: u32, start: u32, count: u32, e: u32, replace: impl Fn(u32) -> bool) {
@@ -251,7 +282,8 @@ impl Lpm {
         let uniform = (0..256).all(|j| self.tbl8[base + j].load(Relaxed) == first);
         if uniform && (first & VALID == 0 || depth_of(first) <= 24) {
             self.tbl24[i].store(first, Release);
-            ctl.free.push_back(g);
+            // Readers may still hold `g`: a grace period starts now.
+            ctl.free.push_back((g, qsbr::start()));
         }
     }
 

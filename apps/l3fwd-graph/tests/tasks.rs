@@ -112,6 +112,33 @@ fn a_route_added_over_the_control_socket_is_used_while_forwarding() {
 }
 
 #[test]
+fn prefixes_longer_than_24_change_while_two_lcores_forward() {
+    // One tbl8 group: every /32 added after a delete reuses the group the
+    // delete freed, which waits for the other lcore's quiescent state (the
+    // control task's own lcore is quiescent while it runs the command).
+    let d = dir("tbl8");
+    let sock = d.0.join("ctl.sock");
+    let toml = format!(
+        "tbl8_groups = 1\n{TWO_GENERATORS}\
+         [[lcore]]\nid = 0\ncpu = 0\nrx = [[0, 0]]\n[[lcore]]\nid = 1\ncpu = 1\nrx = [[1, 0]]\n"
+    );
+    let _r = start(&d.0, &toml, &["--control-socket", sock.to_str().unwrap(), "--duration", "20", "-q"]);
+    let (mut s, mut rd) = connect(&sock);
+    let mut ask = |cmd: &str| ask(&mut s, &mut rd, cmd);
+    assert!(ask("route add 10.10.0.0/16 port 1").starts_with("ok"));
+    let before = tx(&ask("stats"), 1);
+    for i in 0..20 {
+        let host = format!("10.10.{}.{}/32", 7 + i % 2, 7 + i);
+        let t0 = Instant::now();
+        assert_eq!(ask(&format!("route add {host} port 0")), format!("ok route {host} -> port 0"));
+        assert!(t0.elapsed() < Duration::from_secs(1), "the reclaim waited {:?}", t0.elapsed());
+        assert_eq!(ask(&format!("route del {host}")), format!("ok deleted {host}"));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(tx(&ask("stats"), 1) > before, "forwarding went on");
+}
+
+#[test]
 fn capture_writes_a_valid_pcap_off_the_hot_path() {
     let d = dir("capture");
     let sock = d.0.join("ctl.sock");
