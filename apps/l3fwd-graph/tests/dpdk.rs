@@ -1,6 +1,6 @@
 //! l3fwd-graph on DPDK's poll-mode drivers (built with `--features dpdk`):
 //! net_pcap in → net_pcap out with every frame checked, net_ring, net_null,
-//! and net_af_packet over veth. All with `--no-huge -m 1024 --no-pci`, each
+//! net_af_packet over veth, and a DPDK port beside one of our own. All with `--no-huge -m 1024 --no-pci`, each
 //! run in its own process (the EAL starts once per process) with its own
 //! `--file-prefix`. Skipped, with the reason printed, when not root.
 #![cfg(feature = "dpdk")]
@@ -170,6 +170,58 @@ fn net_ring_loops_until_ttl_runs_out() {
     let ring = &j["ports"][1];
     assert_eq!(ring["tx_packets"].as_u64().unwrap(), 50 * 63, "{j}");
     assert_eq!(ring["rx_packets"].as_u64().unwrap(), 50 * 63);
+    assert_eq!(j["pool_in_use"], 0);
+}
+
+#[test]
+fn a_dpdk_port_and_a_native_port_forward_to_each_other() {
+    if !root() {
+        return;
+    }
+    let d = dir("mixed");
+    // Port 0 is DPDK's net_pcap, port 1 our own pcap backend; each
+    // receives frames routed to the other. Both allocate from the DPDK pool.
+    let frames = |to: u8, n: u16| -> Vec<Vec<u8>> {
+        (0..n).map(|t| Udp4 { dst: [198, 18, to, 1 + t as u8], sport: t, ..Udp4::default() }.build()).collect()
+    };
+    let (in0, in1) = (frames(1, 150), frames(0, 120));
+    let p = |n: &str| d.0.join(n);
+    write_pcap(&p("in0.pcap"), in0.iter().map(|f| f.as_slice())).unwrap();
+    write_pcap(&p("in1.pcap"), in1.iter().map(|f| f.as_slice())).unwrap();
+    let cfg = p("mixed.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[[port]]\nid = 0\nbackend = \"dpdk\"\nparams = {{ port_id = 0 }}\nneighbour = \"52:54:00:00:00:00\"\n\
+             [[port]]\nid = 1\nbackend = \"pcap\"\nneighbour = \"52:54:00:00:00:01\"\n\
+             params = {{ rx_pcap = \"{}\", tx_pcap = \"{}\" }}\n\
+             [[lcore]]\nid = 1\ncpu = 1\nrx = [[0, 0], [1, 0]]\n",
+            p("in1.pcap").display(),
+            p("out1.pcap").display()
+        ),
+    )
+    .unwrap();
+    let eal = vec![
+        "-l".to_string(),
+        "0,1".into(),
+        "--file-prefix=l3t-mixed".into(),
+        format!("--vdev=net_pcap0,rx_pcap={},tx_pcap={}", p("in0.pcap").display(), p("out0.pcap").display()),
+    ];
+    let stats = p("s.json");
+    run(&eal, &["-f", cfg.to_str().unwrap(), "--duration", "2"], &stats);
+    let j = json(&stats);
+    for (out, sent, mac) in [("out1.pcap", &in0, 1u8), ("out0.pcap", &in1, 0)] {
+        let got = read_pcap(&p(out)).unwrap();
+        assert_eq!(got.len(), sent.len(), "{out}");
+        for (g, f) in got.iter().zip(sent) {
+            assert_eq!(&g[0..6], &[0x52, 0x54, 0, 0, 0, mac], "{out}: neighbour MAC");
+            assert_eq!(g[22], f[22] - 1, "{out}: TTL");
+            assert_eq!(checksum(&g[14..34]), 0, "{out}: checksum");
+            assert_eq!((g[23], &g[26..]), (f[23], &f[26..]), "{out}: addresses and payload");
+        }
+    }
+    assert_eq!(ports_sum(&j, "rx_packets"), 270);
+    assert_eq!(ports_sum(&j, "tx_packets"), 270);
     assert_eq!(j["pool_in_use"], 0);
 }
 
