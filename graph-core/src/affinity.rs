@@ -12,10 +12,10 @@ pub(crate) fn leave_lcore_cpu() {
     #[cfg(all(target_os = "linux", not(miri)))]
     {
         let size = std::mem::size_of::<libc::cpu_set_t>();
-        // SAFETY: `cpu_set_t` is a plain bit array, for which all zeroes is
-        // the empty set; both calls are given its true size and a pointer to
-        // a live local, and `getpid()` names the main thread (the thread
-        // group leader), whose mask is only read.
+        // `getpid()` names the main thread (the thread group leader), whose
+        // mask is only read.
+        // SAFETY: `cpu_set_t` is a plain bit array (all zeroes: the empty
+        // set); both calls get its true size and a pointer to a live local.
         unsafe {
             let mut set: libc::cpu_set_t = std::mem::zeroed();
             if libc::sched_getaffinity(libc::getpid(), size, &mut set) == 0 {

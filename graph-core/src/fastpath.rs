@@ -40,8 +40,8 @@ pub struct Invocation {
 
 /// Calls `N::process` with the node's context, stream and private context.
 pub(crate) fn process_trampoline<N: NodeImpl>(inv: Invocation) -> usize {
-    // SAFETY: `inv` was made by `walk_impl` for a node whose registration
-    // is `NodeRegistration::new::<N>` (the trampoline and the context layout
+    // `inv` was made by `walk_impl` for a node whose registration is
+    // `NodeRegistration::new::<N>` (the trampoline and the context layout
     // come from the same registration), so:
     // 1. the context slot before the node's cold line holds an initialised
     //    `N::Context` (contexts are initialised before the first walk);
@@ -49,6 +49,7 @@ pub(crate) fn process_trampoline<N: NodeImpl>(inv: Invocation) -> usize {
     //    (discipline rule 2 in the module doc);
     // 3. the private context does not overlap anything the `Ctx` writes
     //    (rule 3).
+    // SAFETY: points 1-3 above.
     unsafe {
         let node = inv.node;
         let state = &mut *mem::ctx_ptr(node, core::mem::size_of::<N::Context>()).cast::<N::Context>();
@@ -211,10 +212,11 @@ impl Ctx<'_> {
         }
         let node = self.next_node(next);
         let n = objs.len() as u32;
-        // SAFETY: as in `enqueue_x1`, with room for `n`; `objs` cannot
-        // overlap the destination stream (rule 2: it is the running node's
-        // stream, a caller buffer, or another node's stream lent by
-        // `next_stream_get`, which borrows `self` and so cannot be live here).
+        // `objs` is the running node's stream, a caller buffer, or another
+        // node's stream lent by `next_stream_get`, which borrows `self` and
+        // so cannot be live here.
+        // SAFETY: as in `enqueue_x1`, with room for `n`; by the above, `objs`
+        // cannot overlap the destination stream (rule 2).
         unsafe {
             let idx = self.prologue(node, n);
             let dst = (*node).objs.add(idx as usize);
@@ -307,10 +309,10 @@ impl Ctx<'_> {
             return 0;
         }
         let dst = self.next_node(next);
+        // Swapping (objs, size) keeps every array owned by exactly one node.
         // SAFETY: `objs` is this node's stream and is consumed here, so the
-        // loan of rule 2 ends before the array changes owner. `dst` is
-        // another node of this graph. Swapping (objs, size) keeps every
-        // array owned by exactly one node of the graph.
+        // loan of rule 2 ends before the array changes owner; `dst` is
+        // another node of this graph.
         unsafe {
             if (*dst).idx == 0 {
                 let src = self.node;

@@ -360,10 +360,10 @@ impl Drop for GraphMem {
     fn drop(&mut self) {
         for i in 0..self.offs.len() {
             let n = self.node(i);
-            // SAFETY: dropping the last reference: nobody walks or reads the
-            // graph any more. `objs`/`size` describe the stream allocated by
-            // `alloc_stream`/`grow_stream` for this node (home runs only
-            // swap whole arrays between nodes of this graph).
+            // Home runs only swap whole arrays between nodes of this graph.
+            // SAFETY: the last reference is dropped (nobody walks or reads
+            // the graph); `objs`/`size` describe a stream allocated by
+            // `alloc_stream`/`grow_stream`, owned by this node.
             unsafe { free_stream((*n).objs, (*n).size) };
         }
         // SAFETY: allocated in `new` with this layout.

@@ -216,10 +216,10 @@ impl Mempool {
             // Push in reverse so that the first allocations come from the
             // start of the memory.
             for i in (0..cfg.size as usize).rev() {
-                // SAFETY: element `i` lies inside the allocation; it is
-                // 64-aligned (elt_size and the base are multiples of 64) and
-                // owned by the pool. The buffer after the header and private
-                // area is `buf_len` bytes, inside the element.
+                // The buffer after the header and private area is `buf_len`
+                // bytes, inside the element.
+                // SAFETY: element `i` lies inside the allocation, is 64-aligned
+                // (elt_size and the base are multiples of 64), and the pool owns it.
                 unsafe {
                     let elt = mem.as_ptr().add(i * elt_size);
                     let buf = elt.add(core::mem::size_of::<Mbuf>() + priv_len);

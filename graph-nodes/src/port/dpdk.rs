@@ -29,10 +29,9 @@ impl RxBackend for Rx {
     #[inline]
     fn rx(&mut self, bufs: &mut [Obj], _stats: &QueueStats, _port: PortId) -> usize {
         let n = bufs.len().min(u16::MAX as usize) as u16;
+        // The driver sets each packet's port (its DPDK port id, our `port_id`).
         // SAFETY: `bufs` has room for `n` pointers (`Obj` is a transparent
-        // pointer); the driver writes at most `n` mbuf pointers, which the
-        // caller then owns. The driver sets each packet's port (its DPDK
-        // port id, our port's `port_id`).
+        // pointer); the driver writes at most `n`, which the caller then owns.
         unsafe { sys::rgraph_rte_eth_rx_burst(self.port, self.queue, bufs.as_mut_ptr().cast(), n) as usize }
     }
 }
