@@ -93,9 +93,9 @@ pub fn dispatch(
         classify(&mut objs[..], &mut nexts[..n]);
         return send(ctx, objs, &nexts[..n]);
     }
-    // objs[..sent] are sent. `held` is Some(e) only while nothing was sent:
-    // objs[..start] then all go to `e`.
-    let (mut sent, mut held) = (0, None);
+    // `held`: every chunk so far went to this edge and none was sent yet.
+    // Once a chunk splits or turns, everything is sent as it comes.
+    let (mut held, mut sending) = (None, false);
     let mut start = 0;
     while start < n {
         let end = (start + CHUNK).min(n);
@@ -103,21 +103,18 @@ pub fn dispatch(
         classify(&mut objs[start..end], &mut nexts[..k]);
         let first = nexts[0];
         let uniform = nexts[..k].iter().all(|&e| e == first);
-        match held {
-            Some(e) if uniform && e == first => {}
-            None if uniform && sent == 0 => held = Some(first),
-            _ => {
-                if let Some(e) = held.take() {
-                    ctx.enqueue(e, &objs[sent..start]);
-                }
-                ctx.enqueue_next(&nexts[..k], &objs[start..end]);
-                sent = end;
+        if !sending && uniform && held.is_none_or(|e| e == first) {
+            held = Some(first);
+        } else {
+            if let Some(e) = held.take() {
+                ctx.enqueue(e, &objs[..start]);
             }
+            ctx.enqueue_next(&nexts[..k], &objs[start..end]);
+            sending = true;
         }
         start = end;
     }
     match held {
-        // Held only while nothing was sent: the whole stream goes to `e`.
         Some(e) => ctx.next_stream_move(e, objs),
         None => n,
     }

@@ -53,7 +53,7 @@ pub struct Shared {
     pub ports: Vec<u16>,
     pub start: Instant,
     /// Captures in progress: node → (capture id, file).
-    pub captures: Mutex<HashMap<String, (u64, String)>>,
+    captures: Mutex<HashMap<String, (u64, String)>>,
 }
 
 impl Shared {
