@@ -76,6 +76,15 @@ pub(crate) fn select(reg: &Registry, graph: &str, patterns: &[String]) -> Result
             if to == i {
                 return Err(GraphError::SelfLoop { node: s.entry.name.clone() });
             }
+            let (from_v, to_v) = (&s.entry.reg.vtable, &selected[to].entry.reg.vtable);
+            if (from_v.obj_type)() != (to_v.obj_type)() {
+                return Err(GraphError::ObjectTypeMismatch {
+                    node: s.entry.name.clone(),
+                    node_type: (from_v.obj_type_name)(),
+                    edge: selected[to].entry.name.clone(),
+                    edge_type: (to_v.obj_type_name)(),
+                });
+            }
         }
     }
 

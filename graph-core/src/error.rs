@@ -44,6 +44,12 @@ pub enum GraphError {
     /// An edge leads into a source node.
     #[error("node \"{node}\" has an edge to \"{edge}\", which is a source node")]
     EdgeToSource { node: String, edge: String },
+    /// An edge joins nodes whose streams carry different object types.
+    #[error("node \"{node}\" (objects of type {node_type}) has an edge to \"{edge}\", whose objects are of type {edge_type}")]
+    ObjectTypeMismatch { node: String, node_type: &'static str, edge: String, edge_type: &'static str },
+    /// A tap's object type is not the node's.
+    #[error("node \"{node}\" carries objects of type {node_type}; a tap of {tap_type} cannot see them")]
+    TapTypeMismatch { node: String, node_type: &'static str, tap_type: &'static str },
     /// A node has an edge to itself.
     #[error("node \"{node}\" has an edge to itself")]
     SelfLoop { node: String },

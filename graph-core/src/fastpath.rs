@@ -17,15 +17,21 @@
 //! 4. Only raw-pointer place expressions are used for `GraphHdr` and
 //!    `NodeRt` fields (no `&`/`&mut` to the structs), so the short-lived
 //!    references to single atomic fields never overlap a write.
+//! 5. A stream holds values of its node's object type only: every edge
+//!    joins nodes of one type (checked by `Graph::create`), and the typed
+//!    enqueues move values of the running node's type into its edges'
+//!    streams. Objects are moved, never duplicated, unless the type is
+//!    `Copy`.
 
 use core::marker::PhantomData;
+use core::mem::MaybeUninit;
 use core::ops::{Deref, DerefMut};
 use core::ptr;
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use crate::clock;
 use crate::mem::{self, cold_of, edges_of, grow_stream, GraphHdr, NodeRt};
-use crate::obj::Obj;
+use crate::obj::{Obj, Object, Opaque};
 use crate::registry::NodeImpl;
 
 /// The process entry point stored in a node (a trampoline per node type).
@@ -46,48 +52,151 @@ pub(crate) fn process_trampoline<N: NodeImpl>(inv: Invocation) -> usize {
     // 1. the context slot before the node's cold line holds an initialised
     //    `N::Context` (contexts are initialised before the first walk);
     // 2. `objs[..idx]` is the node's stream, lent exclusively to this call
-    //    (discipline rule 2 in the module doc);
+    //    (discipline rule 2 in the module doc), and holds `idx` values of
+    //    `N::Object`: `Graph::create` refused any edge from a node of
+    //    another object type, and every typed enqueue moves in a value of
+    //    the sender's type (rule 5);
     // 3. the private context does not overlap anything the `Ctx` writes
     //    (rule 3).
     // SAFETY: points 1-3 above.
     unsafe {
         let node = inv.node;
         let state = &mut *mem::ctx_ptr(node, core::mem::size_of::<N::Context>()).cast::<N::Context>();
-        let objs = Objs { objs: core::slice::from_raw_parts_mut((*node).objs, (*node).idx as usize) };
+        let objs = Objs::from_raw((*node).objs.cast::<N::Object>(), (*node).idx as usize);
         let mut ctx = Ctx { graph: inv.graph, node, _life: PhantomData };
         N::process(&mut ctx, state, objs)
     }
 }
 
 /// The objects pending for the running node: its stream, lent for the call.
-#[derive(Debug)]
-pub struct Objs<'a> {
-    objs: &'a mut [Obj],
+///
+/// An `Objs` owns the objects it covers: handing them on
+/// ([`Ctx::next_stream_move`], [`Ctx::enqueue_objs`],
+/// [`Ctx::enqueue_next_objs`]) or consuming them by value (`into_iter`)
+/// moves them out. Objects still in an `Objs` when it is dropped are
+/// forgotten, never dropped (a leak, which the owner of the objects — a
+/// packet pool — counts).
+pub struct Objs<'a, O: Object = Obj> {
+    ptr: *mut O,
+    len: usize,
+    _life: PhantomData<&'a mut [O]>,
 }
 
-impl Deref for Objs<'_> {
-    type Target = [Obj];
+impl<'a, O: Object> Objs<'a, O> {
+    /// # Safety
+    /// `ptr[..len]` holds initialised values of `O` owned by the new
+    /// `Objs`, valid and not otherwise accessed for `'a`.
     #[inline(always)]
-    fn deref(&self) -> &[Obj] {
-        self.objs
+    unsafe fn from_raw(ptr: *mut O, len: usize) -> Self {
+        Objs { ptr, len, _life: PhantomData }
+    }
+
+    /// Takes every element out of `v` (which is left empty, its capacity
+    /// kept) into an `Objs`: how code outside a graph (a test, a port
+    /// user) hands owned objects to a function that takes `Objs`.
+    #[inline]
+    pub fn from_vec(v: &'a mut Vec<O>) -> Self {
+        let len = v.len();
+        // SAFETY: the elements are moved into the `Objs` (the vector no
+        // longer counts them, so it will not drop or lend them); the
+        // buffer stays allocated and unaliased while `v` is borrowed for
+        // `'a`.
+        unsafe {
+            v.set_len(0);
+            Objs::from_raw(v.as_mut_ptr(), len)
+        }
+    }
+
+    /// Splits into `[..mid]` and `[mid..]`, each owning its part.
+    ///
+    /// # Panics
+    /// If `mid > len`.
+    #[inline(always)]
+    pub fn split_at(self, mid: usize) -> (Objs<'a, O>, Objs<'a, O>) {
+        assert!(mid <= self.len, "Objs::split_at({mid}) past the end ({})", self.len);
+        // SAFETY: the two parts are disjoint and together cover what
+        // `self` owned; `self` is consumed.
+        unsafe { (Objs::from_raw(self.ptr, mid), Objs::from_raw(self.ptr.add(mid), self.len - mid)) }
+    }
+
+    #[inline(always)]
+    fn as_ptr(&self) -> *const O {
+        self.ptr
     }
 }
 
-impl DerefMut for Objs<'_> {
+impl<O: Object> Deref for Objs<'_, O> {
+    type Target = [O];
     #[inline(always)]
-    fn deref_mut(&mut self) -> &mut [Obj] {
-        self.objs
+    fn deref(&self) -> &[O] {
+        // SAFETY: `ptr[..len]` is owned by `self` and initialised.
+        unsafe { core::slice::from_raw_parts(self.ptr, self.len) }
+    }
+}
+
+impl<O: Object> DerefMut for Objs<'_, O> {
+    #[inline(always)]
+    fn deref_mut(&mut self) -> &mut [O] {
+        // SAFETY: as in `deref`; `&mut self` makes the loan exclusive.
+        // Through `&mut [O]` values can only be swapped or replaced, never
+        // duplicated, so ownership stays exact.
+        unsafe { core::slice::from_raw_parts_mut(self.ptr, self.len) }
+    }
+}
+
+impl<O: Object + core::fmt::Debug> core::fmt::Debug for Objs<'_, O> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+/// The objects of an [`Objs`], by value.
+pub struct ObjsIntoIter<'a, O: Object> {
+    rest: Objs<'a, O>,
+}
+
+impl<O: Object> Iterator for ObjsIntoIter<'_, O> {
+    type Item = O;
+    #[inline(always)]
+    fn next(&mut self) -> Option<O> {
+        if self.rest.len == 0 {
+            return None;
+        }
+        // SAFETY: element 0 is owned by `rest`; it is read out once and
+        // `rest` then no longer covers it.
+        unsafe {
+            let o = self.rest.ptr.read();
+            self.rest.ptr = self.rest.ptr.add(1);
+            self.rest.len -= 1;
+            Some(o)
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.rest.len, Some(self.rest.len))
+    }
+}
+
+impl<O: Object> ExactSizeIterator for ObjsIntoIter<'_, O> {}
+
+impl<'a, O: Object> IntoIterator for Objs<'a, O> {
+    type Item = O;
+    type IntoIter = ObjsIntoIter<'a, O>;
+    fn into_iter(self) -> ObjsIntoIter<'a, O> {
+        ObjsIntoIter { rest: self }
     }
 }
 
 /// The running node's handle on the graph: enqueue to its edges, count.
 ///
-/// Edges are numbered as in the node's `next` list. Naming an edge the node
-/// does not have is a bug in the node and panics with the node's name.
-pub struct Ctx<'g> {
+/// `O` is the node's object type: every node behind its edges carries the
+/// same type (checked when the graph is created). Edges are numbered as in
+/// the node's `next` list. Naming an edge the node does not have is a bug
+/// in the node and panics with the node's name.
+pub struct Ctx<'g, O: Object = Obj> {
     graph: *mut GraphHdr,
     node: *mut NodeRt,
-    _life: PhantomData<&'g mut GraphHdr>,
+    _life: PhantomData<(&'g mut GraphHdr, fn(O) -> O)>,
 }
 
 #[cold]
@@ -114,7 +223,7 @@ fn counter_out_of_range(node: *mut NodeRt, counter: usize) -> ! {
     panic!("node \"{name}\": counter {counter} is not declared")
 }
 
-impl Ctx<'_> {
+impl<O: Object> Ctx<'_, O> {
     /// The node behind edge `next`.
     #[inline(always)]
     fn next_node(&self, next: u16) -> *mut NodeRt {
@@ -161,83 +270,139 @@ impl Ctx<'_> {
         idx
     }
 
+    /// The first free slot of `node`'s stream after making room for
+    /// `space` more objects, as a typed pointer, and its index.
+    ///
+    /// # Safety
+    /// As [`prologue`](Self::prologue).
+    #[inline(always)]
+    unsafe fn reserve(&mut self, node: *mut NodeRt, space: u32) -> (*mut O, u32) {
+        let idx = self.prologue(node, space);
+        ((*node).objs.cast::<O>().add(idx as usize), idx)
+    }
+
     /// Enqueues one object to edge `next` (`rte_node_enqueue_x1`).
     #[inline(always)]
-    pub fn enqueue_x1(&mut self, next: u16, obj: Obj) {
+    pub fn enqueue_x1(&mut self, next: u16, obj: O) {
         let node = self.next_node(next);
         // SAFETY: `node` is another node of this graph (rules 1-2);
-        // `prologue` made room for one object at `idx`.
+        // `reserve` made room for one object at `idx`; `obj` is moved in
+        // (rule 5).
         unsafe {
-            let idx = self.prologue(node, 1);
-            *(*node).objs.add(idx as usize) = obj;
+            let (d, idx) = self.reserve(node, 1);
+            d.write(obj);
             (*node).idx = idx + 1;
         }
     }
 
     /// Enqueues two objects to edge `next` (`rte_node_enqueue_x2`).
     #[inline(always)]
-    pub fn enqueue_x2(&mut self, next: u16, o0: Obj, o1: Obj) {
+    pub fn enqueue_x2(&mut self, next: u16, o0: O, o1: O) {
         let node = self.next_node(next);
         // SAFETY: as in `enqueue_x1`, with room for two.
         unsafe {
-            let idx = self.prologue(node, 2);
-            let d = (*node).objs.add(idx as usize);
-            *d = o0;
-            *d.add(1) = o1;
+            let (d, idx) = self.reserve(node, 2);
+            d.write(o0);
+            d.add(1).write(o1);
             (*node).idx = idx + 2;
         }
     }
 
     /// Enqueues four objects to edge `next` (`rte_node_enqueue_x4`).
     #[inline(always)]
-    pub fn enqueue_x4(&mut self, next: u16, o0: Obj, o1: Obj, o2: Obj, o3: Obj) {
+    pub fn enqueue_x4(&mut self, next: u16, o0: O, o1: O, o2: O, o3: O) {
         let node = self.next_node(next);
         // SAFETY: as in `enqueue_x1`, with room for four.
         unsafe {
-            let idx = self.prologue(node, 4);
-            let d = (*node).objs.add(idx as usize);
-            *d = o0;
-            *d.add(1) = o1;
-            *d.add(2) = o2;
-            *d.add(3) = o3;
+            let (d, idx) = self.reserve(node, 4);
+            d.write(o0);
+            d.add(1).write(o1);
+            d.add(2).write(o2);
+            d.add(3).write(o3);
             (*node).idx = idx + 4;
         }
     }
 
-    /// Enqueues `objs` to edge `next` (`rte_node_enqueue`): one copy.
+    /// Copies `n` objects from `src` to the end of edge `next`'s stream.
+    ///
+    /// # Safety
+    /// `src[..n]` are initialised values of `O` that the caller gives up
+    /// (moves) or may duplicate (`O: Copy`), and do not overlap the
+    /// destination stream.
     #[inline(always)]
-    pub fn enqueue(&mut self, next: u16, objs: &[Obj]) {
-        if objs.is_empty() {
+    unsafe fn enqueue_raw(&mut self, next: u16, src: *const O, n: usize) {
+        if n == 0 {
             return;
         }
         let node = self.next_node(next);
-        let n = objs.len() as u32;
+        let (dst, idx) = self.reserve(node, n as u32);
+        if n <= 4 {
+            // A few handles: moves, not a call to memcpy.
+            for i in 0..n {
+                dst.add(i).write(src.add(i).read());
+            }
+        } else {
+            ptr::copy_nonoverlapping(src, dst, n);
+        }
+        (*node).idx = idx + n as u32;
+    }
+
+    /// Enqueues copies of `objs` to edge `next` (`rte_node_enqueue`): one
+    /// copy. For objects that may be duplicated (`Copy`); owned objects go
+    /// with [`enqueue_objs`](Self::enqueue_objs).
+    #[inline(always)]
+    pub fn enqueue(&mut self, next: u16, objs: &[O])
+    where
+        O: Copy,
+    {
         // `objs` is the running node's stream, a caller buffer, or another
         // node's stream lent by `next_stream_get`, which borrows `self` and
         // so cannot be live here.
-        // SAFETY: as in `enqueue_x1`, with room for `n`; by the above, `objs`
-        // cannot overlap the destination stream (rule 2).
-        unsafe {
-            let idx = self.prologue(node, n);
-            let dst = (*node).objs.add(idx as usize);
-            if objs.len() <= 4 {
-                // A few handles: moves, not a call to memcpy.
-                for (i, &o) in objs.iter().enumerate() {
-                    *dst.add(i) = o;
-                }
-            } else {
-                ptr::copy_nonoverlapping(objs.as_ptr(), dst, objs.len());
-            }
-            (*node).idx = idx + n;
-        }
+        // SAFETY: by the above, `objs` cannot overlap the destination
+        // stream (rule 2); `O: Copy` allows the duplicate.
+        unsafe { self.enqueue_raw(next, objs.as_ptr(), objs.len()) }
+    }
+
+    /// Moves every object of `objs` to edge `next` (`rte_node_enqueue`
+    /// for owned objects): one copy of the handles.
+    #[inline(always)]
+    pub fn enqueue_objs(&mut self, next: u16, objs: Objs<'_, O>) {
+        // SAFETY: `objs` owns its objects and is consumed (forgotten: it
+        // has no drop glue) after they are moved; it is the running node's
+        // stream or a caller buffer, never the destination (rule 2).
+        unsafe { self.enqueue_raw(next, objs.as_ptr(), objs.len()) }
     }
 
     /// Enqueues `objs[i]` to edge `nexts[i]` (`rte_node_enqueue_next`),
     /// copying each run of equal edges at once. Extra entries of the longer
-    /// slice are ignored.
+    /// slice are ignored. For `Copy` objects; owned objects go with
+    /// [`enqueue_next_objs`](Self::enqueue_next_objs).
     #[inline]
-    pub fn enqueue_next(&mut self, nexts: &[u16], objs: &[Obj]) {
-        let n = nexts.len().min(objs.len());
+    pub fn enqueue_next(&mut self, nexts: &[u16], objs: &[O])
+    where
+        O: Copy,
+    {
+        // SAFETY: as in `enqueue`.
+        unsafe { self.enqueue_next_raw(nexts, objs.as_ptr(), objs.len()) }
+    }
+
+    /// Moves `objs[i]` to edge `nexts[i]`, each run of equal edges with
+    /// one copy. `nexts` must be at least as long as `objs`.
+    ///
+    /// # Panics
+    /// If `nexts` is shorter than `objs` (an object would have no edge).
+    #[inline]
+    pub fn enqueue_next_objs(&mut self, nexts: &[u16], objs: Objs<'_, O>) {
+        assert!(nexts.len() >= objs.len(), "enqueue_next_objs: {} edges for {} objects", nexts.len(), objs.len());
+        // SAFETY: as in `enqueue_objs`; every object is moved exactly once.
+        unsafe { self.enqueue_next_raw(nexts, objs.as_ptr(), objs.len()) }
+    }
+
+    /// # Safety
+    /// As [`enqueue_raw`](Self::enqueue_raw) for `src[..len]`.
+    #[inline(always)]
+    unsafe fn enqueue_next_raw(&mut self, nexts: &[u16], src: *const O, len: usize) {
+        let n = nexts.len().min(len);
         let mut start = 0;
         while start < n {
             let next = nexts[start];
@@ -245,77 +410,86 @@ impl Ctx<'_> {
             while end < n && nexts[end] == next {
                 end += 1;
             }
-            // Alternating edges make runs of one: skip the copy call.
+            // Alternating edges make runs of one: skip the copy loop.
             if end - start == 1 {
-                self.enqueue_x1(next, objs[start]);
+                self.enqueue_x1(next, src.add(start).read());
             } else {
-                self.enqueue(next, &objs[start..end]);
+                self.enqueue_raw(next, src.add(start), end - start);
             }
             start = end;
         }
     }
 
-    /// Lends `nb` free slots at the end of edge `next`'s stream, growing it
-    /// if needed (`rte_node_next_stream_get`). Fill them, then commit with
-    /// [`next_stream_put`](Self::next_stream_put). Slots hold stale or null
-    /// handles until written.
+    /// Makes room for `nb` objects at the end of edge `next`'s stream and
+    /// lends those slots uninitialised. Fill a prefix and commit it with
+    /// [`next_stream_commit`](Self::next_stream_commit); for opaque
+    /// objects [`next_stream_get`](Self::next_stream_get) is the safe form.
     #[inline(always)]
-    pub fn next_stream_get(&mut self, next: u16, nb: usize) -> &mut [Obj] {
+    pub fn next_stream_uninit(&mut self, next: u16, nb: usize) -> &mut [MaybeUninit<O>] {
         let node = self.next_node(next);
         let nb32 = u32::try_from(nb).unwrap_or(u32::MAX);
         // SAFETY: another node of this graph (rules 1-2); after the growth
         // check the stream has `nb` slots from `idx`; the slice borrows
-        // `self`, so no enqueue can move or grow that stream while it lives.
+        // `self`, so no enqueue can move or grow that stream while it
+        // lives; `MaybeUninit` makes no claim about the slots' contents.
         unsafe {
             let idx = (*node).idx;
             if (*node).size - idx < nb32 {
                 grow_stream(node, idx.saturating_add(nb32));
             }
-            core::slice::from_raw_parts_mut((*node).objs.add(idx as usize), nb)
+            core::slice::from_raw_parts_mut((*node).objs.cast::<MaybeUninit<O>>().add(idx as usize), nb)
         }
     }
 
     /// Commits `nb` objects written after
-    /// [`next_stream_get`](Self::next_stream_get) (`rte_node_next_stream_put`).
+    /// [`next_stream_uninit`](Self::next_stream_uninit) or
+    /// [`next_stream_get`](Self::next_stream_get)
+    /// (`rte_node_next_stream_put`).
+    ///
+    /// # Safety
+    /// The first `nb` slots lent by the last `next_stream_uninit(next, _)`
+    /// hold values of `O` written since, each moved in (not used
+    /// elsewhere afterwards).
     #[inline(always)]
-    pub fn next_stream_put(&mut self, next: u16, nb: usize) {
+    pub unsafe fn next_stream_commit(&mut self, next: u16, nb: usize) {
         if nb == 0 {
             return;
         }
         let node = self.next_node(next);
-        // SAFETY: another node of this graph (rules 1-2); `idx + nb` is
-        // checked against the stream size before it is committed.
-        unsafe {
-            let idx = (*node).idx;
-            let free = (*node).size - idx;
-            if nb > free as usize {
-                put_overflow(self.node, next, nb, free);
-            }
-            if idx == 0 {
-                self.tail_update(node);
-            }
-            (*node).idx = idx + nb as u32;
+        // `idx + nb` is checked against the stream size before it is
+        // committed; the caller vouches for the contents.
+        let idx = (*node).idx;
+        let free = (*node).size - idx;
+        if nb > free as usize {
+            put_overflow(self.node, next, nb, free);
         }
+        if idx == 0 {
+            self.tail_update(node);
+        }
+        (*node).idx = idx + nb as u32;
     }
 
     /// Hands the running node's whole stream to edge `next`
-    /// (`rte_node_next_stream_move`). If the destination has nothing pending
-    /// the two arrays are swapped and nothing is copied (the home run);
-    /// otherwise the objects are copied. Returns the number of objects.
+    /// (`rte_node_next_stream_move`). If `objs` is the node's whole stream
+    /// and the destination has nothing pending, the two arrays are swapped
+    /// and nothing is copied (the home run); otherwise the objects are
+    /// copied. Returns the number of objects.
     #[inline(always)]
-    pub fn next_stream_move(&mut self, next: u16, objs: Objs<'_>) -> usize {
+    pub fn next_stream_move(&mut self, next: u16, objs: Objs<'_, O>) -> usize {
         let n = objs.len();
         if n == 0 {
             return 0;
         }
         let dst = self.next_node(next);
         // Swapping (objs, size) keeps every array owned by exactly one node.
-        // SAFETY: `objs` is this node's stream and is consumed here, so the
-        // loan of rule 2 ends before the array changes owner; `dst` is
-        // another node of this graph.
+        // SAFETY: `dst` is another node of this graph. The swap happens only
+        // when `objs` is exactly this node's stream (pointer and length),
+        // so no other part of it is lent out, and `objs` is consumed before
+        // the array changes owner (rule 2).
         unsafe {
-            if (*dst).idx == 0 {
-                let src = self.node;
+            let src = self.node;
+            let whole = objs.as_ptr() == (*src).objs.cast::<O>().cast_const() && n == (*src).idx as usize;
+            if whole && (*dst).idx == 0 {
                 #[allow(clippy::drop_non_drop)] // ends the loan of rule 2 explicitly
                 drop(objs);
                 core::mem::swap(&mut (*src).objs, &mut (*dst).objs);
@@ -324,7 +498,7 @@ impl Ctx<'_> {
                 (*src).idx = 0;
                 self.tail_update(dst);
             } else {
-                self.enqueue(next, &objs);
+                self.enqueue_objs(next, objs);
             }
         }
         n
@@ -377,6 +551,30 @@ impl Ctx<'_> {
         // SAFETY: the name lives in the graph's control data, alive while
         // the graph is.
         unsafe { mem::node_name(self.node) }
+    }
+}
+
+impl<O: Opaque> Ctx<'_, O> {
+    /// Lends `nb` free slots at the end of edge `next`'s stream, growing it
+    /// if needed (`rte_node_next_stream_get`). Fill them, then commit with
+    /// [`next_stream_put`](Self::next_stream_put). Slots hold stale or null
+    /// handles until written, which opaque objects allow.
+    #[inline(always)]
+    pub fn next_stream_get(&mut self, next: u16, nb: usize) -> &mut [O] {
+        let slots = self.next_stream_uninit(next, nb);
+        // SAFETY: every slot holds some `Obj` bit pattern (fresh streams
+        // are zeroed, old slots keep old handles), and for `O: Opaque`
+        // every such pattern is a valid `O`.
+        unsafe { &mut *(slots as *mut [MaybeUninit<O>] as *mut [O]) }
+    }
+
+    /// Commits `nb` objects written after
+    /// [`next_stream_get`](Self::next_stream_get)
+    /// (`rte_node_next_stream_put`).
+    #[inline(always)]
+    pub fn next_stream_put(&mut self, next: u16, nb: usize) {
+        // SAFETY: for opaque objects any slot content is a valid object.
+        unsafe { self.next_stream_commit(next, nb) }
     }
 }
 

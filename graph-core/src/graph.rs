@@ -40,6 +40,8 @@ pub struct GraphParam {
     pub stats: bool,
     /// Initial capacity of every stream. Default [`BURST_SIZE`].
     pub burst_size: u32,
+    /// Typed values for the nodes' init (see [`Env`](crate::Env)).
+    pub env: crate::Env,
 }
 
 impl GraphParam {
@@ -53,7 +55,21 @@ impl GraphParam {
             node_patterns: patterns.into_iter().map(Into::into).collect(),
             stats: true,
             burst_size: BURST_SIZE,
+            env: crate::Env::new(),
         }
+    }
+
+    /// Adds `value` to the graph's environment: every node's init can ask
+    /// for it by type with [`NodeInfo::env`].
+    pub fn with<T: std::any::Any + Send + Sync>(mut self, value: T) -> Self {
+        self.env.insert(value);
+        self
+    }
+
+    /// Replaces the graph's environment.
+    pub fn env(mut self, env: crate::Env) -> Self {
+        self.env = env;
+        self
     }
 
     /// Sets [`GraphParam::stats`].
@@ -90,6 +106,7 @@ impl NodeMeta {
             node_id: self.id,
             parent_name: self.parent.as_deref(),
             next_nodes: &self.next_names,
+            env: &graph.env,
         }
     }
 }
@@ -97,6 +114,7 @@ impl NodeMeta {
 /// What a graph shares with stats readers: its memory and control data.
 pub(crate) struct GraphShared {
     pub name: String,
+    pub env: crate::Env,
     pub id: GraphId,
     pub nodes: Vec<NodeMeta>,
     pub mem: GraphMem,
@@ -219,7 +237,7 @@ impl Graph {
             nodes.iter().map(|n| NodePlan { name: &n.name, reg: n.reg, edges: &n.edges, source: n.source }).collect();
         let mem = GraphMem::new(&plans, param.burst_size);
         drop(plans);
-        let shared = Arc::new(GraphShared { name: name.to_string(), id, nodes, mem });
+        let shared = Arc::new(GraphShared { name: name.to_string(), env: param.env.clone(), id, nodes, mem });
         // SAFETY: the graph was just populated and nothing else can reach
         // it yet; each context is initialised once.
         unsafe { shared.mem.set_stats(param.stats) };
@@ -265,17 +283,57 @@ impl Graph {
         }
     }
 
-    /// Sets (or with `None` removes) the tap of node `name`: a function
-    /// called with the node's stream just before each call of the node,
-    /// for capture and tracing. Returns `false` if there is no such node.
-    /// Walks without any tap pay nothing for the feature.
-    pub fn set_tap(&mut self, name: &str, tap: Option<fastpath::Tap>) -> bool {
-        let Some(i) = self.shared.nodes.iter().position(|n| n.name == name) else { return false };
-        self.taps[i] = tap;
+    /// Sets the tap of node `name`: a function called with the node's
+    /// stream just before each call of the node, for capture and tracing.
+    /// `O` is the node's object type, or [`Obj`](crate::Obj) to see raw
+    /// handles of any node. Walks without any tap pay nothing for the
+    /// feature. Errors: no such node, or a tap of another object type.
+    pub fn set_tap<O, F>(&mut self, name: &str, mut tap: F) -> Result<()>
+    where
+        O: crate::Object,
+        F: FnMut(&[O]) + Send + 'static,
+    {
+        let i = self.node_index(name)?;
+        let v = &self.shared.nodes[i].reg.vtable;
+        let want = std::any::TypeId::of::<O>();
+        if want != (v.obj_type)() && want != std::any::TypeId::of::<crate::Obj>() {
+            return Err(GraphError::TapTypeMismatch {
+                node: name.to_string(),
+                node_type: (v.obj_type_name)(),
+                tap_type: std::any::type_name::<O>(),
+            });
+        }
+        let raw: fastpath::Tap = Box::new(move |objs: &[crate::Obj]| {
+            // SAFETY: the stream of node `i` holds values of its object
+            // type (fastpath rule 5), which is `O` or, for `O = Obj`, is
+            // read as opaque words (`Object` guarantees the layout); the
+            // view is shared and ends before the node runs.
+            let typed = unsafe { core::slice::from_raw_parts(objs.as_ptr().cast::<O>(), objs.len()) };
+            tap(typed)
+        });
+        self.taps[i] = Some(raw);
+        // SAFETY: `&mut self`: no walk runs.
+        unsafe { self.shared.mem.set_tapped(true) };
+        Ok(())
+    }
+
+    /// Removes the tap of node `name`; `false` if it had none (or there is
+    /// no such node).
+    pub fn clear_tap(&mut self, name: &str) -> bool {
+        let Ok(i) = self.node_index(name) else { return false };
+        let had = self.taps[i].take().is_some();
         let any = self.taps.iter().any(Option::is_some);
         // SAFETY: `&mut self`: no walk runs.
         unsafe { self.shared.mem.set_tapped(any) };
-        true
+        had
+    }
+
+    fn node_index(&self, name: &str) -> Result<usize> {
+        self.shared
+            .nodes
+            .iter()
+            .position(|n| n.name == name)
+            .ok_or_else(|| GraphError::NoSuchNode { name: name.to_string() })
     }
 
     /// The graph's name.

@@ -81,6 +81,7 @@
 
 mod affinity;
 mod builder;
+mod env;
 pub mod clock;
 mod error;
 mod export;
@@ -93,12 +94,13 @@ mod registry;
 mod stats;
 pub mod task;
 
+pub use env::{Env, MissingEnv};
 pub use error::{GraphError, Result};
-pub use fastpath::{Ctx, Invocation, Objs, ProcessFn, Tap};
+pub use fastpath::{Ctx, Invocation, Objs, ObjsIntoIter, ProcessFn, Tap};
 pub use graph::{
     graph_from_name, graph_id_to_name, graph_list, Graph, GraphId, GraphParam, BURST_SIZE, GRAPH_NAME_MAX,
 };
-pub use obj::Obj;
+pub use obj::{Obj, Object, Opaque};
 pub use registry::{
     node_clone, node_edge_count, node_edge_get, node_edge_shrink, node_edge_update, node_from_name, node_id_to_name,
     node_list, node_max_count, InitError, NodeFlags, NodeId, NodeImpl, NodeInfo, NodeRegistration, NodeSummary,
@@ -124,6 +126,7 @@ pub mod __private {
 ///         name: "node_name",
 ///         flags: NodeFlags::SOURCE,        // optional
 ///         context: MyCtx,                  // optional, default ()
+///         object: MyObj,                   // optional, default Obj
 ///         init: my_init,                   // optional, default MyCtx::default()
 ///         fini: my_fini,                   // optional
 ///         process: my_process,
@@ -137,8 +140,8 @@ pub mod __private {
 /// `&'static [&'static str]` expressions: a literal list, or the `NAMES` of
 /// an enum made with [`names!`]. The functions have these types (`T` the
 /// context):
-/// - `process: fn(&mut Ctx<'_>, &mut T, Objs<'_>) -> usize`, returning the
-///   number of objects handled;
+/// - `process: fn(&mut Ctx<'_, O>, &mut T, Objs<'_, O>) -> usize`, returning
+///   the number of objects handled (`O` the object type, see [`Object`]);
 /// - `init: fn(&NodeInfo<'_>) -> Result<T, E>` with `E: Into<InitError>`,
 ///   run once per graph holding the node (clones included);
 /// - `fini: fn(&NodeInfo<'_>, &mut T)`, run when that graph is destroyed.
@@ -153,6 +156,7 @@ macro_rules! node {
             name: $name:expr,
             $(flags: $flags:expr,)?
             $(context: $ctx:ty,)?
+            $(object: $obj:ty,)?
             $(init: $init:expr,)?
             $(fini: $fini:expr,)?
             process: $process:expr,
@@ -167,11 +171,12 @@ macro_rules! node {
             struct __Node;
             impl $crate::NodeImpl for __Node {
                 type Context = $crate::node!(@ctx $($ctx)?);
+                type Object = $crate::node!(@obj $($obj)?);
                 #[inline(always)]
                 fn process(
-                    ctx: &mut $crate::Ctx<'_>,
+                    ctx: &mut $crate::Ctx<'_, Self::Object>,
                     state: &mut Self::Context,
-                    objs: $crate::Objs<'_>,
+                    objs: $crate::Objs<'_, Self::Object>,
                 ) -> usize {
                     ($process)(ctx, state, objs)
                 }
@@ -204,6 +209,8 @@ macro_rules! node {
         };
     };
     (@ctx) => { () };
+    (@obj) => { $crate::Obj };
+    (@obj $obj:ty) => { $obj };
     (@ctx $ctx:ty) => { $ctx };
     (@init $info:ident) => { ::core::result::Result::Ok(::core::default::Default::default()) };
     (@init $info:ident $init:expr) => { ($init)($info).map_err(::core::convert::Into::into) };

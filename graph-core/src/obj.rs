@@ -12,8 +12,10 @@ use core::ptr;
 
 /// A pointer-sized opaque handle carried by a graph (`void *` in rte_graph).
 ///
-/// graph-core never dereferences an `Obj`. Whoever creates one (a port, a
-/// mempool, a test) decides what it means and when it may be dereferenced.
+/// Nothing dereferences an `Obj` on the strength of its type: anyone can
+/// make one from any integer. A graph whose nodes need a handle they can
+/// trust (a packet) declares a typed object instead (see [`Object`]), which
+/// only its owner's constructors can mint.
 #[repr(transparent)]
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Obj(*mut c_void);
@@ -60,6 +62,45 @@ impl Obj {
         self.0.is_null()
     }
 }
+
+/// A type a graph's streams can carry: a pointer-sized handle.
+///
+/// The walk moves objects as raw `Obj` words: it copies them between
+/// streams and swaps whole arrays, never inspecting or dropping them. A node
+/// declares the type its stream holds (`object:` in [`node!`](crate::node),
+/// default [`Obj`]), and [`Graph::create`](crate::Graph::create) refuses an
+/// edge between nodes of different object types, so every object a node
+/// receives was put into the graph as a value of its own type.
+///
+/// Objects are *moved* through the graph: [`Ctx`](crate::Ctx)'s enqueue
+/// calls take them by value, and a handed-on object is no longer the
+/// node's. A type that is not `Copy` (a packet handle that owns its
+/// buffer) therefore keeps exactly one owner from source to sink.
+///
+/// # Safety
+/// Implementors guarantee that `Self` has the size and alignment of `Obj`
+/// and no drop glue, that every value of `Self` is a valid `Obj` bit
+/// pattern (`#[repr(transparent)]` over `Obj` or over a raw pointer
+/// satisfies this), and that moving a value bit for bit to another stream,
+/// possibly on another thread, is a move of that value (`Self: Send`).
+pub unsafe trait Object: Sized + Send + 'static {}
+
+/// Objects of which any handle value is a valid object: nothing ever
+/// dereferences them on the strength of the type alone (integer tags,
+/// opaque tokens). For these, stream slots may be read and written freely:
+/// [`Ctx::next_stream_get`](crate::Ctx::next_stream_get) lends them as
+/// plain `&mut [O]`, stale contents included.
+///
+/// # Safety
+/// Every bit pattern an `Obj` can hold (null, stale, made up) is a valid,
+/// safe-to-use value of `Self`, and `Self: Copy`.
+pub unsafe trait Opaque: Object + Copy {}
+
+// SAFETY: `Obj` is `Obj`; it has no drop glue and is `Send`.
+unsafe impl Object for Obj {}
+// SAFETY: `Obj` is an opaque word: graph-core and safe code never
+// dereference it, so any value, stale or made up, is harmless.
+unsafe impl Opaque for Obj {}
 
 impl Default for Obj {
     fn default() -> Self {

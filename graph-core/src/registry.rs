@@ -17,6 +17,7 @@ use bitflags::bitflags;
 
 use crate::error::{GraphError, Result};
 use crate::fastpath::{Ctx, Objs};
+use crate::obj::Object;
 
 /// Longest node name, in bytes (DPDK's `RTE_NODE_NAMESIZE` minus the NUL).
 pub const NODE_NAME_MAX: usize = 63;
@@ -60,9 +61,25 @@ pub struct NodeInfo<'a> {
     pub parent_name: Option<&'a str>,
     /// Its next nodes, in edge order.
     pub next_nodes: &'a [String],
+    /// The graph's environment (see [`GraphParam::with`](crate::GraphParam::with)).
+    pub env: &'a crate::Env,
 }
 
 impl NodeInfo<'_> {
+    /// The value of type `T` in the graph's environment, or an error
+    /// naming the type, this node and the graph.
+    pub fn env<T: std::any::Any>(&self) -> core::result::Result<&T, crate::MissingEnv> {
+        self.env.get::<T>().ok_or_else(|| {
+            let names = self.env.type_names();
+            crate::MissingEnv {
+                graph: self.graph_name.to_string(),
+                node: self.node_name.to_string(),
+                type_name: std::any::type_name::<T>(),
+                present: if names.is_empty() { "nothing".to_string() } else { names.join(", ") },
+            }
+        })
+    }
+
     /// The index of the edge to node `next`, if the node has one.
     pub fn edge_to(&self, next: &str) -> Option<u16> {
         self.next_nodes.iter().position(|n| n == next).map(|i| i as u16)
@@ -84,9 +101,14 @@ pub trait NodeImpl: 'static {
     /// the node; one per node instance (per graph, per clone).
     type Context: Send + 'static;
 
+    /// The objects the node's stream carries (and its edges lead to):
+    /// [`Obj`](crate::Obj) for opaque handles, or a typed handle such as a
+    /// packet.
+    type Object: Object;
+
     /// Processes `objs` (the node's pending stream; empty for a source) and
     /// returns the number of objects handled, which stats count as `objs`.
-    fn process(ctx: &mut Ctx<'_>, state: &mut Self::Context, objs: Objs<'_>) -> usize;
+    fn process(ctx: &mut Ctx<'_, Self::Object>, state: &mut Self::Context, objs: Objs<'_, Self::Object>) -> usize;
 
     /// Builds the context when a graph holding the node is created.
     fn init(info: &NodeInfo<'_>) -> core::result::Result<Self::Context, InitError>;
@@ -103,6 +125,8 @@ pub struct NodeVTable {
     pub(crate) ctx_size: usize,
     pub(crate) ctx_type: fn() -> TypeId,
     pub(crate) ctx_type_name: fn() -> &'static str,
+    pub(crate) obj_type: fn() -> TypeId,
+    pub(crate) obj_type_name: fn() -> &'static str,
     pub(crate) init: crate::mem::InitFn,
     pub(crate) fini: crate::mem::FiniFn,
 }
@@ -145,6 +169,8 @@ impl NodeRegistration {
                 ctx_size: core::mem::size_of::<N::Context>(),
                 ctx_type: TypeId::of::<N::Context>,
                 ctx_type_name: core::any::type_name::<N::Context>,
+                obj_type: TypeId::of::<N::Object>,
+                obj_type_name: core::any::type_name::<N::Object>,
                 init: crate::mem::init_thunk::<N>,
                 fini: crate::mem::fini_thunk::<N>,
             },
@@ -160,6 +186,7 @@ impl fmt::Debug for NodeRegistration {
             .field("next_nodes", &self.next_nodes)
             .field("counters", &self.counters)
             .field("context", &(self.vtable.ctx_type_name)())
+            .field("object", &(self.vtable.obj_type_name)())
             .finish()
     }
 }

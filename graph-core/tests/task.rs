@@ -206,17 +206,17 @@ fn a_tap_sees_each_stream_before_its_node() {
     let (mut g, _src, sink) = graph("tap");
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
     let s2 = seen.clone();
-    assert!(
-        g.set_tap(&sink, Some(Box::new(move |objs: &[Obj]| s2.lock().unwrap().extend(objs.iter().map(|o| o.addr())))))
-    );
-    assert!(!g.set_tap("no_such_node", None));
+    g.set_tap(&sink, move |objs: &[Obj]| s2.lock().unwrap().extend(objs.iter().map(|o| o.addr()))).unwrap();
+    let err = g.set_tap("no_such_node", |_: &[Obj]| {}).unwrap_err();
+    assert!(err.to_string().contains("no_such_node"), "{err}");
+    assert!(!g.clear_tap("no_such_node"));
     g.walk();
     g.walk();
     let tapped = seen.lock().unwrap().clone();
     let delivered: Vec<usize> = g.node_context_mut::<Fan>(&sink).unwrap().seen.iter().map(|o| o.addr()).collect();
     assert_eq!(tapped, delivered);
     assert_eq!(tapped.len(), 8);
-    g.set_tap(&sink, None);
+    assert!(g.clear_tap(&sink));
     g.walk();
     assert_eq!(seen.lock().unwrap().len(), 8, "no tap, no calls");
 }
