@@ -154,7 +154,11 @@ unsafe impl Send for DpdkPool {}
 // SAFETY: as above.
 unsafe impl Sync for DpdkPool {}
 
-impl ForeignPool for DpdkPool {
+// SAFETY: `rte_pktmbuf_alloc_bulk` either fills every slot with a fresh,
+// reset mbuf of this pool, handed to the caller alone, or fills none and
+// fails; DPDK mbufs keep the `Mbuf` invariant (same layout, checked in
+// `mbuf`); a DPDK pool is never freed while the process runs.
+unsafe impl ForeignPool for DpdkPool {
     fn name(&self) -> &str {
         &self.name
     }
@@ -171,7 +175,7 @@ impl ForeignPool for DpdkPool {
     fn handle(&self) -> *mut std::os::raw::c_void {
         self.mp.as_ptr().cast()
     }
-    fn alloc_bulk(&self, out: &mut [Obj]) -> bool {
+    fn alloc_bulk(&self, out: &mut [std::mem::MaybeUninit<Obj>]) -> bool {
         // SAFETY: `out` has room for `len` pointers (`Obj` is a transparent
         // pointer); DPDK writes and resets that many buffers or none.
         unsafe { sys::rgraph_rte_pktmbuf_alloc_bulk(self.mp.as_ptr(), out.as_mut_ptr().cast(), out.len() as u32) == 0 }

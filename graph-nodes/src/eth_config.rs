@@ -1,15 +1,29 @@
-//! Describing ports to the nodes (`rte_node_eth_config`): clones
-//! `ethdev_rx-<port>-<queue>` for every rx queue and `ethdev_tx-<port>` for
-//! every port, and gives `ip4_rewrite` an edge to each `ethdev_tx-<port>`.
-//! Also records which tx queue each graph uses on each port (DPDK's
-//! ethdev_tx uses the graph id; here it is explicit, default 0).
+//! Describing ports to the nodes (`rte_node_eth_config`), and the per-graph
+//! values the stock nodes read at init.
+//!
+//! [`eth_config`] clones `ethdev_rx-<port>-<queue>` for every rx queue and
+//! `ethdev_tx-<port>` for every port, and gives `ip4_rewrite` an edge to
+//! each `ethdev_tx-<port>` (node names are process-wide, as in DPDK).
+//! What each graph's nodes use comes from the graph's environment
+//! ([`graph_core::GraphParam::with`]), never from process globals:
+//!
+//! | type | needed by | default |
+//! |------|-----------|---------|
+//! | [`Ports`](crate::port::Ports) | `ethdev_rx-*`, `ethdev_tx-*`, `ip4_rewrite` | required |
+//! | [`Fib`](crate::ip4_lookup::Fib) | `ip4_lookup` | required |
+//! | [`NextHops`](crate::ip4_rewrite::NextHops) | `ip4_rewrite` | required |
+//! | [`TxQueues`] | `ethdev_tx-*` | queue 0 on every port |
+//! | [`RxBurst`] | `ethdev_rx-*` | [`graph_core::BURST_SIZE`] |
+//!
+//! [`StockEnv`] gathers them for a graph.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 
-use graph_core::{node_clone, node_edge_get, node_edge_update, node_from_name, GraphError};
+use graph_core::{node_clone, node_edge_get, node_edge_update, node_from_name, Env, GraphError, GraphParam};
 
-use crate::port::PortId;
+use crate::ip4_lookup::Fib;
+use crate::ip4_rewrite::NextHops;
+use crate::port::{PortId, Ports};
 
 /// One port as the nodes see it.
 #[derive(Debug, Clone, Copy)]
@@ -22,8 +36,62 @@ pub struct EthConf {
     pub nb_txq: u16,
 }
 
-static TXQ: Mutex<Option<HashMap<(String, PortId), u16>>> = Mutex::new(None);
-static RX_BURST: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(graph_core::BURST_SIZE as usize);
+/// Which tx queue a graph's `ethdev_tx-<port>` sends on, per port (DPDK's
+/// ethdev_tx uses the graph id; here it is explicit). Ports not listed use
+/// queue 0.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TxQueues(pub HashMap<PortId, u16>);
+
+impl TxQueues {
+    /// The queue for `port`.
+    pub fn get(&self, port: PortId) -> u16 {
+        self.0.get(&port).copied().unwrap_or(0)
+    }
+}
+
+/// How many packets `ethdev_rx` asks a queue for per poll (1..=65536).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RxBurst(pub usize);
+
+impl Default for RxBurst {
+    fn default() -> Self {
+        RxBurst(graph_core::BURST_SIZE as usize)
+    }
+}
+
+/// The values the stock nodes need, shared by a router's graphs.
+#[derive(Debug, Clone, Default)]
+pub struct StockEnv {
+    /// The port table.
+    pub ports: Ports,
+    /// The IPv4 FIB.
+    pub fib: Fib,
+    /// The next-hop (rewrite) table.
+    pub next_hops: NextHops,
+    /// The rx burst size.
+    pub rx_burst: RxBurst,
+}
+
+impl StockEnv {
+    /// The environment of one graph, which sends on `tx_queues`.
+    pub fn env(&self, tx_queues: TxQueues) -> Env {
+        Env::new()
+            .with(self.ports.clone())
+            .with(self.fib.clone())
+            .with(self.next_hops.clone())
+            .with(self.rx_burst)
+            .with(tx_queues)
+    }
+
+    /// [`GraphParam`] for `patterns` with this environment.
+    pub fn param<I, S>(&self, patterns: I, tx_queues: TxQueues) -> GraphParam
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        GraphParam::new(patterns).env(self.env(tx_queues))
+    }
+}
 
 fn clone_once(parent: &str, suffix: &str) -> Result<(), GraphError> {
     if node_from_name(&format!("{parent}-{suffix}")).is_err() {
@@ -47,31 +115,4 @@ pub fn eth_config(ports: &[EthConf]) -> Result<(), GraphError> {
         }
     }
     Ok(())
-}
-
-/// Graph `graph` sends on tx queue `queue` of `port`.
-pub fn set_tx_queue(graph: &str, port: PortId, queue: u16) {
-    TXQ.lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get_or_insert_with(HashMap::new)
-        .insert((graph.to_string(), port), queue);
-}
-
-/// The tx queue graph `graph` uses on `port` (0 unless set).
-pub fn tx_queue(graph: &str, port: PortId) -> u16 {
-    TXQ.lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .as_ref()
-        .and_then(|m| m.get(&(graph.to_string(), port)).copied())
-        .unwrap_or(0)
-}
-
-/// Sets the rx burst size of `ethdev_rx` clones created from now on.
-pub fn set_rx_burst(n: usize) {
-    RX_BURST.store(n.clamp(1, 1 << 16), std::sync::atomic::Ordering::Relaxed);
-}
-
-/// The rx burst size.
-pub fn rx_burst() -> usize {
-    RX_BURST.load(std::sync::atomic::Ordering::Relaxed)
 }

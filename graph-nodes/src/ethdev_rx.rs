@@ -11,10 +11,10 @@
 
 use graph_core::{node, Ctx, InitError, NodeFlags, NodeInfo, Objs};
 
-use crate::eth_config;
-use crate::mbuf::{ol_flags, ptype, Mbuf};
-use crate::pkt::PktSlice;
-use crate::port::{self, RxQueue};
+use crate::eth_config::RxBurst;
+use crate::mbuf::{ol_flags, ptype};
+use crate::pkt::Pkt;
+use crate::port::{Ports, RxQueue};
 use crate::wire::{be16, ethertype, ETH_HLEN, VLAN_HLEN};
 
 /// Per-clone context: the queue it polls.
@@ -41,13 +41,14 @@ fn init(info: &NodeInfo<'_>) -> Result<EthdevRxCtx, InitError> {
         .clone_suffix()
         .and_then(parse_suffix)
         .ok_or_else(|| format!("{}: expected a clone named ethdev_rx-<port>-<queue>", info.node_name))?;
-    let queue = port::get(p)?.take_rx_queue(q)?;
-    Ok(EthdevRxCtx { queue, burst: eth_config::rx_burst() })
+    let queue = info.env::<Ports>()?.get(p)?.take_rx_queue(q)?;
+    let burst = info.env.get::<RxBurst>().copied().unwrap_or_default().0.clamp(1, 1 << 16);
+    Ok(EthdevRxCtx { queue, burst })
 }
 
 /// Sets `packet_type` from the headers, stripping one VLAN tag.
 #[inline(always)]
-pub fn parse(m: &mut Mbuf) {
+pub fn parse(m: &mut Pkt) {
     let d = m.data();
     if d.len() < ETH_HLEN {
         m.set_packet_type(0);
@@ -87,17 +88,19 @@ pub fn parse(m: &mut Mbuf) {
     m.set_packet_type(p);
 }
 
-fn ethdev_rx(ctx: &mut Ctx<'_>, c: &mut EthdevRxCtx, _objs: Objs<'_>) -> usize {
-    let slots = ctx.next_stream_get(0, c.burst);
-    let n = c.queue.rx_burst(slots);
-    for i in 0..n {
-        let m = slots.mbuf(i);
+fn ethdev_rx(ctx: &mut Ctx<'_, Pkt>, c: &mut EthdevRxCtx, _objs: Objs<'_, Pkt>) -> usize {
+    let pkts = c.queue.rx_burst(ctx.next_stream_uninit(0, c.burst));
+    let n = pkts.len();
+    for m in pkts.iter_mut() {
         let p = m.packet_type();
         if p == 0 || p & ptype::L2_MASK == ptype::L2_ETHER_VLAN {
             parse(m);
         }
     }
-    ctx.next_stream_put(0, n);
+    // SAFETY: `rx_burst` returned the first `n` slots lent by
+    // `next_stream_uninit(0, _)` initialised with packets it handed over,
+    // which are not used after this.
+    unsafe { ctx.next_stream_commit(0, n) };
     n
 }
 
@@ -107,6 +110,7 @@ node! {
         name: "ethdev_rx",
         flags: NodeFlags::SOURCE,
         context: EthdevRxCtx,
+        object: Pkt,
         init: init,
         process: ethdev_rx,
         next: &["pkt_cls"],

@@ -6,8 +6,9 @@
 
 use graph_core::{names, node, Ctx, InitError, NodeInfo, Objs};
 
-use crate::eth_config;
-use crate::port::{self, TxQueue};
+use crate::eth_config::TxQueues;
+use crate::pkt::Pkt;
+use crate::port::{Ports, TxQueue};
 
 names! {
     /// Edges of `ethdev_tx`.
@@ -39,17 +40,17 @@ fn init(info: &NodeInfo<'_>) -> Result<EthdevTxCtx, InitError> {
         .clone_suffix()
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| format!("{}: expected a clone named ethdev_tx-<port>", info.node_name))?;
-    let q = eth_config::tx_queue(info.graph_name, p);
-    let queue = port::get(p)?.take_tx_queue(q)?;
+    let q = info.env.get::<TxQueues>().map_or(0, |t| t.get(p));
+    let queue = info.env::<Ports>()?.get(p)?.take_tx_queue(q)?;
     Ok(EthdevTxCtx { queue })
 }
 
-fn ethdev_tx(ctx: &mut Ctx<'_>, c: &mut EthdevTxCtx, objs: Objs<'_>) -> usize {
+fn ethdev_tx(ctx: &mut Ctx<'_, Pkt>, c: &mut EthdevTxCtx, objs: Objs<'_, Pkt>) -> usize {
     let n = objs.len();
-    let sent = c.queue.tx_burst(&objs);
-    if sent < n {
-        ctx.count(EthdevTxDrop::TxFull.idx(), (n - sent) as u64);
-        ctx.enqueue(EthdevTxNext::Drop.edge(), &objs[sent..]);
+    let rest = c.queue.tx_burst(objs);
+    if !rest.is_empty() {
+        ctx.count(EthdevTxDrop::TxFull.idx(), rest.len() as u64);
+        ctx.enqueue_objs(EthdevTxNext::Drop.edge(), rest);
     }
     n
 }
@@ -63,6 +64,7 @@ node! {
     pub static ETHDEV_TX = {
         name: "ethdev_tx",
         context: EthdevTxCtx,
+        object: Pkt,
         init: init,
         fini: fini,
         process: ethdev_tx,

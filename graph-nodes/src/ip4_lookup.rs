@@ -11,13 +11,13 @@
 //! under its reason ([`Ip4Drop`]).
 
 use std::net::Ipv4Addr;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use graph_core::{names, node, Ctx, InitError, NodeInfo, Objs};
 
 use crate::lpm::{Lpm, LpmError};
-use crate::mbuf::{Mbuf, NodeMeta};
-use crate::pkt::{self, PktSlice};
+use crate::mbuf::NodeMeta;
+use crate::pkt::{self, Pkt};
 use crate::wire::{be16, be32, ETH_HLEN, IPV4_HLEN};
 
 names! {
@@ -58,34 +58,53 @@ names! {
 /// Default number of tbl8 groups of the FIB.
 pub const DEFAULT_TBL8_GROUPS: u32 = 1024;
 
-static FIB: OnceLock<Arc<Lpm>> = OnceLock::new();
+/// An IPv4 FIB: routes `prefix/depth → (edge, next hop)` in a DIR-24-8
+/// LPM. Cloning shares the table (DPDK's `rte_node_ip4_route_add` on one
+/// LPM per socket); give each graph the FIB it routes with through its
+/// environment, so that two routers in one process (two VRFs) can use two.
+/// Changes are safe while graphs run: each lookup sees the table before or
+/// after the change.
+#[derive(Clone)]
+pub struct Fib(Arc<Lpm>);
 
-/// The FIB shared by every `ip4_lookup` instance (one per process, as
-/// DPDK's per-socket LPM).
-pub fn fib() -> &'static Arc<Lpm> {
-    FIB.get_or_init(|| Arc::new(Lpm::new(DEFAULT_TBL8_GROUPS)))
+impl Default for Fib {
+    fn default() -> Self {
+        Fib::new(DEFAULT_TBL8_GROUPS)
+    }
 }
 
-/// Sizes the FIB before first use; `false` if it already exists.
-pub fn init_fib(tbl8_groups: u32) -> bool {
-    FIB.set(Arc::new(Lpm::new(tbl8_groups))).is_ok()
+impl std::fmt::Debug for Fib {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fib").field("tbl8_groups", &self.0.tbl8_groups()).finish()
+    }
 }
 
-/// Adds `prefix/depth → next_hop` sent on edge `next`
-/// (`rte_node_ip4_route_add`). Safe while graphs run: each lookup sees the
-/// table before or after the change.
-pub fn route_add(prefix: Ipv4Addr, depth: u8, next_hop: u16, next: Ip4LookupNext) -> Result<(), LpmError> {
-    fib().add(u32::from(prefix), depth, (next.edge() as u32) << 16 | next_hop as u32)
-}
+impl Fib {
+    /// An empty FIB with `tbl8_groups` groups for prefixes longer than /24.
+    pub fn new(tbl8_groups: u32) -> Fib {
+        Fib(Arc::new(Lpm::new(tbl8_groups)))
+    }
 
-/// Deletes the route `prefix/depth`.
-pub fn route_delete(prefix: Ipv4Addr, depth: u8) -> Result<(), LpmError> {
-    fib().delete(u32::from(prefix), depth)
-}
+    /// The LPM behind it.
+    pub fn lpm(&self) -> &Arc<Lpm> {
+        &self.0
+    }
 
-/// What the FIB says for `dst`: `(edge, next_hop)`.
-pub fn route_lookup(dst: Ipv4Addr) -> Option<(u16, u16)> {
-    fib().lookup(u32::from(dst)).map(|v| ((v >> 16) as u16, v as u16))
+    /// Adds `prefix/depth → next_hop` sent on edge `next`
+    /// (`rte_node_ip4_route_add`).
+    pub fn route_add(&self, prefix: Ipv4Addr, depth: u8, next_hop: u16, next: Ip4LookupNext) -> Result<(), LpmError> {
+        self.0.add(u32::from(prefix), depth, (next.edge() as u32) << 16 | next_hop as u32)
+    }
+
+    /// Deletes the route `prefix/depth`.
+    pub fn route_delete(&self, prefix: Ipv4Addr, depth: u8) -> Result<(), LpmError> {
+        self.0.delete(u32::from(prefix), depth)
+    }
+
+    /// What the FIB says for `dst`: `(edge, next_hop)`.
+    pub fn route_lookup(&self, dst: Ipv4Addr) -> Option<(u16, u16)> {
+        self.0.lookup(u32::from(dst)).map(|v| ((v >> 16) as u16, v as u16))
+    }
 }
 
 /// Per-instance context.
@@ -93,8 +112,8 @@ pub struct Ip4LookupCtx {
     lpm: Arc<Lpm>,
 }
 
-fn init(_info: &NodeInfo<'_>) -> Result<Ip4LookupCtx, InitError> {
-    Ok(Ip4LookupCtx { lpm: fib().clone() })
+fn init(info: &NodeInfo<'_>) -> Result<Ip4LookupCtx, InitError> {
+    Ok(Ip4LookupCtx { lpm: info.env::<Fib>()?.0.clone() })
 }
 
 /// One's-complement sum of an IPv4 header is all ones (checksum valid).
@@ -115,7 +134,7 @@ fn header_ok(h: &[u8]) -> bool {
 
 /// RFC 1812 §5.2.2 checks; the destination address if they pass.
 #[inline(always)]
-fn check(m: &mut Mbuf) -> Result<u32, Ip4Drop> {
+fn check(m: &mut Pkt) -> Result<u32, Ip4Drop> {
     let d = m.data();
     // §5.2.2 (1): the frame holds at least a minimal IPv4 header.
     if d.len() < ETH_HLEN + IPV4_HLEN {
@@ -171,7 +190,7 @@ fn check(m: &mut Mbuf) -> Result<u32, Ip4Drop> {
 
 const MISS: u32 = u32::MAX;
 
-fn ip4_lookup(ctx: &mut Ctx<'_>, c: &mut Ip4LookupCtx, objs: Objs<'_>) -> usize {
+fn ip4_lookup(ctx: &mut Ctx<'_, Pkt>, c: &mut Ip4LookupCtx, objs: Objs<'_, Pkt>) -> usize {
     let mut drops = [0u64; Ip4Drop::COUNT];
     let lpm = &*c.lpm;
     let drop_edge = Ip4LookupNext::Drop.edge();
@@ -183,13 +202,13 @@ fn ip4_lookup(ctx: &mut Ctx<'_>, c: &mut Ip4LookupCtx, objs: Objs<'_>) -> usize 
             let mut dst = [0u32; 4];
             let mut ok = [false; 4];
             for l in 0..k {
-                if let Some(&o) = objs.get(i + l + 8) {
+                if let Some(o) = objs.get(i + l + 8) {
                     pkt::prefetch2(o);
                 }
-                if i + l + 4 < len {
-                    pkt::prefetch_data(objs.mbuf_ref(i + l + 4));
+                if let Some(o) = objs.get(i + l + 4) {
+                    pkt::prefetch_data(o);
                 }
-                match check(objs.mbuf(i + l)) {
+                match check(&mut objs[i + l]) {
                     Ok(d) => {
                         dst[l] = d;
                         ok[l] = true;
@@ -205,7 +224,7 @@ fn ip4_lookup(ctx: &mut Ctx<'_>, c: &mut Ip4LookupCtx, objs: Objs<'_>) -> usize 
                     drops[Ip4Drop::NoRoute.idx()] += 1;
                     drop_edge
                 } else {
-                    objs.mbuf(i + l).meta_mut().nh = res[l] as u16;
+                    objs[i + l].meta_mut().nh = res[l] as u16;
                     (res[l] >> 16) as u16
                 };
             }
@@ -221,6 +240,7 @@ node! {
     pub static IP4_LOOKUP = {
         name: "ip4_lookup",
         context: Ip4LookupCtx,
+        object: Pkt,
         init: init,
         process: ip4_lookup,
         counters: Ip4Drop::NAMES,

@@ -5,14 +5,17 @@
 //! Uses: `meta` set by ip4_lookup (next hop; TTL, checksum and total
 //! length as checked there). Sets: destination and source MAC, TTL, header checksum.
 //! Next: `pkt_drop` (edge 0) and one `ethdev_tx-<port>` edge per port, added
-//! by [`eth_config`](crate::eth_config::eth_config). Drops are counted by
+//! by [`eth_config`](crate::eth_config::eth_config); the table is the
+//! graph's [`NextHops`]. Drops are counted by
 //! reason ([`Ip4RewriteDrop`]).
 
 use arc_swap::ArcSwap;
 use graph_core::{names, node, Ctx, InitError, NodeInfo, Objs};
 
-use crate::pkt::{self, PktSlice};
-use crate::port::{self, PortError, PortId};
+use std::sync::Arc;
+
+use crate::pkt::{self, Pkt};
+use crate::port::{Port, PortError, PortId};
 use crate::wire::ETH_HLEN;
 
 names! {
@@ -61,52 +64,67 @@ struct Hop {
     hop: NextHop,
 }
 
-fn table() -> &'static ArcSwap<Vec<Option<Hop>>> {
-    static NH: std::sync::OnceLock<ArcSwap<Vec<Option<Hop>>>> = std::sync::OnceLock::new();
-    NH.get_or_init(|| ArcSwap::from_pointee(Vec::new()))
-}
-
-/// Sets next hop `nh` (`rte_node_ip4_rewrite_add`). Running graphs see the
+/// The next-hop table (`rte_node_ip4_rewrite_add`'s table): next-hop id
+/// → how a packet leaves. Cloning shares the table; give each graph the
+/// table it rewrites with through its environment. Running graphs see the
 /// old or the new table as a whole, from their next burst on.
-pub fn rewrite_add(nh: u16, hop: NextHop) -> Result<(), PortError> {
-    if hop.port as usize >= MAX_PORTS {
-        return Err(PortError::NoSuchPort(hop.port));
+#[derive(Clone, Default)]
+pub struct NextHops(Arc<ArcSwap<Vec<Option<Hop>>>>);
+
+impl std::fmt::Debug for NextHops {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NextHops").field("set", &self.0.load().iter().flatten().count()).finish()
     }
-    table().rcu(|t| {
-        let mut t = Vec::clone(t);
-        if t.len() <= nh as usize {
-            t.resize(nh as usize + 1, None);
+}
+
+impl NextHops {
+    /// An empty table.
+    pub fn new() -> NextHops {
+        NextHops::default()
+    }
+
+    /// Sets next hop `nh`.
+    pub fn add(&self, nh: u16, hop: NextHop) -> Result<(), PortError> {
+        if hop.port as usize >= MAX_PORTS {
+            return Err(PortError::NoSuchPort(hop.port));
         }
-        let mut macs = [0u8; 12];
-        macs[..6].copy_from_slice(&hop.dst_mac);
-        macs[6..].copy_from_slice(&hop.src_mac);
-        t[nh as usize] = Some(Hop { macs, port: hop.port, mtu: hop.mtu, hop });
-        t
-    });
-    Ok(())
-}
+        self.0.rcu(|t| {
+            let mut t = Vec::clone(t);
+            if t.len() <= nh as usize {
+                t.resize(nh as usize + 1, None);
+            }
+            let mut macs = [0u8; 12];
+            macs[..6].copy_from_slice(&hop.dst_mac);
+            macs[6..].copy_from_slice(&hop.src_mac);
+            t[nh as usize] = Some(Hop { macs, port: hop.port, mtu: hop.mtu, hop });
+            t
+        });
+        Ok(())
+    }
 
-/// Sets next hop `nh` to leave on open port `port` towards `dst_mac`, with
-/// the port's MAC and MTU.
-pub fn rewrite_add_port(nh: u16, dst_mac: [u8; 6], port: PortId) -> Result<(), PortError> {
-    let p = port::get(port)?;
-    rewrite_add(nh, NextHop { dst_mac, src_mac: p.mac(), port, mtu: p.mtu() })
-}
+    /// Sets next hop `nh` to leave on `port` towards `dst_mac`, with the
+    /// port's MAC and MTU.
+    pub fn add_port(&self, nh: u16, dst_mac: [u8; 6], port: &Port) -> Result<(), PortError> {
+        self.add(nh, NextHop { dst_mac, src_mac: port.mac(), port: port.id(), mtu: port.mtu() })
+    }
 
-/// Removes next hop `nh`.
-pub fn rewrite_delete(nh: u16) {
-    table().rcu(|t| {
-        let mut t = Vec::clone(t);
-        if let Some(e) = t.get_mut(nh as usize) {
-            *e = None;
-        }
-        t
-    });
-}
+    /// Removes next hop `nh`; whether it was set.
+    pub fn delete(&self, nh: u16) -> bool {
+        let had = self.get(nh).is_some();
+        self.0.rcu(|t| {
+            let mut t = Vec::clone(t);
+            if let Some(e) = t.get_mut(nh as usize) {
+                *e = None;
+            }
+            t
+        });
+        had
+    }
 
-/// Next hop `nh`, if set.
-pub fn next_hop(nh: u16) -> Option<NextHop> {
-    table().load().get(nh as usize).copied().flatten().map(|h| h.hop)
+    /// Next hop `nh`, if set.
+    pub fn get(&self, nh: u16) -> Option<NextHop> {
+        self.0.load().get(nh as usize).copied().flatten().map(|h| h.hop)
+    }
 }
 
 /// A next hop as one graph uses it: 16 bytes, the tx edge resolved.
@@ -123,6 +141,7 @@ struct Local {
 /// and the next-hop table compiled for this graph (rebuilt when the shared
 /// table changes).
 pub struct Ip4RewriteCtx {
+    table: NextHops,
     port_edge: Box<[u16; MAX_PORTS]>,
     source: Option<std::sync::Arc<Vec<Option<Hop>>>>,
     /// Indexed by next-hop id: every u16 is in range, no bounds check.
@@ -156,7 +175,7 @@ fn init(info: &NodeInfo<'_>) -> Result<Ip4RewriteCtx, InitError> {
         }
     }
     let local: Box<[Local; 1 << 16]> = vec![UNSET; 1 << 16].into_boxed_slice().try_into().expect("65536 entries");
-    Ok(Ip4RewriteCtx { port_edge, source: None, local })
+    Ok(Ip4RewriteCtx { table: info.env::<NextHops>()?.clone(), port_edge, source: None, local })
 }
 
 /// RFC 1624 eqn. 3: the checksum after one 16-bit word of the header
@@ -182,7 +201,7 @@ pub fn cksum_ttl_dec_le(hc_le: u16) -> u16 {
 
 /// Rewrites one packet for its next hop; its tx edge, or why it is dropped.
 #[inline(always)]
-fn rewrite(m: &mut crate::mbuf::Mbuf, hops: &[Local; 1 << 16]) -> Result<u16, Ip4RewriteDrop> {
+fn rewrite(m: &mut Pkt, hops: &[Local; 1 << 16]) -> Result<u16, Ip4RewriteDrop> {
     let hop = &hops[m.meta().nh as usize];
     if hop.edge >= NO_HOP {
         return Err(if hop.edge == NO_HOP { Ip4RewriteDrop::NoNextHop } else { Ip4RewriteDrop::NoTxNode });
@@ -209,9 +228,9 @@ fn rewrite(m: &mut crate::mbuf::Mbuf, hops: &[Local; 1 << 16]) -> Result<u16, Ip
     Ok(hop.edge)
 }
 
-fn ip4_rewrite(ctx: &mut Ctx<'_>, c: &mut Ip4RewriteCtx, objs: Objs<'_>) -> usize {
+fn ip4_rewrite(ctx: &mut Ctx<'_, Pkt>, c: &mut Ip4RewriteCtx, objs: Objs<'_, Pkt>) -> usize {
     {
-        let t = table().load();
+        let t = c.table.0.load();
         if !c.source.as_ref().is_some_and(|s| std::sync::Arc::ptr_eq(s, &t)) {
             c.compile(arc_swap::Guard::into_inner(t));
         }
@@ -221,10 +240,10 @@ fn ip4_rewrite(ctx: &mut Ctx<'_>, c: &mut Ip4RewriteCtx, objs: Objs<'_>) -> usiz
     let drop_edge = Ip4RewriteNext::Drop.edge();
     let n = pkt::dispatch(ctx, objs, |objs, nexts| {
         for (i, next) in nexts.iter_mut().enumerate() {
-            if let Some(&o) = objs.get(i + 32) {
+            if let Some(o) = objs.get(i + 32) {
                 pkt::prefetch2(o);
             }
-            *next = match rewrite(objs.mbuf(i), hops) {
+            *next = match rewrite(&mut objs[i], hops) {
                 Ok(edge) => edge,
                 Err(r) => {
                     drops[r.idx()] += 1;
@@ -242,6 +261,7 @@ node! {
     pub static IP4_REWRITE = {
         name: "ip4_rewrite",
         context: Ip4RewriteCtx,
+        object: Pkt,
         init: init,
         process: ip4_rewrite,
         counters: Ip4RewriteDrop::NAMES,

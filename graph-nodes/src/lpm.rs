@@ -362,6 +362,11 @@ impl Lpm {
     }
 
     /// Free tbl8 groups.
+    pub fn tbl8_groups(&self) -> u32 {
+        self.groups
+    }
+
+    /// Free tbl8 groups.
     pub fn tbl8_free(&self) -> u32 {
         self.ctl().free.len() as u32
     }

@@ -18,6 +18,7 @@
 
 use core::cell::UnsafeCell;
 use core::ffi::c_void;
+use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::alloc::{self, Layout};
@@ -27,6 +28,7 @@ use graph_core::Obj;
 
 use crate::lcore::{self, MAX_LCORE};
 use crate::mbuf::{Mbuf, DEFAULT_DATAROOM, HEADROOM};
+use crate::pkt::{as_objs, Pkt};
 
 /// Pool parameters.
 #[derive(Debug, Clone)]
@@ -58,6 +60,9 @@ pub enum PoolError {
     BadConfig { pool: String, what: String },
 }
 
+/// One lcore's cache, alone on its cache line(s): lcores writing their own
+/// caches never share a line.
+#[repr(align(64))]
 struct Cache {
     /// Free buffers of this lcore; capacity `2 * cache_size`, never grows.
     objs: UnsafeCell<Vec<Obj>>,
@@ -103,7 +108,13 @@ enum Kind {
 /// A buffer pool managed elsewhere (DPDK's `rte_mempool`), whose buffers
 /// are laid out as [`Mbuf`]s. Its buffers are freed through the hook set
 /// with [`set_foreign_free`].
-pub trait ForeignPool: Send + Sync {
+///
+/// # Safety
+/// `alloc_bulk` returning `true` initialised every slot with the handle of
+/// a live, reset buffer laid out as an [`Mbuf`] (its invariant holds),
+/// handed to the caller alone, and the pool's memory outlives every buffer
+/// it handed out.
+pub unsafe trait ForeignPool: Send + Sync {
     /// Name.
     fn name(&self) -> &str;
     /// Buffers in all.
@@ -113,7 +124,7 @@ pub trait ForeignPool: Send + Sync {
     /// Data room after the headroom.
     fn data_room(&self) -> u16;
     /// Allocates and resets `out.len()` buffers, all or none.
-    fn alloc_bulk(&self, out: &mut [Obj]) -> bool;
+    fn alloc_bulk(&self, out: &mut [MaybeUninit<Obj>]) -> bool;
     /// The pool's handle in its own library (an `rte_mempool *` for DPDK),
     /// for drivers that fill buffers themselves.
     fn handle(&self) -> *mut c_void;
@@ -300,16 +311,18 @@ impl Mempool {
     }
 
     /// Allocates `out.len()` buffers, all or none
-    /// (`rte_pktmbuf_alloc_bulk`). Each is reset (empty, default headroom).
+    /// (`rte_pktmbuf_alloc_bulk`), as raw handles owned by the caller.
+    /// Each is reset (empty, default headroom).
     #[inline]
-    pub fn alloc_bulk(&self, out: &mut [Obj]) -> Result<(), PoolError> {
+    pub(crate) fn alloc_raw(&self, out: &mut [MaybeUninit<Obj>]) -> Result<(), PoolError> {
         match &self.kind {
             Kind::Native(p) => {
                 p.get_bulk(out)?;
-                for &o in out.iter() {
-                    // SAFETY: `get_bulk` handed out these free buffers of
-                    // this pool to the caller exclusively.
-                    let m = unsafe { Mbuf::from_obj(o) };
+                for o in out.iter() {
+                    // SAFETY: `get_bulk` initialised every slot with a free
+                    // buffer of this pool, now handed to the caller
+                    // exclusively.
+                    let m = unsafe { Mbuf::from_obj(o.assume_init()) };
                     m.reset();
                     m.set_refcnt(1);
                 }
@@ -329,11 +342,26 @@ impl Mempool {
         }
     }
 
-    /// Allocates one buffer.
-    pub fn alloc(&self) -> Result<Obj, PoolError> {
-        let mut o = [Obj::NULL];
-        self.alloc_bulk(&mut o)?;
-        Ok(o[0])
+    /// Allocates `n` packets, all or none (`rte_pktmbuf_alloc_bulk`).
+    pub fn alloc_bulk(&self, n: usize) -> Result<Vec<Pkt>, PoolError> {
+        let mut v: Vec<Pkt> = Vec::with_capacity(n);
+        let spare = &mut v.spare_capacity_mut()[..n];
+        // SAFETY: `MaybeUninit<Pkt>` and `MaybeUninit<Obj>` have the same
+        // layout (`Pkt` is a transparent pointer); nothing is read.
+        let raw = unsafe { &mut *(spare as *mut [MaybeUninit<Pkt>] as *mut [MaybeUninit<Obj>]) };
+        self.alloc_raw(raw)?;
+        // SAFETY: `alloc_raw` initialised all `n` slots with fresh buffers
+        // owned by nobody else, which the vector now owns as `Pkt`s.
+        unsafe { v.set_len(n) };
+        Ok(v)
+    }
+
+    /// Allocates one packet.
+    pub fn alloc(&self) -> Result<Pkt, PoolError> {
+        let mut o = [MaybeUninit::uninit()];
+        self.alloc_raw(&mut o)?;
+        // SAFETY: a fresh buffer of this pool, handed to the caller alone.
+        Ok(unsafe { Pkt::from_obj(o[0].assume_init()) })
     }
 }
 
@@ -358,7 +386,7 @@ impl PoolInner {
         PoolError::Exhausted { pool: self.name.clone(), wanted, available: self.available() }
     }
 
-    fn get_bulk(&self, out: &mut [Obj]) -> Result<(), PoolError> {
+    fn get_bulk(&self, out: &mut [MaybeUninit<Obj>]) -> Result<(), PoolError> {
         let n = out.len();
         if let Some(l) = lcore::lcore_id() {
             if self.cache_size > 0 && n <= self.cache_size as usize {
@@ -379,7 +407,7 @@ impl PoolInner {
                     }
                 }
                 let at = cache.len() - n;
-                out.copy_from_slice(&cache[at..]);
+                fill(out, &cache[at..]);
                 cache.truncate(at);
                 c.len.store(at as u32, Relaxed);
                 return Ok(());
@@ -401,7 +429,7 @@ impl PoolInner {
             }
         }
         let at = ring.len() - n;
-        out.copy_from_slice(&ring[at..]);
+        fill(out, &ring[at..]);
         ring.truncate(at);
         Ok(())
     }
@@ -447,6 +475,13 @@ impl PoolInner {
     }
 }
 
+#[inline(always)]
+fn fill(out: &mut [MaybeUninit<Obj>], from: &[Obj]) {
+    for (d, &s) in out.iter_mut().zip(from) {
+        d.write(s);
+    }
+}
+
 impl Drop for PoolInner {
     fn drop(&mut self) {
         native_unregister(self as *const PoolInner);
@@ -462,15 +497,24 @@ impl Drop for PoolInner {
     }
 }
 
-/// Frees packet buffers (`rte_pktmbuf_free_bulk`), returning each to its
-/// pool. A handle whose buffer is already free is skipped and counted in
-/// its pool's `double_frees`. Returns how many were freed.
-///
-/// # Panics
-/// Never for buffers of our pools; a handle of anything else is a bug in
-/// the caller and panics in debug builds.
+/// Frees packets (`rte_pktmbuf_free_bulk`), returning each to its pool.
+/// Returns how many were freed.
 #[inline]
-pub fn free_bulk(objs: &[Obj]) -> usize {
+pub fn free_bulk(pkts: graph_core::Objs<'_, Pkt>) -> usize {
+    // SAFETY: the `Pkt`s are owned by `pkts`, which is consumed: nothing
+    // uses them afterwards.
+    unsafe { free_raw(as_objs(&pkts)) }
+}
+
+/// Frees packet buffers given as raw handles, returning each to its pool.
+/// A handle whose buffer is already free is skipped and counted in its
+/// pool's `double_frees`. Returns how many were freed.
+///
+/// # Safety
+/// Each handle is a buffer handed out by a pool (ours or a foreign one)
+/// that the caller owns and does not use afterwards.
+#[inline]
+pub(crate) unsafe fn free_raw(objs: &[Obj]) -> usize {
     let foreign = FOREIGN_FREE.get();
     let mut freed = 0;
     let mut batch: [Obj; 64] = [Obj::NULL; 64];
@@ -478,9 +522,10 @@ pub fn free_bulk(objs: &[Obj]) -> usize {
     let mut cur: *mut c_void = core::ptr::null_mut();
     let mut cur_native = true;
     for &o in objs {
-        // SAFETY: the caller passes handles of live buffers it owns (packet
-        // graph ownership); a buffer's header stays valid while its pool
-        // lives, and a pool lives while any buffer is out.
+        // SAFETY: the caller passes handles of buffers it owns (this
+        // function's contract); a buffer's header stays valid while its
+        // pool lives, and a pool's memory lives while any buffer is out
+        // (`PoolInner::drop` leaks it otherwise).
         let m = unsafe { Mbuf::from_obj(o) };
         let p = m.pool_ptr();
         if p != cur || nb == batch.len() {
@@ -535,14 +580,21 @@ fn put(pool: *mut c_void, objs: &[Obj]) {
     p.put_bulk(objs);
 }
 
-/// Frees one buffer.
-pub fn free(obj: Obj) {
-    free_bulk(&[obj]);
+/// Frees one packet.
+pub fn free(pkt: Pkt) {
+    // SAFETY: `pkt` is owned here and consumed.
+    unsafe { free_raw(&[pkt.into_obj()]) };
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lcore_caches_do_not_share_lines() {
+        assert_eq!(core::mem::align_of::<Cache>(), 64);
+        assert!(core::mem::size_of::<Cache>().is_multiple_of(64));
+    }
 
     fn small() -> PoolConfig {
         PoolConfig { size: 64, cache_size: 8, data_room: 256, priv_size: 0 }
@@ -551,25 +603,28 @@ mod tests {
     #[test]
     fn alloc_free_round_trip_without_lcore() {
         let p = Mempool::new("t1", &small()).unwrap();
-        let mut v = vec![Obj::NULL; 64];
-        p.alloc_bulk(&mut v).unwrap();
+        let mut v = p.alloc_bulk(64).unwrap();
         assert_eq!(p.in_use(), 64);
         let err = p.alloc().unwrap_err();
         assert!(matches!(err, PoolError::Exhausted { wanted: 1, available: 0, .. }), "{err}");
         assert!(err.to_string().contains("\"t1\" exhausted"));
-        for &o in &v {
-            // SAFETY: fresh buffers from the pool, owned here.
-            let m = unsafe { Mbuf::from_obj(o) };
+        let raw: Vec<Obj> = v.iter().map(Pkt::as_obj).collect();
+        for m in v.iter_mut() {
             assert_eq!(m.refcnt(), 1);
             assert_eq!(m.headroom(), HEADROOM);
             assert_eq!(m.tailroom(), 256);
             assert!(m.set_data(&[1, 2, 3]));
             assert_eq!(m.data(), &[1, 2, 3]);
         }
-        assert_eq!(free_bulk(&v), 64);
+        assert_eq!(free_bulk(graph_core::Objs::from_vec(&mut v)), 64);
+        assert!(v.is_empty());
         assert_eq!(p.available(), 64);
-        // A second free of the same buffers is refused and counted.
-        assert_eq!(free_bulk(&v[..3]), 0);
+        // A second free of the same buffers (possible only through raw
+        // handles) is refused and counted.
+        // SAFETY: the handles are of this pool's buffers, all free now:
+        // `free_raw` reads their headers (which the pool keeps valid) and
+        // refuses them.
+        assert_eq!(unsafe { free_raw(&raw[..3]) }, 0);
         assert_eq!(p.double_frees(), 3);
         assert_eq!(p.available(), 64);
     }
@@ -579,20 +634,17 @@ mod tests {
         let p = Mempool::new("t2", &small()).unwrap();
         std::thread::spawn(move || {
             let _g = lcore::register_any().unwrap();
-            let mut a = [Obj::NULL; 4];
             let rounds = if cfg!(miri) { 20 } else { 10_000 };
             for _ in 0..rounds {
-                p.alloc_bulk(&mut a).unwrap();
+                let mut a = p.alloc_bulk(4).unwrap();
                 assert_eq!(p.in_use(), 4);
-                free_bulk(&a);
+                free_bulk(graph_core::Objs::from_vec(&mut a));
                 assert_eq!(p.in_use(), 0);
             }
             // All or nothing: 64 requested, 64 free, cache too small for it.
-            let mut all = vec![Obj::NULL; 64];
-            p.alloc_bulk(&mut all).unwrap();
-            let mut one = [Obj::NULL; 1];
-            assert!(p.alloc_bulk(&mut one).is_err());
-            free_bulk(&all);
+            let mut all = p.alloc_bulk(64).unwrap();
+            assert!(p.alloc_bulk(1).is_err());
+            free_bulk(graph_core::Objs::from_vec(&mut all));
             assert_eq!(p.available(), 64);
         })
         .join()
@@ -602,9 +654,7 @@ mod tests {
     #[test]
     fn accessors_keep_the_buffer_invariant() {
         let p = Mempool::new("t3", &small()).unwrap();
-        let o = p.alloc().unwrap();
-        // SAFETY: a fresh buffer, owned here.
-        let m = unsafe { Mbuf::from_obj(o) };
+        let mut m = p.alloc().unwrap();
         assert!(m.append(10).is_some());
         assert_eq!((m.data_len(), m.pkt_len()), (10, 10));
         assert!(m.prepend(14).is_some());
@@ -619,7 +669,7 @@ mod tests {
         assert!(!m.set_data(&[0; 300]));
         m.meta_mut().nh = 7;
         assert_eq!(m.meta().nh, 7);
-        free(o);
+        free(m);
         assert_eq!(p.available(), 64);
     }
 

@@ -11,7 +11,7 @@
 use graph_core::{names, node, Ctx, InitError, NodeInfo, Objs};
 
 use crate::mbuf::ptype;
-use crate::pkt::{self, PktSlice};
+use crate::pkt::{self, Pkt};
 
 names! {
     /// Edges of `pkt_cls`.
@@ -47,14 +47,14 @@ fn init(info: &NodeInfo<'_>) -> Result<PktClsCtx, InitError> {
     Ok(PktClsCtx { next })
 }
 
-fn pkt_cls(ctx: &mut Ctx<'_>, c: &mut PktClsCtx, objs: Objs<'_>) -> usize {
+fn pkt_cls(ctx: &mut Ctx<'_, Pkt>, c: &mut PktClsCtx, objs: Objs<'_, Pkt>) -> usize {
     let (mut not_ip, mut v6) = (0u64, 0u64);
     let n = pkt::dispatch(ctx, objs, |objs, nexts| {
         for (i, next) in nexts.iter_mut().enumerate() {
-            if let Some(&o) = objs.get(i + 4) {
+            if let Some(o) = objs.get(i + 4) {
                 pkt::prefetch(o);
             }
-            let p = objs.mbuf_ref(i).packet_type();
+            let p = objs[i].packet_type();
             let e = c.next[(p & 0xff) as usize];
             if e == PktClsNext::Drop.edge() {
                 if ptype::is_ipv6(p) {
@@ -80,6 +80,7 @@ node! {
     pub static PKT_CLS = {
         name: "pkt_cls",
         context: PktClsCtx,
+        object: Pkt,
         init: init,
         process: pkt_cls,
         counters: PktClsDrop::NAMES,

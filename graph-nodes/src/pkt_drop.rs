@@ -7,16 +7,19 @@
 use graph_core::{node, Ctx, Objs};
 
 use crate::mempool::free_bulk;
+use crate::pkt::Pkt;
 
-fn pkt_drop(_ctx: &mut Ctx<'_>, _: &mut (), objs: Objs<'_>) -> usize {
-    free_bulk(&objs);
-    objs.len()
+fn pkt_drop(_ctx: &mut Ctx<'_, Pkt>, _: &mut (), objs: Objs<'_, Pkt>) -> usize {
+    let n = objs.len();
+    free_bulk(objs);
+    n
 }
 
 node! {
     /// Frees packets (`pkt_drop`).
     pub static PKT_DROP = {
         name: "pkt_drop",
+        object: Pkt,
         process: pkt_drop,
         next: &[],
     };

@@ -4,7 +4,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use graph_core::Obj;
+use graph_core::Objs;
 use graph_nodes::mbuf::Mbuf;
 use graph_nodes::mempool::free_bulk;
 use graph_nodes::port::{self, Port, PortConfig};
@@ -78,16 +78,13 @@ fn tag(m: &Mbuf) -> Option<u16> {
 
 fn send(tx: &mut port::TxQueue, pool: &Mempool, fs: &[Vec<u8>]) {
     for chunk in fs.chunks(32) {
-        let mut objs = vec![Obj::NULL; chunk.len()];
-        pool.alloc_bulk(&mut objs).unwrap();
-        for (o, f) in objs.iter().zip(chunk) {
-            // SAFETY: fresh buffers owned by the test.
-            assert!(unsafe { Mbuf::from_obj(*o) }.set_data(f));
+        let mut pkts = pool.alloc_bulk(chunk.len()).unwrap();
+        for (m, f) in pkts.iter_mut().zip(chunk) {
+            assert!(m.set_data(f));
         }
-        let mut off = 0;
         let t0 = Instant::now();
-        while off < objs.len() {
-            off += tx.tx_burst(&objs[off..]);
+        while !pkts.is_empty() {
+            tx.tx_burst_vec(&mut pkts);
             assert!(t0.elapsed() < Duration::from_secs(5), "tx ring never drained");
         }
     }
@@ -95,18 +92,13 @@ fn send(tx: &mut port::TxQueue, pool: &Mempool, fs: &[Vec<u8>]) {
 
 fn receive(rxs: &mut [port::RxQueue], want: usize) -> Vec<Vec<u16>> {
     let mut got = vec![Vec::new(); rxs.len()];
-    let mut buf = [Obj::NULL; 64];
     let t0 = Instant::now();
     while got.iter().map(Vec::len).sum::<usize>() < want && t0.elapsed() < Duration::from_secs(5) {
         for (q, rx) in rxs.iter_mut().enumerate() {
-            let n = rx.rx_burst(&mut buf);
-            for &o in &buf[..n] {
-                // SAFETY: received here.
-                if let Some(t) = tag(unsafe { Mbuf::from_obj(o) }) {
-                    got[q].push(t);
-                }
-            }
-            free_bulk(&buf[..n]);
+            let mut buf = Vec::new();
+            rx.rx_burst_vec(&mut buf, 64);
+            got[q].extend(buf.iter().filter_map(|m| tag(m)));
+            free_bulk(Objs::from_vec(&mut buf));
         }
     }
     got
@@ -132,8 +124,6 @@ fn frames_cross_a_veth_pair() {
         assert_eq!(a.stats().opackets, 2000);
         assert!(b.stats().ipackets >= 2000);
         drop((tx, rx));
-        port::close(80).unwrap();
-        port::close(81).unwrap();
         assert_eq!(pool.in_use(), 0);
         drop(ns);
     })
@@ -165,8 +155,6 @@ fn fanout_spreads_flows_over_rx_queues() {
         assert_eq!(all, (0..3000).collect::<Vec<u16>>(), "each frame once across the queues");
         assert!(got.iter().all(|q| q.len() > 300), "both queues get flows: {} / {}", got[0].len(), got[1].len());
         drop((tx, rxs));
-        port::close(82).unwrap();
-        port::close(83).unwrap();
         assert_eq!(pool.in_use(), 0);
         drop(ns);
     })

@@ -6,8 +6,8 @@
 mod common;
 
 use common::{Rig, NEIGH};
-use graph_nodes::ip4_lookup::{self, Ip4LookupNext};
-use graph_nodes::ip4_rewrite::{self, cksum_ttl_dec_le, cksum_update, NextHop};
+use graph_nodes::ip4_lookup::Ip4LookupNext;
+use graph_nodes::ip4_rewrite::{cksum_ttl_dec_le, cksum_update, NextHop};
 use graph_nodes::wire::{self, build_arp, build_udp6, checksum, ipv4_set_checksum, Udp4};
 use proptest::prelude::*;
 
@@ -100,7 +100,8 @@ fn every_validity_rule_has_its_counter() {
         assert_eq!(d.values().sum::<u64>(), 1, "{reason}: exactly one counter: {d:?}");
         assert!(r.recv(0).is_empty(), "{reason}: nothing forwarded");
         r.graph = None;
-        r.graph = Some(graph_core::Graph::create("rig", &graph_core::GraphParam::new(["ethdev_rx-0-0"])).unwrap());
+        let param = r.env.param(["ethdev_rx-0-0"], Default::default());
+        r.graph = Some(graph_core::Graph::create("rig-again", &param).unwrap());
     }
     assert_eq!(r.pool.in_use(), 0);
 }
@@ -131,7 +132,7 @@ fn routes_of_every_depth_and_delete() {
     let mut r = Rig::new(2, 1500, 1024);
     // 10.1.2.3 covered at every depth 8..=32, alternating ports.
     for d in 8..=32u8 {
-        ip4_lookup::route_add("10.1.2.3".parse().unwrap(), d, u16::from(d % 2), Ip4LookupNext::Rewrite).unwrap();
+        r.env.fib.route_add("10.1.2.3".parse().unwrap(), d, u16::from(d % 2), Ip4LookupNext::Rewrite).unwrap();
     }
     let f = udp([10, 1, 2, 3]).build();
     r.send(0, std::slice::from_ref(&f));
@@ -139,19 +140,19 @@ fn routes_of_every_depth_and_delete() {
     // /32 wins: 32 % 2 = 0 → port 0.
     assert_eq!(r.recv(0).len(), 1);
     for d in (9..=32u8).rev() {
-        ip4_lookup::route_delete("10.1.2.3".parse().unwrap(), d).unwrap();
+        r.env.fib.route_delete("10.1.2.3".parse().unwrap(), d).unwrap();
         r.send(0, std::slice::from_ref(&f));
         r.run();
         let port = ((d - 1) % 2) as usize;
         assert_eq!(r.recv(port).len(), 1, "after deleting /{d}");
         assert!(r.recv(1 - port).is_empty());
     }
-    ip4_lookup::route_delete("10.1.2.3".parse().unwrap(), 8).unwrap();
+    r.env.fib.route_delete("10.1.2.3".parse().unwrap(), 8).unwrap();
     r.send(0, std::slice::from_ref(&f));
     r.run();
     assert_eq!(r.drops().get("ip4_lookup.no_route"), Some(&1));
     // A default route catches the rest.
-    ip4_lookup::route_add("0.0.0.0".parse().unwrap(), 0, 1, Ip4LookupNext::Rewrite).unwrap();
+    r.env.fib.route_add("0.0.0.0".parse().unwrap(), 0, 1, Ip4LookupNext::Rewrite).unwrap();
     r.send(0, &[udp([203, 0, 113, 1]).build()]);
     r.run();
     assert_eq!(r.recv(1).len(), 1);
@@ -167,7 +168,7 @@ fn mtu_next_hop_and_full_tx_are_counted() {
     assert_eq!(r.recv(0).len(), 1, "total length 100 passes MTU 100");
     assert_eq!(r.drops().get("ip4_rewrite.mtu_exceeded"), Some(&1));
     // A next hop without a rewrite entry.
-    ip4_lookup::route_add("198.51.100.0".parse().unwrap(), 24, 77, Ip4LookupNext::Rewrite).unwrap();
+    r.env.fib.route_add("198.51.100.0".parse().unwrap(), 24, 77, Ip4LookupNext::Rewrite).unwrap();
     r.send(0, &[udp([198, 51, 100, 1]).build()]);
     r.run();
     assert_eq!(r.drops().get("ip4_rewrite.no_next_hop"), Some(&1));
@@ -177,10 +178,10 @@ fn mtu_next_hop_and_full_tx_are_counted() {
     r.run();
     assert_eq!(r.drops().get("ethdev_tx-0.tx_full"), Some(&12));
     assert_eq!(r.recv(0).len(), 8);
-    ip4_rewrite::rewrite_add(9, NextHop { dst_mac: [1; 6], src_mac: [2; 6], port: 0, mtu: 1500 }).unwrap();
-    assert_eq!(ip4_rewrite::next_hop(9).unwrap().dst_mac, [1; 6]);
-    ip4_rewrite::rewrite_delete(9);
-    assert_eq!(ip4_rewrite::next_hop(9), None);
+    r.env.next_hops.add(9, NextHop { dst_mac: [1; 6], src_mac: [2; 6], port: 0, mtu: 1500 }).unwrap();
+    assert_eq!(r.env.next_hops.get(9).unwrap().dst_mac, [1; 6]);
+    assert!(r.env.next_hops.delete(9));
+    assert_eq!(r.env.next_hops.get(9), None);
     assert_eq!(r.pool.in_use(), 0);
 }
 

@@ -4,11 +4,12 @@
 
 use std::path::PathBuf;
 
-use graph_core::Obj;
+use graph_core::Objs;
 use graph_nodes::lcore;
-use graph_nodes::mbuf::Mbuf;
+use graph_nodes::mempool::free_bulk;
+use graph_nodes::pkt::Pkt;
 use graph_nodes::port::pcap::{read_pcap, write_pcap};
-use graph_nodes::port::{self, Port, PortConfig, PortError};
+use graph_nodes::port::{self, Port, PortConfig, PortError, Ports};
 use graph_nodes::wire::Udp4;
 use graph_nodes::{Mempool, PoolConfig};
 
@@ -54,17 +55,19 @@ fn frames(n: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
-fn rx_all(q: &mut port::RxQueue, max: usize) -> Vec<Obj> {
+fn rx_all(q: &mut port::RxQueue, max: usize) -> Vec<Pkt> {
     let mut out = Vec::new();
-    let mut buf = [Obj::NULL; 32];
     for _ in 0..max {
-        let n = q.rx_burst(&mut buf);
+        let n = q.rx_burst_vec(&mut out, 32);
         if n == 0 && q.eof() {
             break;
         }
-        out.extend_from_slice(&buf[..n]);
     }
     out
+}
+
+fn free_all(mut v: Vec<Pkt>) {
+    free_bulk(Objs::from_vec(&mut v));
 }
 
 #[test]
@@ -78,14 +81,13 @@ fn pcap_round_trip_is_byte_identical() {
     let port = Port::open(10, &PortConfig::parse(&spec).unwrap(), &p).unwrap();
     let mut rx = port.take_rx_queue(0).unwrap();
     let mut tx = port.take_tx_queue(0).unwrap();
-    let got = rx_all(&mut rx, 1000);
+    let mut got = rx_all(&mut rx, 1000);
     assert_eq!(got.len(), 100);
     assert!(rx.eof());
-    for &o in &got {
-        // SAFETY: received by this test, owned here.
-        assert_eq!(unsafe { Mbuf::from_obj(o) }.port(), 10);
+    for m in &got {
+        assert_eq!(m.port(), 10);
     }
-    assert_eq!(tx.tx_burst(&got), 100);
+    assert_eq!(tx.tx_burst_vec(&mut got), 100);
     tx.flush().unwrap();
     drop((rx, tx));
     assert!(port.rx_eof());
@@ -96,7 +98,6 @@ fn pcap_round_trip_is_byte_identical() {
     assert_eq!(s.ibytes, f.iter().map(|x| x.len() as u64).sum::<u64>());
     assert_eq!(s.obytes, s.ibytes);
     assert_eq!(p.in_use(), 0);
-    port::close(10).unwrap();
 
     // tcpdump reads it back too, when it is installed.
     match std::process::Command::new("tcpdump").arg("-nn").arg("-r").arg(output.path()).output() {
@@ -118,22 +119,20 @@ fn pcap_loops_and_forever() {
     let mut rx = port.take_rx_queue(0).unwrap();
     let got = rx_all(&mut rx, 1000);
     assert_eq!(got.len(), 21);
-    graph_nodes::mempool::free_bulk(&got);
+    free_all(got);
     drop(rx);
-    port::close(11).unwrap();
 
     let cfg = PortConfig::parse(&format!("pcap:rx_pcap={},loop=forever", input)).unwrap();
     let port = Port::open(12, &PortConfig { nb_txq: 0, ..cfg }, &p).unwrap();
     let mut rx = port.take_rx_queue(0).unwrap();
-    let mut buf = [Obj::NULL; 32];
     for _ in 0..100 {
-        let n = rx.rx_burst(&mut buf);
-        assert_eq!(n, 32);
-        graph_nodes::mempool::free_bulk(&buf[..n]);
+        let mut v = Vec::new();
+        assert_eq!(rx.rx_burst_vec(&mut v, 32), 32);
+        assert!(v.iter().all(|m| m.port() == 12));
+        free_all(v);
     }
     assert!(!rx.eof());
     drop(rx);
-    port::close(12).unwrap();
     assert_eq!(p.in_use(), 0);
 }
 
@@ -150,9 +149,8 @@ fn pcap_skips_frames_larger_than_a_buffer() {
     let got = rx_all(&mut rx, 10);
     assert_eq!(got.len(), 2);
     assert_eq!(port.stats().ierrors, 1);
-    graph_nodes::mempool::free_bulk(&got);
+    free_all(got);
     drop(rx);
-    port::close(13).unwrap();
     assert_eq!(p.in_use(), 0);
 }
 
@@ -163,27 +161,32 @@ fn ring_pair_and_leftovers() {
     let b = Port::open(21, &PortConfig::parse("ring:rx=ab_a2b,tx=ab_b2a,size=64").unwrap(), &p).unwrap();
     let mut atx = a.take_tx_queue(0).unwrap();
     let mut brx = b.take_rx_queue(0).unwrap();
-    let mut objs = vec![Obj::NULL; 100];
-    p.alloc_bulk(&mut objs).unwrap();
+    let mut pkts = p.alloc_bulk(100).unwrap();
+    let sent: Vec<_> = pkts.iter().map(Pkt::as_obj).collect();
     // The ring holds 64: the rest stays with the caller.
-    assert_eq!(atx.tx_burst(&objs), 64);
-    let mut buf = [Obj::NULL; 128];
-    assert_eq!(brx.rx_burst(&mut buf), 64);
-    assert_eq!(&buf[..64], &objs[..64]);
-    graph_nodes::mempool::free_bulk(&buf[..64]);
+    assert_eq!(atx.tx_burst_vec(&mut pkts), 64);
+    assert_eq!(pkts.len(), 36);
+    assert_eq!(pkts[0].as_obj(), sent[64]);
+    let mut got = Vec::new();
+    assert_eq!(brx.rx_burst_vec(&mut got, 128), 64);
+    assert_eq!(got.iter().map(Pkt::as_obj).collect::<Vec<_>>(), &sent[..64]);
+    free_all(got);
     // Left in the ring when both ports go away: freed.
-    assert_eq!(atx.tx_burst(&objs[64..]), 36);
+    assert_eq!(atx.tx_burst_vec(&mut pkts), 36);
+    assert!(pkts.is_empty());
     drop((atx, brx));
-    port::close(20).unwrap();
-    port::close(21).unwrap();
     drop((a, b));
     assert_eq!(p.in_use(), 0);
     // Taking a queue twice is refused.
-    let c = Port::open(22, &PortConfig::parse("ring:rx=c,tx=c").unwrap(), &p).unwrap();
+    let table = Ports::new();
+    let c = table.open(22, &PortConfig::parse("ring:rx=c,tx=c").unwrap(), &p).unwrap();
     let _q = c.take_rx_queue(0).unwrap();
     assert!(matches!(c.take_rx_queue(0), Err(PortError::QueueTaken { .. })));
     assert!(matches!(c.take_rx_queue(1), Err(PortError::NoSuchQueue { .. })));
-    assert!(matches!(Port::open(22, &PortConfig::parse("ring:rx=c,tx=c").unwrap(), &p), Err(PortError::Exists(22))));
+    assert!(matches!(table.open(22, &PortConfig::parse("ring:rx=c,tx=c").unwrap(), &p), Err(PortError::Exists(22))));
+    assert_eq!(table.list(), vec![22]);
+    table.close(22).unwrap();
+    assert!(matches!(table.get(22), Err(PortError::NoSuchPort(22))));
 }
 
 #[test]
@@ -195,13 +198,11 @@ fn generator_makes_the_configured_mix() {
     .unwrap();
     let port = Port::open(30, &cfg, &p).unwrap();
     let mut rx = port.take_rx_queue(0).unwrap();
-    let got = rx_all(&mut rx, 100);
+    let mut got = rx_all(&mut rx, 100);
     assert_eq!(got.len(), 1000);
     assert!(rx.eof());
     let (mut v4, mut v6, mut arp) = (0, 0, 0);
-    for &o in &got {
-        // SAFETY: received here.
-        let m = unsafe { Mbuf::from_obj(o) };
+    for m in &got {
         match u16::from_be_bytes([m.data()[12], m.data()[13]]) {
             0x0800 => v4 += 1,
             0x86dd => v6 += 1,
@@ -217,10 +218,9 @@ fn generator_makes_the_configured_mix() {
     assert!((50..=150).contains(&arp), "{arp}");
     assert!(v4 > 500);
     let mut tx = port.take_tx_queue(0).unwrap();
-    assert_eq!(tx.tx_burst(&got), 1000);
+    assert_eq!(tx.tx_burst_vec(&mut got), 1000);
     assert_eq!(p.in_use(), 0);
     drop((rx, tx));
-    port::close(30).unwrap();
 }
 
 #[test]
@@ -230,17 +230,17 @@ fn link_down_receives_and_sends_nothing() {
     let mut rx = port.take_rx_queue(0).unwrap();
     let mut tx = port.take_tx_queue(0).unwrap();
     port.set_link(false);
-    let mut buf = [Obj::NULL; 8];
-    assert_eq!(rx.rx_burst(&mut buf), 0);
+    let mut buf = Vec::new();
+    assert_eq!(rx.rx_burst_vec(&mut buf, 8), 0);
     port.set_link(true);
-    assert_eq!(rx.rx_burst(&mut buf), 8);
+    assert_eq!(rx.rx_burst_vec(&mut buf, 8), 8);
     port.set_link(false);
-    assert_eq!(tx.tx_burst(&buf), 0);
+    assert_eq!(tx.tx_burst_vec(&mut buf), 0);
+    assert_eq!(buf.len(), 8);
     port.set_link(true);
-    assert_eq!(tx.tx_burst(&buf), 8);
+    assert_eq!(tx.tx_burst_vec(&mut buf), 8);
     assert_eq!(p.in_use(), 0);
     drop((rx, tx));
-    port::close(40).unwrap();
 }
 
 #[test]
@@ -279,15 +279,15 @@ fn a_million_rx_tx_cycles_leave_the_pool_full() {
         let mut tx = port.take_tx_queue(0).unwrap();
         let mut ltx = lo.take_tx_queue(0).unwrap();
         let mut lrx = lo.take_rx_queue(0).unwrap();
-        let mut buf = [Obj::NULL; 32];
+        let mut buf = Vec::with_capacity(32);
         let mut done = 0;
         while done < total {
-            let n = rx.rx_burst(&mut buf);
+            let n = rx.rx_burst_vec(&mut buf, 32);
             // Through the ring and out of the generator's tx.
-            assert_eq!(ltx.tx_burst(&buf[..n]), n);
-            let m = lrx.rx_burst(&mut buf);
+            assert_eq!(ltx.tx_burst_vec(&mut buf), n);
+            let m = lrx.rx_burst_vec(&mut buf, 32);
             assert_eq!(m, n);
-            assert_eq!(tx.tx_burst(&buf[..m]), m);
+            assert_eq!(tx.tx_burst_vec(&mut buf), m);
             done += m;
         }
         (port.stats(), done)
@@ -297,6 +297,4 @@ fn a_million_rx_tx_cycles_leave_the_pool_full() {
     assert_eq!(stats.opackets, done as u64);
     assert_eq!(p.available(), 1024);
     assert_eq!(p.double_frees(), 0);
-    port::close(60).unwrap();
-    port::close(61).unwrap();
 }

@@ -18,11 +18,13 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use std::mem::MaybeUninit;
+
 use graph_core::Obj;
 
 use super::{Opened, PortConfig, PortError, PortId, QueueStats, RxBackend, TxBackend};
 use crate::mbuf::Mbuf;
-use crate::mempool::{free_bulk, Mempool};
+use crate::mempool::{free, free_raw, Mempool};
 
 const BLOCK_SIZE: u32 = 1 << 18;
 const FRAME_SIZE: u32 = 2048;
@@ -202,8 +204,10 @@ impl Rx {
     }
 }
 
-impl RxBackend for Rx {
-    fn rx(&mut self, bufs: &mut [Obj], stats: &QueueStats, port: PortId) -> usize {
+// SAFETY: `rx` initialises `bufs[..n]` with packets it allocated and
+// filled, frees those it could not fill, and returns `n`.
+unsafe impl RxBackend for Rx {
+    fn rx(&mut self, bufs: &mut [MaybeUninit<Obj>], stats: &QueueStats, port: PortId) -> usize {
         let mut n = 0;
         let mut bytes = 0u64;
         while n < bufs.len() {
@@ -229,7 +233,7 @@ impl RxBackend for Rx {
                     continue;
                 }
             }
-            let Ok(o) = self.pool.alloc() else {
+            let Ok(mut m) = self.pool.alloc() else {
                 QueueStats::add(&stats.nombuf, 1);
                 break;
             };
@@ -241,16 +245,14 @@ impl RxBackend for Rx {
                 let frame = std::slice::from_raw_parts(self.next.add((*h).tp_mac as usize), (*h).tp_snaplen as usize);
                 (frame, (*h).tp_next_offset as usize)
             };
-            // SAFETY: a fresh buffer from our pool, owned here.
-            let m = unsafe { Mbuf::from_obj(o) };
             if m.set_data(frame) {
                 m.set_port(port);
                 bytes += frame.len() as u64;
-                bufs[n] = o;
+                bufs[n].write(m.into_obj());
                 n += 1;
             } else {
                 QueueStats::add(&stats.errors, 1);
-                free_bulk(&[o]);
+                free(m);
             }
             self.left -= 1;
             if self.left == 0 {
@@ -285,7 +287,9 @@ impl Tx {
     }
 }
 
-impl TxBackend for Tx {
+// SAFETY: `tx` takes the packets it copied into the ring (or counted as
+// too long), frees them, and returns their count; it stops at a full ring.
+unsafe impl TxBackend for Tx {
     fn tx(&mut self, pkts: &[Obj], stats: &QueueStats) -> usize {
         let data_off = libc::TPACKET2_HDRLEN - std::mem::size_of::<libc::sockaddr_ll>();
         let room = FRAME_SIZE as usize - data_off;
@@ -318,7 +322,8 @@ impl TxBackend for Tx {
             }
             taken += 1;
         }
-        free_bulk(&pkts[..taken]);
+        // SAFETY: `pkts[..taken]` are ours (`TxBackend`) and not used again.
+        unsafe { free_raw(&pkts[..taken]) };
         QueueStats::add(&stats.bytes, bytes);
         if taken > 0 {
             // SAFETY: a zero-length send on a packet socket flushes its tx

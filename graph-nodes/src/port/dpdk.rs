@@ -10,6 +10,8 @@
 use std::sync::Arc;
 
 use dpdk_sys as sys;
+use core::mem::MaybeUninit;
+
 use graph_core::Obj;
 
 use super::{Opened, PortConfig, PortCounters, PortError, PortId, QueueStats, RxBackend, TxBackend};
@@ -25,13 +27,17 @@ struct Rx {
     queue: u16,
 }
 
-impl RxBackend for Rx {
+// SAFETY: `rte_eth_rx_burst` writes `n <= bufs.len()` pointers to live
+// mbufs of the queue's DPDK pool, each handed to the caller alone, and
+// returns `n`; DPDK mbufs keep the `Mbuf` invariant.
+unsafe impl RxBackend for Rx {
     #[inline]
-    fn rx(&mut self, bufs: &mut [Obj], _stats: &QueueStats, _port: PortId) -> usize {
+    fn rx(&mut self, bufs: &mut [MaybeUninit<Obj>], _stats: &QueueStats, _port: PortId) -> usize {
         let n = bufs.len().min(u16::MAX as usize) as u16;
         // The driver sets each packet's port (its DPDK port id, our `port_id`).
         // SAFETY: `bufs` has room for `n` pointers (`Obj` is a transparent
-        // pointer); the driver writes at most `n`, which the caller then owns.
+        // pointer; `MaybeUninit` keeps its layout); the driver only writes
+        // them, at most `n`.
         unsafe { sys::rgraph_rte_eth_rx_burst(self.port, self.queue, bufs.as_mut_ptr().cast(), n) as usize }
     }
 }
@@ -41,7 +47,9 @@ struct Tx {
     queue: u16,
 }
 
-impl TxBackend for Tx {
+// SAFETY: `rte_eth_tx_burst` takes ownership of the first `n` mbufs it
+// reports and never touches the others; `tx` returns the sum of those.
+unsafe impl TxBackend for Tx {
     #[inline]
     fn tx(&mut self, pkts: &[Obj], _stats: &QueueStats) -> usize {
         let mut sent = 0;

@@ -7,11 +7,13 @@
 //! template into each fresh buffer. Flow `i` goes to host `i / P` of prefix
 //! `i % P` (P prefixes), from source port `1024 + i`.
 
+use core::mem::MaybeUninit;
+
 use graph_core::Obj;
 
 use super::{Opened, PortConfig, PortError, PortId, QueueStats, RxBackend, TxBackend};
 use crate::mbuf::Mbuf;
-use crate::mempool::{free_bulk, Mempool};
+use crate::mempool::{free_raw, Mempool};
 use crate::wire::{self, Udp4};
 
 /// A parsed IPv4 prefix.
@@ -135,8 +137,10 @@ struct Rx {
     pool: Mempool,
 }
 
-impl RxBackend for Rx {
-    fn rx(&mut self, bufs: &mut [Obj], stats: &QueueStats, port: PortId) -> usize {
+// SAFETY: `rx` initialises `bufs[..n]` with buffers it allocated and
+// filled, and returns `n`.
+unsafe impl RxBackend for Rx {
+    fn rx(&mut self, bufs: &mut [MaybeUninit<Obj>], stats: &QueueStats, port: PortId) -> usize {
         let n = match self.left {
             Some(l) => bufs.len().min(l as usize),
             None => bufs.len(),
@@ -144,20 +148,21 @@ impl RxBackend for Rx {
         if n == 0 {
             return 0;
         }
-        if self.pool.alloc_bulk(&mut bufs[..n]).is_err() {
+        if self.pool.alloc_raw(&mut bufs[..n]).is_err() {
             QueueStats::add(&stats.nombuf, 1);
             return 0;
         }
         let mut bytes = 0u64;
-        for &o in &bufs[..n] {
+        for o in &bufs[..n] {
             let (s, l) = self.spans[self.next];
             self.next += 1;
             if self.next == self.spans.len() {
                 self.next = 0;
             }
-            // SAFETY: just allocated for this queue; templates are at most
-            // the pool's data room (checked at open).
-            let m = unsafe { Mbuf::from_obj(o) };
+            // SAFETY: initialised by `alloc_raw` with a buffer allocated
+            // for this queue alone; templates are at most the pool's data
+            // room (checked at open).
+            let m = unsafe { Mbuf::from_obj(o.assume_init()) };
             m.set_data(&self.data[s..s + l]);
             m.set_port(port);
             bytes += l as u64;
@@ -180,12 +185,14 @@ impl RxBackend for Rx {
 
 struct Tx;
 
-impl TxBackend for Tx {
+// SAFETY: takes (frees) every packet and returns their count.
+unsafe impl TxBackend for Tx {
     fn tx(&mut self, pkts: &[Obj], stats: &QueueStats) -> usize {
-        // SAFETY: handed to us by the caller.
+        // SAFETY: the caller hands these packets to us (`TxBackend`).
         let bytes = unsafe { super::total_len(pkts) };
         QueueStats::add(&stats.bytes, bytes);
-        free_bulk(pkts);
+        // SAFETY: ours, as above, and not used again.
+        unsafe { free_raw(pkts) };
         pkts.len()
     }
 }

@@ -27,10 +27,13 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
-use graph_core::Obj;
+use core::mem::MaybeUninit;
+
+use graph_core::{Obj, Objs};
 use serde::Serialize;
 
 use crate::mempool::Mempool;
+use crate::pkt::{as_objs, Pkt};
 
 /// Port id (`uint16_t port_id`).
 pub type PortId = u16;
@@ -191,6 +194,16 @@ impl QueueStats {
     }
 }
 
+/// `bufs` as initialised handles.
+///
+/// # Safety
+/// Every element of `bufs` is initialised.
+pub(crate) unsafe fn assume_init(bufs: &[MaybeUninit<Obj>]) -> &[Obj] {
+    // SAFETY: `MaybeUninit<Obj>` has `Obj`'s layout; the caller vouches
+    // for initialisation.
+    unsafe { &*(bufs as *const [MaybeUninit<Obj>] as *const [Obj]) }
+}
+
 /// Bytes in `pkts` (their `pkt_len`), for a tx queue's byte counter.
 ///
 /// # Safety
@@ -227,13 +240,18 @@ pub struct PortCounters {
 }
 
 /// What a backend produces for one rx queue.
-pub trait RxBackend: Send {
+///
+/// # Safety
+/// `rx` returns `n <= bufs.len()` and initialises `bufs[..n]` with handles
+/// of live mbufs (the [`Mbuf`](crate::Mbuf) invariant holds) that it hands
+/// to the caller alone: the caller turns them into [`Pkt`]s.
+pub unsafe trait RxBackend: Send {
     /// Receives up to `bufs.len()` packets into `bufs`; returns how many.
     /// Sets each packet's port to `port` and counts `bytes`, `missed`,
     /// `nombuf` and `errors` itself (the queue counts packets), so that no
     /// second pass over the packets is needed. A backend whose device counts
     /// bytes reports them through `Opened::device_stats` instead.
-    fn rx(&mut self, bufs: &mut [Obj], stats: &QueueStats, port: PortId) -> usize;
+    fn rx(&mut self, bufs: &mut [MaybeUninit<Obj>], stats: &QueueStats, port: PortId) -> usize;
     /// Whether a finite input is exhausted.
     fn eof(&self) -> bool {
         false
@@ -246,7 +264,12 @@ pub trait RxBackend: Send {
 }
 
 /// What a backend produces for one tx queue.
-pub trait TxBackend: Send {
+///
+/// # Safety
+/// `tx` returns `n <= pkts.len()`; it takes ownership of `pkts[..n]` (and
+/// must free or keep them) and never touches `pkts[n..]` after returning.
+/// The caller gives up `pkts[..n]`.
+pub unsafe trait TxBackend: Send {
     /// Takes packets from the front of `pkts` and returns how many; the
     /// caller keeps the rest. Taken packets are the backend's (sent and
     /// freed, or counted in `errors` and freed). Counts the `bytes` it takes
@@ -299,35 +322,65 @@ impl Drop for Port {
     }
 }
 
-static PORTS: Mutex<BTreeMap<PortId, Arc<Port>>> = Mutex::new(BTreeMap::new());
+/// A table of open ports by id: what a router's graphs send and receive
+/// on. Cloning shares the table; give it to each graph through its
+/// environment (`GraphParam::with`). Two tables are two independent sets
+/// of ports, so one process can hold several routers.
+#[derive(Clone, Default)]
+pub struct Ports(Arc<Mutex<BTreeMap<PortId, Arc<Port>>>>);
 
-fn ports() -> std::sync::MutexGuard<'static, BTreeMap<PortId, Arc<Port>>> {
-    PORTS.lock().unwrap_or_else(|e| e.into_inner())
+impl fmt::Debug for Ports {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.list()).finish()
+    }
 }
 
-/// The port with this id.
-pub fn get(id: PortId) -> Result<Arc<Port>, PortError> {
-    ports().get(&id).cloned().ok_or(PortError::NoSuchPort(id))
-}
+impl Ports {
+    /// An empty table.
+    pub fn new() -> Ports {
+        Ports::default()
+    }
 
-/// Ids of all open ports.
-pub fn list() -> Vec<PortId> {
-    ports().keys().copied().collect()
-}
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<PortId, Arc<Port>>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
 
-/// Closes port `id`: unregisters it (queues in use keep working until their
-/// users drop them).
-pub fn close(id: PortId) -> Result<(), PortError> {
-    ports().remove(&id).map(|_| ()).ok_or(PortError::NoSuchPort(id))
+    /// Opens port `id` from `cfg`, allocating rx buffers from `pool`, and
+    /// adds it to the table.
+    pub fn open(&self, id: PortId, cfg: &PortConfig, pool: &Mempool) -> Result<Arc<Port>, PortError> {
+        if self.lock().contains_key(&id) {
+            return Err(PortError::Exists(id));
+        }
+        let port = Port::open(id, cfg, pool)?;
+        let mut all = self.lock();
+        if all.contains_key(&id) {
+            return Err(PortError::Exists(id));
+        }
+        all.insert(id, port.clone());
+        Ok(port)
+    }
+
+    /// The port with this id.
+    pub fn get(&self, id: PortId) -> Result<Arc<Port>, PortError> {
+        self.lock().get(&id).cloned().ok_or(PortError::NoSuchPort(id))
+    }
+
+    /// Ids of all open ports.
+    pub fn list(&self) -> Vec<PortId> {
+        self.lock().keys().copied().collect()
+    }
+
+    /// Closes port `id`: removes it from the table (queues in use keep
+    /// working until their users drop them).
+    pub fn close(&self, id: PortId) -> Result<(), PortError> {
+        self.lock().remove(&id).map(|_| ()).ok_or(PortError::NoSuchPort(id))
+    }
 }
 
 impl Port {
-    /// Opens port `id` from `cfg`, allocating rx buffers from `pool`, and
-    /// registers it.
+    /// Opens port `id` from `cfg`, allocating rx buffers from `pool`. A
+    /// port outside a [`Ports`] table is usable directly (tests, tools).
     pub fn open(id: PortId, cfg: &PortConfig, pool: &Mempool) -> Result<Arc<Port>, PortError> {
-        if ports().contains_key(&id) {
-            return Err(PortError::Exists(id));
-        }
         if cfg.nb_rxq == 0 && cfg.nb_txq == 0 {
             return Err(PortError::BadSpec {
                 spec: cfg.backend.clone(),
@@ -361,11 +414,6 @@ impl Port {
             rx: Mutex::new(opened.rx.into_iter().map(Some).collect()),
             tx: Mutex::new(opened.tx.into_iter().map(Some).collect()),
         });
-        let mut all = ports();
-        if all.contains_key(&id) {
-            return Err(PortError::Exists(id));
-        }
-        all.insert(id, port.clone());
         Ok(port)
     }
 
@@ -531,18 +579,37 @@ pub struct RxQueue {
 }
 
 impl RxQueue {
-    /// Receives up to `bufs.len()` packets (`rte_eth_rx_burst`); each gets
-    /// this port's id. Nothing while the link is down.
+    /// Receives up to `bufs.len()` packets (`rte_eth_rx_burst`) into the
+    /// front of `bufs` and returns them; each gets this port's id. Nothing
+    /// while the link is down.
     #[inline]
-    pub fn rx_burst(&mut self, bufs: &mut [Obj]) -> usize {
-        if !self.link.load(Relaxed) || !self.rx_on.load(Relaxed) {
-            return 0;
-        }
-        let n = self.inner.rx(bufs, &self.stats, self.port.id);
-        QueueStats::add(&self.stats.packets, n as u64);
-        if n == 0 && self.inner.eof() {
-            self.eof.store(true, Relaxed);
-        }
+    pub fn rx_burst<'b>(&mut self, bufs: &'b mut [MaybeUninit<Pkt>]) -> &'b mut [Pkt] {
+        let n = if !self.link.load(Relaxed) || !self.rx_on.load(Relaxed) {
+            0
+        } else {
+            // SAFETY: `MaybeUninit<Pkt>` and `MaybeUninit<Obj>` have one
+            // layout (`Pkt` is a transparent pointer); nothing is read.
+            let raw = unsafe { &mut *(bufs as *mut [MaybeUninit<Pkt>] as *mut [MaybeUninit<Obj>]) };
+            let n = self.inner.rx(raw, &self.stats, self.port.id).min(bufs.len());
+            QueueStats::add(&self.stats.packets, n as u64);
+            if n == 0 && self.inner.eof() {
+                self.eof.store(true, Relaxed);
+            }
+            n
+        };
+        // SAFETY: the backend's contract (`RxBackend`): `bufs[..n]` hold
+        // live mbufs handed to us alone, now owned as `Pkt`s.
+        unsafe { &mut *(&mut bufs[..n] as *mut [MaybeUninit<Pkt>] as *mut [Pkt]) }
+    }
+
+    /// [`rx_burst`](Self::rx_burst) into a vector's spare room: receives up
+    /// to `max` packets and appends them to `out`; returns how many.
+    pub fn rx_burst_vec(&mut self, out: &mut Vec<Pkt>, max: usize) -> usize {
+        out.reserve(max);
+        let n = self.rx_burst(&mut out.spare_capacity_mut()[..max]).len();
+        // SAFETY: `rx_burst` initialised the first `n` spare slots with
+        // owned packets.
+        unsafe { out.set_len(out.len() + n) };
         n
     }
 
@@ -579,17 +646,37 @@ pub struct TxQueue {
 }
 
 impl TxQueue {
-    /// Sends packets from the front of `pkts` (`rte_eth_tx_burst`); returns
-    /// how many were taken. The caller still owns the rest. Nothing is
-    /// taken while the link is down.
+    /// Sends packets from the front of `pkts` (`rte_eth_tx_burst`) and
+    /// returns the ones the port did not take, still the caller's. Nothing
+    /// is taken while the link is down.
     #[inline]
-    pub fn tx_burst(&mut self, pkts: &[Obj]) -> usize {
+    pub fn tx_burst<'a>(&mut self, pkts: Objs<'a, Pkt>) -> Objs<'a, Pkt> {
         if !self.link.load(Relaxed) || pkts.is_empty() {
-            return 0;
+            return pkts;
         }
-        let n = self.inner.tx(pkts, &self.stats);
+        let n = self.inner.tx(as_objs(&pkts), &self.stats).min(pkts.len());
         QueueStats::add(&self.stats.packets, n as u64);
-        n
+        // The backend owns `pkts[..n]` now (`TxBackend`'s contract): that
+        // part is forgotten here.
+        pkts.split_at(n).1
+    }
+
+    /// [`tx_burst`](Self::tx_burst) from a vector: sends from the front of
+    /// `pkts`, leaves the packets the port did not take in `pkts`, and
+    /// returns how many were sent.
+    pub fn tx_burst_vec(&mut self, pkts: &mut Vec<Pkt>) -> usize {
+        let total = pkts.len();
+        let left = self.tx_burst(Objs::from_vec(pkts)).len();
+        let base = pkts.as_mut_ptr();
+        // SAFETY: `from_vec` moved the `total` packets out of the vector
+        // (its length is 0); the port took the first `total - left` and the
+        // last `left` are still owned by the buffer: move them to the front
+        // and count them again.
+        unsafe {
+            core::ptr::copy(base.add(total - left), base, left);
+            pkts.set_len(left);
+        }
+        total - left
     }
 
     /// Pushes buffered output (a pcap file) out.
@@ -619,13 +706,15 @@ impl Drop for TxQueue {
 /// Placeholder left in a queue handle while it is being dropped.
 struct Closed;
 
-impl RxBackend for Closed {
-    fn rx(&mut self, _: &mut [Obj], _: &QueueStats, _: PortId) -> usize {
+// SAFETY: receives nothing.
+unsafe impl RxBackend for Closed {
+    fn rx(&mut self, _: &mut [MaybeUninit<Obj>], _: &QueueStats, _: PortId) -> usize {
         0
     }
 }
 
-impl TxBackend for Closed {
+// SAFETY: takes nothing.
+unsafe impl TxBackend for Closed {
     fn tx(&mut self, _: &[Obj], _: &QueueStats) -> usize {
         0
     }

@@ -7,13 +7,15 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use core::mem::MaybeUninit;
+
 use graph_core::Obj;
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapReader, PcapWriter};
 use pcap_file::DataLink;
 
 use super::{Opened, PortConfig, PortError, PortId, QueueStats, RxBackend, TxBackend};
 use crate::mbuf::Mbuf;
-use crate::mempool::{free_bulk, Mempool};
+use crate::mempool::{free_raw, Mempool};
 
 /// The frames of a capture file, back to back.
 #[derive(Debug, Default)]
@@ -105,8 +107,10 @@ struct Rx {
     pool: Mempool,
 }
 
-impl RxBackend for Rx {
-    fn rx(&mut self, bufs: &mut [Obj], stats: &QueueStats, port: PortId) -> usize {
+// SAFETY: `rx` initialises `bufs[..n]` with buffers it allocated and
+// filled, frees the rest it allocated, and returns `n`.
+unsafe impl RxBackend for Rx {
+    fn rx(&mut self, bufs: &mut [MaybeUninit<Obj>], stats: &QueueStats, port: PortId) -> usize {
         if self.frames.is_empty() || self.loops == Loops::Times(0) || bufs.is_empty() {
             return 0;
         }
@@ -114,7 +118,7 @@ impl RxBackend for Rx {
             Loops::Forever | Loops::Times(2..) => bufs.len(),
             Loops::Times(_) => bufs.len().min(self.frames.len() - self.next),
         };
-        if self.pool.alloc_bulk(&mut bufs[..want]).is_err() {
+        if self.pool.alloc_raw(&mut bufs[..want]).is_err() {
             QueueStats::add(&stats.nombuf, 1);
             return 0;
         }
@@ -129,8 +133,9 @@ impl RxBackend for Rx {
                     *t -= 1;
                 }
             }
-            // SAFETY: `bufs[n]` was just allocated for this queue.
-            let m = unsafe { Mbuf::from_obj(bufs[n]) };
+            // SAFETY: `bufs[n]` was initialised by `alloc_raw` with a
+            // buffer allocated for this queue alone.
+            let m = unsafe { Mbuf::from_obj(bufs[n].assume_init()) };
             if m.set_data(frame) {
                 m.set_port(port);
                 bytes += frame.len() as u64;
@@ -140,7 +145,9 @@ impl RxBackend for Rx {
                 QueueStats::add(&stats.errors, 1);
             }
         }
-        free_bulk(&bufs[n..want]);
+        // SAFETY: `bufs[n..want]` were initialised by `alloc_raw` and are
+        // ours (not handed out).
+        unsafe { free_raw(super::assume_init(&bufs[n..want])) };
         QueueStats::add(&stats.bytes, bytes);
         n
     }
@@ -174,7 +181,9 @@ struct Tx {
     path: String,
 }
 
-impl TxBackend for Tx {
+// SAFETY: `tx` takes every packet it is given (writes, then frees them)
+// and returns their count.
+unsafe impl TxBackend for Tx {
     fn tx(&mut self, pkts: &[Obj], stats: &QueueStats) -> usize {
         if let Some((out, _)) = &self.out {
             let ts = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
@@ -200,7 +209,8 @@ impl TxBackend for Tx {
             let bytes = unsafe { super::total_len(pkts) };
             QueueStats::add(&stats.bytes, bytes);
         }
-        free_bulk(pkts);
+        // SAFETY: the packets are ours (see above) and not used again.
+        unsafe { free_raw(pkts) };
         pkts.len()
     }
 

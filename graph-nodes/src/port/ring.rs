@@ -8,11 +8,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 
 use crossbeam_queue::ArrayQueue;
+use core::mem::MaybeUninit;
+
 use graph_core::Obj;
 
 use super::{Opened, PortConfig, PortError, PortId, QueueStats, RxBackend, TxBackend};
 use crate::mbuf::Mbuf;
-use crate::mempool::free_bulk;
+use crate::mempool::free_raw;
 
 struct Ring {
     q: ArrayQueue<Obj>,
@@ -21,7 +23,9 @@ struct Ring {
 impl Drop for Ring {
     fn drop(&mut self) {
         let left: Vec<Obj> = std::iter::from_fn(|| self.q.pop()).collect();
-        free_bulk(&left);
+        // SAFETY: packets in a ring are owned by it (pushed by a tx queue
+        // that was handed them), and the ring is going away.
+        unsafe { free_raw(&left) };
     }
 }
 
@@ -41,8 +45,10 @@ fn ring(name: &str, size: usize) -> Arc<Ring> {
 
 struct Rx(Arc<Ring>);
 
-impl RxBackend for Rx {
-    fn rx(&mut self, bufs: &mut [Obj], stats: &QueueStats, port: PortId) -> usize {
+// SAFETY: `rx` initialises `bufs[..n]` with packets popped from the ring
+// (which owned them) and returns `n`.
+unsafe impl RxBackend for Rx {
+    fn rx(&mut self, bufs: &mut [MaybeUninit<Obj>], stats: &QueueStats, port: PortId) -> usize {
         let mut n = 0;
         let mut bytes = 0u64;
         while n < bufs.len() {
@@ -52,7 +58,7 @@ impl RxBackend for Rx {
                     let m = unsafe { Mbuf::from_obj(o) };
                     m.set_port(port);
                     bytes += u64::from(m.pkt_len());
-                    bufs[n] = o;
+                    bufs[n].write(o);
                     n += 1;
                 }
                 None => break,
@@ -65,7 +71,9 @@ impl RxBackend for Rx {
 
 struct Tx(Arc<Ring>);
 
-impl TxBackend for Tx {
+// SAFETY: `tx` takes the packets it pushed (the ring owns them then) and
+// returns their count; it stops at the first one the ring refuses.
+unsafe impl TxBackend for Tx {
     fn tx(&mut self, pkts: &[Obj], stats: &QueueStats) -> usize {
         let mut n = 0;
         let mut bytes = 0u64;

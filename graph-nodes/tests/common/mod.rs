@@ -1,67 +1,66 @@
 //! A test rig: ports 0..n are ring ports fed by injector ports and drained
 //! by collector ports, described to the nodes with eth_config, and one
-//! graph polling every rx queue. The FIB, next-hop table and node clones
-//! are process-wide, so rigs are serialised by a lock.
+//! graph polling every rx queue. Each rig has its own port table, FIB and
+//! next-hop table (given to its graph through the environment) and its own
+//! ring names, so rigs run in parallel.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
-use graph_core::{Graph, GraphParam, Obj};
-use graph_nodes::eth_config::{eth_config, EthConf};
-use graph_nodes::ip4_lookup;
-use graph_nodes::ip4_rewrite;
-use graph_nodes::mbuf::Mbuf;
-use graph_nodes::mempool::free_bulk;
-use graph_nodes::port::{self, Port, PortConfig, RxQueue, TxQueue};
+use graph_core::Graph;
+use graph_nodes::eth_config::{eth_config, EthConf, StockEnv, TxQueues};
+use graph_nodes::ip4_lookup::{Fib, Ip4LookupNext};
+use graph_nodes::ip4_rewrite::NextHops;
+use graph_nodes::pkt::Pkt;
+use graph_nodes::port::{Port, PortConfig, Ports, RxQueue, TxQueue};
 use graph_nodes::{Mempool, PoolConfig};
 
-static LOCK: Mutex<()> = Mutex::new(());
-
 pub const NEIGH: [[u8; 6]; 2] = [[0x52, 0, 0, 0, 0, 0x10], [0x52, 0, 0, 0, 0, 0x11]];
+
+static RIGS: AtomicUsize = AtomicUsize::new(0);
 
 pub struct Rig {
     pub pool: Mempool,
     pub graph: Option<Graph>,
     pub ports: Vec<Arc<Port>>,
+    pub env: StockEnv,
     inject: Vec<TxQueue>,
     collect: Vec<RxQueue>,
-    _lock: MutexGuard<'static, ()>,
 }
 
 impl Rig {
     /// Two ports (`ip4_rewrite` keeps edges to every port configured in
-    /// this process, so every rig opens the same ones), `n` of them polled,
-    /// each routed by `198.18.<p>.0/24 → port p` through next
-    /// hop `p` to neighbour `NEIGH[p]`; `mtu` on every port; rings of
-    /// `ring` slots.
+    /// this process, so every rig opens the same ids), `n` of them polled,
+    /// each routed by `198.18.<p>.0/24 → port p` through next hop `p` to
+    /// neighbour `NEIGH[p]`; `mtu` on every port; rings of `ring` slots.
     pub fn new(polled: u16, mtu: u16, ring: usize) -> Rig {
         let n = 2;
-        let lock = LOCK.lock().unwrap_or_else(|e| e.into_inner());
-        ip4_lookup::fib().clear();
-        let pool = Mempool::new("rig", &PoolConfig { size: 4096, cache_size: 0, ..PoolConfig::default() }).unwrap();
+        let id = RIGS.fetch_add(1, Ordering::Relaxed);
+        let pool =
+            Mempool::new(&format!("rig{id}"), &PoolConfig { size: 4096, cache_size: 0, ..PoolConfig::default() })
+                .unwrap();
+        let env = StockEnv { ports: Ports::new(), fib: Fib::new(64), next_hops: NextHops::new(), ..Default::default() };
         let mut ports = Vec::new();
         let mut inject = Vec::new();
         let mut collect = Vec::new();
         for p in 0..n {
-            for id in [p, 100 + p, 200 + p] {
-                let _ = port::close(id);
-            }
             let inj = Port::open(
                 100 + p,
-                &PortConfig { nb_rxq: 0, ..PortConfig::parse(&format!("ring:tx=rig-in{p},size=4096")).unwrap() },
+                &PortConfig { nb_rxq: 0, ..PortConfig::parse(&format!("ring:tx=rig{id}-in{p},size=4096")).unwrap() },
                 &pool,
             )
             .unwrap();
             inject.push(inj.take_tx_queue(0).unwrap());
             let cfg = PortConfig {
                 mtu,
-                ..PortConfig::parse(&format!("ring:rx=rig-in{p},tx=rig-out{p},size={ring}")).unwrap()
+                ..PortConfig::parse(&format!("ring:rx=rig{id}-in{p},tx=rig{id}-out{p},size={ring}")).unwrap()
             };
-            ports.push(Port::open(p, &cfg, &pool).unwrap());
+            ports.push(env.ports.open(p, &cfg, &pool).unwrap());
             let col = Port::open(
                 200 + p,
-                &PortConfig { nb_txq: 0, ..PortConfig::parse(&format!("ring:rx=rig-out{p},size={ring}")).unwrap() },
+                &PortConfig { nb_txq: 0, ..PortConfig::parse(&format!("ring:rx=rig{id}-out{p},size={ring}")).unwrap() },
                 &pool,
             )
             .unwrap();
@@ -70,13 +69,12 @@ impl Rig {
         let confs: Vec<EthConf> = (0..n).map(|p| EthConf { port: p, nb_rxq: 1, nb_txq: 1 }).collect();
         eth_config(&confs).unwrap();
         for p in 0..n {
-            ip4_lookup::route_add(format!("198.18.{p}.0").parse().unwrap(), 24, p, ip4_lookup::Ip4LookupNext::Rewrite)
-                .unwrap();
-            ip4_rewrite::rewrite_add_port(p, NEIGH[p as usize % 2], p).unwrap();
+            env.fib.route_add(format!("198.18.{p}.0").parse().unwrap(), 24, p, Ip4LookupNext::Rewrite).unwrap();
+            env.next_hops.add_port(p, NEIGH[p as usize % 2], &ports[p as usize]).unwrap();
         }
         let patterns: Vec<String> = (0..polled).map(|p| format!("ethdev_rx-{p}-0")).collect();
-        let graph = Graph::create("rig", &GraphParam::new(patterns)).unwrap();
-        Rig { pool, graph: Some(graph), ports, inject, collect, _lock: lock }
+        let graph = Graph::create(&format!("rig{id}"), &env.param(patterns, TxQueues::default())).unwrap();
+        Rig { pool, graph: Some(graph), ports, env, inject, collect }
     }
 
     pub fn graph(&mut self) -> &mut Graph {
@@ -86,13 +84,11 @@ impl Rig {
     /// Sends `frames` into port `p`.
     pub fn send(&mut self, p: usize, frames: &[Vec<u8>]) {
         for chunk in frames.chunks(256) {
-            let mut objs = vec![Obj::NULL; chunk.len()];
-            self.pool.alloc_bulk(&mut objs).unwrap();
-            for (o, f) in objs.iter().zip(chunk) {
-                // SAFETY: fresh buffers owned by the test.
-                assert!(unsafe { Mbuf::from_obj(*o) }.set_data(f));
+            let mut pkts = self.pool.alloc_bulk(chunk.len()).unwrap();
+            for (m, f) in pkts.iter_mut().zip(chunk) {
+                assert!(m.set_data(f));
             }
-            assert_eq!(self.inject[p].tx_burst(&objs), objs.len(), "injector ring full");
+            assert_eq!(self.inject[p].tx_burst_vec(&mut pkts), chunk.len(), "injector ring full");
         }
     }
 
@@ -111,18 +107,10 @@ impl Rig {
     /// Frames that left port `p`, freed.
     pub fn recv(&mut self, p: usize) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
-        let mut buf = [Obj::NULL; 64];
-        loop {
-            let n = self.collect[p].rx_burst(&mut buf);
-            if n == 0 {
-                break;
-            }
-            for &o in &buf[..n] {
-                // SAFETY: received by the test.
-                out.push(unsafe { Mbuf::from_obj(o) }.data().to_vec());
-            }
-            free_bulk(&buf[..n]);
-        }
+        let mut pkts: Vec<Pkt> = Vec::new();
+        while self.collect[p].rx_burst_vec(&mut pkts, 64) > 0 {}
+        out.extend(pkts.iter().map(|m| m.data().to_vec()));
+        graph_nodes::mempool::free_bulk(graph_core::Objs::from_vec(&mut pkts));
         out
     }
 
@@ -150,11 +138,6 @@ impl Drop for Rig {
         self.graph = None;
         self.inject.clear();
         self.collect.clear();
-        for p in 0..self.ports.len() as u16 {
-            for id in [p, 100 + p, 200 + p] {
-                let _ = port::close(id);
-            }
-        }
         self.ports.clear();
     }
 }
