@@ -9,11 +9,9 @@
 
 use std::sync::{Mutex, OnceLock};
 
-use graph_core::{Graph, GraphParam, Obj};
-use graph_nodes::eth_config::{eth_config, EthConf};
-use graph_nodes::ip4_lookup::{self, Ip4LookupNext};
-use graph_nodes::ip4_rewrite;
-use graph_nodes::mbuf::Mbuf;
+use graph_core::{Graph, Objs};
+use graph_nodes::eth_config::{eth_config, EthConf, StockEnv, TxQueues};
+use graph_nodes::ip4_lookup::{Fib, Ip4LookupNext};
 use graph_nodes::mempool::free_bulk;
 use graph_nodes::port::{Port, PortConfig, RxQueue, TxQueue};
 use graph_nodes::wire::checksum;
@@ -33,23 +31,24 @@ fn rig() -> &'static Mutex<Rig> {
     R.get_or_init(|| {
         let pool = Mempool::new("fz", &PoolConfig { size: 2048, cache_size: 0, ..PoolConfig::default() }).unwrap();
         let inj = Port::open(100, &PortConfig { nb_rxq: 0, ..PortConfig::parse("ring:tx=fz-in,size=256").unwrap() }, &pool).unwrap();
+        let env = StockEnv { fib: Fib::new(64), ..StockEnv::default() };
         let mut ports = Vec::new();
         let mut collect = Vec::new();
         for p in 0..2u16 {
             let rx = if p == 0 { "fz-in" } else { "fz-unused" };
             let cfg = PortConfig { mtu: 1500, ..PortConfig::parse(&format!("ring:rx={rx},tx=fz-out{p},size=256")).unwrap() };
-            ports.push(Port::open(p, &cfg, &pool).unwrap());
+            ports.push(env.ports.open(p, &cfg, &pool).unwrap());
             let col = Port::open(200 + p, &PortConfig { nb_txq: 0, ..PortConfig::parse(&format!("ring:rx=fz-out{p},size=256")).unwrap() }, &pool)
                 .unwrap();
             collect.push(col.take_rx_queue(0).unwrap());
         }
         eth_config(&[EthConf { port: 0, nb_rxq: 1, nb_txq: 1 }, EthConf { port: 1, nb_rxq: 1, nb_txq: 1 }]).unwrap();
         // Most destinations route somewhere: a default route to port 1.
-        ip4_lookup::route_add("0.0.0.0".parse().unwrap(), 0, 1, Ip4LookupNext::Rewrite).unwrap();
-        ip4_lookup::route_add("198.18.0.0".parse().unwrap(), 24, 0, Ip4LookupNext::Rewrite).unwrap();
-        ip4_rewrite::rewrite_add_port(0, [0x52, 0, 0, 0, 0, 0], 0).unwrap();
-        ip4_rewrite::rewrite_add_port(1, [0x52, 0, 0, 0, 0, 1], 1).unwrap();
-        let graph = Graph::create("fz", &GraphParam::new(["ethdev_rx-0-0"])).unwrap();
+        env.fib.route_add("0.0.0.0".parse().unwrap(), 0, 1, Ip4LookupNext::Rewrite).unwrap();
+        env.fib.route_add("198.18.0.0".parse().unwrap(), 24, 0, Ip4LookupNext::Rewrite).unwrap();
+        env.next_hops.add_port(0, [0x52, 0, 0, 0, 0, 0], &ports[0]).unwrap();
+        env.next_hops.add_port(1, [0x52, 0, 0, 0, 0, 1], &ports[1]).unwrap();
+        let graph = Graph::create("fz", &env.param(["ethdev_rx-0-0"], TxQueues::default())).unwrap();
         Mutex::new(Rig { pool, graph, ports, inject: inj.take_tx_queue(0).unwrap(), collect })
     })
 }
@@ -71,29 +70,20 @@ fuzz_target!(|data: &[u8]| {
     let rx0: u64 = r.ports.iter().map(|p| p.stats().ipackets).sum();
     let tx0: u64 = r.ports.iter().map(|p| p.stats().opackets).sum();
     let drops0 = counters(&r.graph);
-    let mut objs = vec![Obj::NULL; frames.len()];
-    r.pool.alloc_bulk(&mut objs).unwrap();
-    for (o, f) in objs.iter().zip(&frames) {
-        // SAFETY: fresh buffers owned here; frames fit a buffer (<= 2000).
-        assert!(unsafe { Mbuf::from_obj(*o) }.set_data(f));
+    let mut pkts = r.pool.alloc_bulk(frames.len()).unwrap();
+    for (m, f) in pkts.iter_mut().zip(&frames) {
+        // Frames fit a buffer (<= 2000).
+        assert!(m.set_data(f));
     }
-    assert_eq!(r.inject.tx_burst(&objs), objs.len());
+    assert_eq!(r.inject.tx_burst_vec(&mut pkts), frames.len());
     r.graph.walk();
     r.graph.walk();
     let mut out = Vec::new();
-    let mut buf = [Obj::NULL; 64];
     for c in &mut r.collect {
-        loop {
-            let n = c.rx_burst(&mut buf);
-            if n == 0 {
-                break;
-            }
-            for &o in &buf[..n] {
-                // SAFETY: received here.
-                out.push(unsafe { Mbuf::from_obj(o) }.data().to_vec());
-            }
-            free_bulk(&buf[..n]);
-        }
+        let mut buf = Vec::new();
+        while c.rx_burst_vec(&mut buf, 64) > 0 {}
+        out.extend(buf.iter().map(|m| m.data().to_vec()));
+        free_bulk(Objs::from_vec(&mut buf));
     }
     let rx = r.ports.iter().map(|p| p.stats().ipackets).sum::<u64>() - rx0;
     let tx = r.ports.iter().map(|p| p.stats().opackets).sum::<u64>() - tx0;

@@ -91,6 +91,18 @@ impl<'a, O: Object> Objs<'a, O> {
         Objs { ptr, len, _life: PhantomData }
     }
 
+    /// An `Objs` owning `ptr[..len]` (a driver's or a test's array).
+    ///
+    /// # Safety
+    /// `ptr[..len]` holds initialised values of `O` that the new `Objs`
+    /// owns: valid for reads and writes, not otherwise accessed, and not
+    /// used again after it, for `'a`.
+    #[inline(always)]
+    pub unsafe fn from_raw_parts(ptr: *mut O, len: usize) -> Self {
+        // SAFETY: the caller's contract is `from_raw`'s.
+        unsafe { Objs::from_raw(ptr, len) }
+    }
+
     /// Takes every element out of `v` (which is left empty, its capacity
     /// kept) into an `Objs`: how code outside a graph (a test, a port
     /// user) hands owned objects to a function that takes `Objs`.

@@ -7,25 +7,25 @@
 //! `cargo bench -p graph-nodes --bench nodes`
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use graph_core::{Graph, GraphParam};
-use graph_nodes::eth_config::{eth_config, EthConf};
-use graph_nodes::ip4_lookup::{self, Ip4LookupNext};
-use graph_nodes::ip4_rewrite;
+use graph_core::Graph;
+use graph_nodes::eth_config::{eth_config, EthConf, StockEnv, TxQueues};
+use graph_nodes::ip4_lookup::Ip4LookupNext;
 use graph_nodes::lcore;
-use graph_nodes::port::{Port, PortConfig};
+use graph_nodes::port::PortConfig;
 use graph_nodes::{Mempool, PoolConfig};
 
 fn l3fwd(c: &mut Criterion) {
     let _lcore = lcore::register(1).unwrap();
     let pool = Mempool::new("bench", &PoolConfig { size: 8192, cache_size: 256, ..PoolConfig::default() }).unwrap();
+    let env = StockEnv::default();
     for p in 0..2u16 {
         let cfg = PortConfig { nb_rxq: u16::from(p == 0), ..PortConfig::parse("generator:").unwrap() };
-        Port::open(p, &cfg, &pool).unwrap();
-        ip4_lookup::route_add(format!("198.18.{p}.0").parse().unwrap(), 24, p, Ip4LookupNext::Rewrite).unwrap();
-        ip4_rewrite::rewrite_add_port(p, [0x52, 0, 0, 0, 0, p as u8], p).unwrap();
+        let port = env.ports.open(p, &cfg, &pool).unwrap();
+        env.fib.route_add(format!("198.18.{p}.0").parse().unwrap(), 24, p, Ip4LookupNext::Rewrite).unwrap();
+        env.next_hops.add_port(p, [0x52, 0, 0, 0, 0, p as u8], &port).unwrap();
     }
     eth_config(&[EthConf { port: 0, nb_rxq: 1, nb_txq: 1 }, EthConf { port: 1, nb_rxq: 0, nb_txq: 1 }]).unwrap();
-    let mut g = Graph::create("bench", &GraphParam::new(["ethdev_rx-0-0"])).unwrap();
+    let mut g = Graph::create("bench", &env.param(["ethdev_rx-0-0"], TxQueues::default())).unwrap();
     for _ in 0..1000 {
         g.walk();
     }

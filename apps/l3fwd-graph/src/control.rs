@@ -31,11 +31,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use graph_core::task::{self, Receiver, Sender};
-use graph_core::{ClusterStats, Obj};
-use graph_nodes::ip4_lookup::{self, Ip4LookupNext};
-use graph_nodes::ip4_rewrite;
-use graph_nodes::pkt::PktSlice;
-use graph_nodes::port;
+use graph_core::ClusterStats;
+use graph_nodes::eth_config::StockEnv;
+use graph_nodes::ip4_lookup::{Fib, Ip4LookupNext};
+use graph_nodes::pkt::Pkt;
 use serde_json::json;
 
 /// A command for one lcore's own tasks.
@@ -47,18 +46,19 @@ pub enum LcoreCmd {
     Untap { node: String, id: u64 },
 }
 
-/// What the control tasks share: the lcores' command queues and the ports.
+/// What the control tasks share: the lcores' command queues and the
+/// router's tables (ports, FIB, next hops: the ones its graphs were given).
 pub struct Shared {
     pub lcores: Vec<Sender<LcoreCmd>>,
-    pub ports: Vec<u16>,
+    pub env: StockEnv,
     pub start: Instant,
     /// Captures in progress: node → (capture id, file).
     captures: Mutex<HashMap<String, (u64, String)>>,
 }
 
 impl Shared {
-    pub fn new(lcores: Vec<Sender<LcoreCmd>>, ports: Vec<u16>, start: Instant) -> Shared {
-        Shared { lcores, ports, start, captures: Mutex::new(HashMap::new()) }
+    pub fn new(lcores: Vec<Sender<LcoreCmd>>, env: StockEnv, start: Instant) -> Shared {
+        Shared { lcores, env, start, captures: Mutex::new(HashMap::new()) }
     }
 
     fn captures(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u64, String)>> {
@@ -101,7 +101,7 @@ impl LcoreTasks {
             task::spawn_local(load_writer());
         }
         if self.load_routes {
-            task::spawn_local(load_routes());
+            task::spawn_local(load_routes(self.shared.env.fib.clone()));
         }
     }
 }
@@ -117,21 +117,23 @@ async fn lcore_commands(mut cmds: Receiver<LcoreCmd>) {
     while let Some(cmd) = cmds.recv().await {
         match cmd {
             LcoreCmd::Tap { node, id, remaining, to } => {
-                let tap = move |objs: &[Obj]| {
-                    for i in 0..objs.len() {
+                let tap = move |pkts: &[Pkt]| {
+                    for m in pkts {
                         // Claim a slot; stop once the count is reached.
                         if remaining.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |r| r.checked_sub(1)).is_err() {
                             return;
                         }
-                        to.send(objs.mbuf_ref(i).data().to_vec());
+                        to.send(m.data().to_vec());
                     }
                 };
-                task::with_graph(|g| g.set_tap(&node, Some(Box::new(tap))));
+                // Every node of a router graph carries packets; a node of
+                // another object type is refused and gets no tap.
+                let _ = task::with_graph(|g| g.set_tap(&node, tap));
                 taps.insert(node, id);
             }
             // A later capture at the same node keeps its tap.
             LcoreCmd::Untap { node, id } if taps.get(&node) == Some(&id) => {
-                task::with_graph(|g| g.set_tap(&node, None));
+                task::with_graph(|g| g.clear_tap(&node));
                 taps.remove(&node);
             }
             LcoreCmd::Untap { .. } => {}
@@ -154,9 +156,11 @@ fn stats_json(stats: &mut ClusterStats, shared: &Shared) -> serde_json::Value {
         .map(|n| json!({"name": n.name, "calls": n.calls, "objs": n.objs, "cycles": n.cycles, "counters": n.counters}))
         .collect();
     let ports: Vec<_> = shared
+        .env
         .ports
-        .iter()
-        .filter_map(|&id| port::get(id).ok())
+        .list()
+        .into_iter()
+        .filter_map(|id| shared.env.ports.get(id).ok())
         .map(|p| {
             let c = p.stats();
             json!({"id": p.id(), "rx_packets": c.ipackets, "tx_packets": c.opackets, "rx_missed": c.imissed, "tx_errors": c.oerrors})
@@ -183,36 +187,37 @@ fn run_command(line: &str, stats: &mut ClusterStats, shared: &Arc<Shared>) -> Re
         ["route", "add", pfx, "port", p] => {
             let (a, l) = parse_prefix(pfx)?;
             let p: u16 = p.parse().map_err(|_| format!("port \"{p}\" is not a number"))?;
-            if !shared.ports.contains(&p) {
+            if shared.env.ports.get(p).is_err() {
                 return Err(format!("port {p} is not configured"));
             }
-            ip4_lookup::route_add(a, l, p, Ip4LookupNext::Rewrite).map_err(|e| e.to_string())?;
+            shared.env.fib.route_add(a, l, p, Ip4LookupNext::Rewrite).map_err(|e| e.to_string())?;
             Ok(format!("ok route {a}/{l} -> port {p}"))
         }
         ["route", "add", pfx, "via", nh] => {
             let (a, l) = parse_prefix(pfx)?;
             let nh: u16 = nh.parse().map_err(|_| format!("next hop \"{nh}\" is not a number"))?;
-            if ip4_rewrite::next_hop(nh).is_none() {
+            if shared.env.next_hops.get(nh).is_none() {
                 return Err(format!("no next hop {nh} (add it with neigh add)"));
             }
-            ip4_lookup::route_add(a, l, nh, Ip4LookupNext::Rewrite).map_err(|e| e.to_string())?;
+            shared.env.fib.route_add(a, l, nh, Ip4LookupNext::Rewrite).map_err(|e| e.to_string())?;
             Ok(format!("ok route {a}/{l} -> next hop {nh}"))
         }
         ["route", "del", pfx] => {
             let (a, l) = parse_prefix(pfx)?;
-            ip4_lookup::route_delete(a, l).map_err(|e| e.to_string())?;
+            shared.env.fib.route_delete(a, l).map_err(|e| e.to_string())?;
             Ok(format!("ok deleted {a}/{l}"))
         }
         ["neigh", "add", nh, p, mac] => {
             let nh: u16 = nh.parse().map_err(|_| format!("next hop \"{nh}\" is not a number"))?;
             let p: u16 = p.parse().map_err(|_| format!("port \"{p}\" is not a number"))?;
             let mac = graph_nodes::wire::parse_mac(mac).ok_or_else(|| format!("\"{mac}\" is not a MAC address"))?;
-            ip4_rewrite::rewrite_add_port(nh, mac, p).map_err(|e| e.to_string())?;
+            let port = shared.env.ports.get(p).map_err(|e| e.to_string())?;
+            shared.env.next_hops.add_port(nh, mac, &port).map_err(|e| e.to_string())?;
             Ok(format!("ok next hop {nh} -> port {p}"))
         }
         ["neigh", "del", nh] => {
             let nh: u16 = nh.parse().map_err(|_| format!("next hop \"{nh}\" is not a number"))?;
-            ip4_rewrite::rewrite_delete(nh);
+            shared.env.next_hops.delete(nh);
             Ok(format!("ok deleted next hop {nh}"))
         }
         ["stats"] => Ok(stats_json(stats, shared).to_string()),
@@ -380,7 +385,7 @@ async fn load_writer() {
     }
 }
 
-async fn load_routes() {
+async fn load_routes(fib: Fib) {
     let mut tick = task::interval(Duration::from_millis(10));
     let mut on = false;
     let a: Ipv4Addr = "203.0.113.0".parse().expect("address");
@@ -388,7 +393,7 @@ async fn load_routes() {
         tick.tick().await;
         on = !on;
         let _ =
-            if on { ip4_lookup::route_add(a, 24, 0, Ip4LookupNext::Rewrite) } else { ip4_lookup::route_delete(a, 24) };
+            if on { fib.route_add(a, 24, 0, Ip4LookupNext::Rewrite) } else { fib.route_delete(a, 24) };
     }
 }
 
@@ -397,7 +402,13 @@ mod tests {
     use super::*;
 
     fn shared(ports: &[u16]) -> Arc<Shared> {
-        Arc::new(Shared::new(Vec::new(), ports.to_vec(), Instant::now()))
+        let env = StockEnv { fib: Fib::new(16), ..StockEnv::default() };
+        let pool = graph_nodes::Mempool::new("ctl-test", &Default::default()).unwrap();
+        for &p in ports {
+            let cfg = graph_nodes::port::PortConfig::parse("generator:").unwrap();
+            env.ports.open(p, &cfg, &pool).unwrap();
+        }
+        Arc::new(Shared::new(Vec::new(), env, Instant::now()))
     }
 
     #[test]
@@ -406,9 +417,10 @@ mod tests {
         let (sh, mut st) = (shared(&[0, 1]), ClusterStats::for_graphs(&[]));
         let mut ask = |l: &str| command(l, &mut st, &sh);
         assert_eq!(ask("route add 192.0.2.0/24 port 1"), "ok route 192.0.2.0/24 -> port 1");
-        assert_eq!(ip4_lookup::route_lookup("192.0.2.7".parse().unwrap()), Some((Ip4LookupNext::Rewrite.edge(), 1)));
+        let fib = sh.env.fib.clone();
+        assert_eq!(fib.route_lookup("192.0.2.7".parse().unwrap()), Some((Ip4LookupNext::Rewrite.edge(), 1)));
         assert_eq!(ask("route del 192.0.2.0/24"), "ok deleted 192.0.2.0/24");
-        assert_eq!(ip4_lookup::route_lookup("192.0.2.7".parse().unwrap()), None);
+        assert_eq!(fib.route_lookup("192.0.2.7".parse().unwrap()), None);
         assert!(ask("route add 192.0.2.0/24 port one").contains("port \"one\" is not a number"));
         assert!(ask("route add 300.0.0.0/8 port 1").contains("\"300.0.0.0\" is not an IPv4 address"));
         assert!(ask("neigh add 7 1 zz:00:00:00:00:00").contains("not a MAC address"));
@@ -426,8 +438,7 @@ mod tests {
                 "route|neigh|add|del|via|port|stats|capture|stop|help|[0-9]{1,4}|[0-9./:a-fx]{0,24}|\\PC{0,8}", 0..7)
         ) {
             let _exec = task::LocalExecutor::new();
-            // No ports: whatever it parses, it cannot change the routes the
-            // other test reads.
+            // Its own FIB and no ports.
             let (sh, mut st) = (shared(&[]), ClusterStats::for_graphs(&[]));
             let line = words.join(" ");
             let r = command(&line, &mut st, &sh);

@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 
 use comfy_table::{presets, Cell, CellAlignment, Table};
 use graph_core::task::LcoreLoop;
-use graph_core::{format_table, ClusterNodeStats, ClusterStats, Graph, GraphParam};
-use graph_nodes::eth_config::{self, EthConf};
-use graph_nodes::ip4_lookup::{self, Ip4LookupNext};
-use graph_nodes::ip4_rewrite::{self, NextHop};
+use graph_core::{format_table, ClusterNodeStats, ClusterStats, Graph};
+use graph_nodes::eth_config::{self, EthConf, RxBurst, StockEnv, TxQueues};
+use graph_nodes::ip4_lookup::{Fib, Ip4LookupNext};
+use graph_nodes::ip4_rewrite::{NextHop, NextHops};
 use graph_nodes::lcore;
-use graph_nodes::port::{self, Port, PortConfig, PortCounters};
+use graph_nodes::port::{Port, PortConfig, PortCounters, Ports};
 use graph_nodes::{Mempool, PoolConfig};
 use serde::Serialize;
 
@@ -208,7 +208,7 @@ fn make_pool(plan: &Plan, name: &str, dpdk: bool) -> Result<Mempool, RunError> {
     Mempool::new(name, &cfg).map_err(|e| RunError::Setup(e.to_string()))
 }
 
-fn open_ports(plan: &Plan, dpdk: bool) -> Result<(Vec<Arc<Port>>, Vec<Mempool>), RunError> {
+fn open_ports(plan: &Plan, table: &Ports, dpdk: bool) -> Result<(Vec<Arc<Port>>, Vec<Mempool>), RunError> {
     let mut pools = Vec::new();
     let shared = if plan.per_port_pool {
         None
@@ -235,37 +235,38 @@ fn open_ports(plan: &Plan, dpdk: bool) -> Result<(Vec<Arc<Port>>, Vec<Mempool>),
             mac: pp.mac,
             mtu: pp.mtu,
         };
-        let port = Port::open(pp.id, &cfg, &pool).map_err(|e| RunError::Setup(format!("port {}: {e}", pp.id)))?;
+        let port = table.open(pp.id, &cfg, &pool).map_err(|e| RunError::Setup(format!("port {}: {e}", pp.id)))?;
         ports.push(port);
     }
     Ok((ports, pools))
 }
 
-fn configure_nodes(plan: &Plan, ports: &[Arc<Port>]) -> Result<Vec<Graph>, RunError> {
+/// Fills the router's tables from the plan and creates one graph per
+/// worker lcore, each given the tables and its own tx queue per port
+/// through its environment.
+fn configure_nodes(plan: &Plan, env: &StockEnv, ports: &[Arc<Port>]) -> Result<Vec<Graph>, RunError> {
     let setup = |e: &dyn std::fmt::Display| RunError::Setup(e.to_string());
-    ip4_lookup::init_fib(plan.tbl8_groups);
     eth_config::eth_config(
         &ports.iter().map(|p| EthConf { port: p.id(), nb_rxq: p.nb_rxq(), nb_txq: p.nb_txq() }).collect::<Vec<_>>(),
     )
     .map_err(|e| setup(&e))?;
     for h in &plan.hops {
         let p = ports.iter().find(|p| p.id() == h.port).expect("validated");
-        ip4_rewrite::rewrite_add(h.id, NextHop { dst_mac: h.mac, src_mac: p.mac(), port: h.port, mtu: p.mtu() })
+        env.next_hops
+            .add(h.id, NextHop { dst_mac: h.mac, src_mac: p.mac(), port: h.port, mtu: p.mtu() })
             .map_err(|e| setup(&e))?;
     }
     for r in &plan.routes {
-        ip4_lookup::route_add(r.prefix, r.depth, r.next_hop, Ip4LookupNext::Rewrite)
+        env.fib
+            .route_add(r.prefix, r.depth, r.next_hop, Ip4LookupNext::Rewrite)
             .map_err(|e| RunError::Setup(format!("route {}/{}: {e}", r.prefix, r.depth)))?;
     }
-    eth_config::set_rx_burst(plan.burst);
     let mut graphs = Vec::new();
     for (i, l) in plan.lcores.iter().enumerate() {
         let name = format!("worker_{}", l.id);
-        for p in ports {
-            eth_config::set_tx_queue(&name, p.id(), i as u16);
-        }
+        let txq = TxQueues(ports.iter().map(|p| (p.id(), i as u16)).collect());
         let patterns: Vec<String> = l.rx.iter().map(|(p, q)| format!("ethdev_rx-{p}-{q}")).collect();
-        let g = Graph::create(&name, &GraphParam::new(patterns))
+        let g = Graph::create(&name, &env.param(patterns, txq))
             .map_err(|e| RunError::Setup(format!("graph {name}: {e}")))?;
         graphs.push(g);
     }
@@ -343,7 +344,13 @@ pub fn run(plan: &Plan, quiet: bool, dpdk: bool) -> Result<Outcome, RunError> {
         signal_hook::flag::register(sig, stop_signal.clone())
             .map_err(|e| RunError::Runtime(format!("signal handler: {e}")))?;
     }
-    let (ports, pools) = open_ports(plan, dpdk)?;
+    let env = StockEnv {
+        ports: Ports::new(),
+        fib: Fib::new(plan.tbl8_groups),
+        next_hops: NextHops::new(),
+        rx_burst: RxBurst(plan.burst),
+    };
+    let (ports, pools) = open_ports(plan, &env.ports, dpdk)?;
     let result = (|| {
         let polled = |p: &Arc<Port>| plan.lcores.iter().any(|l| l.rx.iter().any(|(id, _)| *id == p.id()));
         if plan.exit_on_eof && !ports.iter().any(|p| p.has_finite_rx() && polled(p)) {
@@ -352,7 +359,7 @@ pub fn run(plan: &Plan, quiet: bool, dpdk: bool) -> Result<Outcome, RunError> {
                     .into(),
             ));
         }
-        let graphs = configure_nodes(plan, &ports)?;
+        let graphs = configure_nodes(plan, &env, &ports)?;
         let mut cluster = ClusterStats::new(&["worker_*"]).map_err(|e| RunError::Runtime(e.to_string()))?;
         let stop = Arc::new(AtomicBool::new(false));
         let start = Instant::now();
@@ -368,7 +375,7 @@ pub fn run(plan: &Plan, quiet: bool, dpdk: bool) -> Result<Outcome, RunError> {
             cmd_tx.push(tx);
             cmd_rx.push(rx);
         }
-        let shared = Arc::new(control::Shared::new(cmd_tx, ports.iter().map(|p| p.id()).collect(), start));
+        let shared = Arc::new(control::Shared::new(cmd_tx, env.clone(), start));
         let mut listener = match &plan.control_socket {
             Some(path) => {
                 // A stale socket from an earlier run is replaced; anything
@@ -475,7 +482,7 @@ pub fn run(plan: &Plan, quiet: bool, dpdk: bool) -> Result<Outcome, RunError> {
         Ok(Outcome { report, failures })
     })();
     for p in &ports {
-        let _ = port::close(p.id());
+        let _ = env.ports.close(p.id());
     }
     drop(ports);
     result.map(|mut o| {

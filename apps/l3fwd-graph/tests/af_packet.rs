@@ -7,10 +7,9 @@ use std::os::fd::AsRawFd;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use graph_core::Obj;
-use graph_nodes::mbuf::Mbuf;
+use graph_core::Objs;
 use graph_nodes::mempool::free_bulk;
-use graph_nodes::port::{self, Port, PortConfig};
+use graph_nodes::port::{Port, PortConfig};
 use graph_nodes::wire::{checksum, Udp4};
 use graph_nodes::{Mempool, PoolConfig};
 
@@ -103,21 +102,19 @@ fn forwards_real_frames_between_namespaces() {
             .unwrap();
         let mut rx = p.take_rx_queue(0).unwrap();
         let mut got = Vec::new();
-        let mut buf = [Obj::NULL; 64];
         let t0 = Instant::now();
         while got.len() < 500 && t0.elapsed() < Duration::from_secs(6) {
-            let n = rx.rx_burst(&mut buf);
-            for &o in &buf[..n] {
-                // SAFETY: received here.
-                let d = unsafe { Mbuf::from_obj(o) }.data().to_vec();
+            let mut buf = Vec::new();
+            rx.rx_burst_vec(&mut buf, 64);
+            for m in &buf {
+                let d = m.data().to_vec();
                 if d.len() >= 36 && d[12..14] == [8, 0] {
                     got.push(d);
                 }
             }
-            free_bulk(&buf[..n]);
+            free_bulk(Objs::from_vec(&mut buf));
         }
         drop(rx);
-        port::close(91).unwrap();
         got
     });
 
@@ -143,15 +140,13 @@ fn forwards_real_frames_between_namespaces() {
             .unwrap();
         let mut tx = p.take_tx_queue(0).unwrap();
         for f in &to_send {
-            let o = pool.alloc().unwrap();
-            // SAFETY: a fresh buffer owned here.
-            unsafe { Mbuf::from_obj(o) }.set_data(f);
-            while tx.tx_burst(&[o]) == 0 {
+            let mut m = vec![pool.alloc().unwrap()];
+            m[0].set_data(f);
+            while tx.tx_burst_vec(&mut m) == 0 {
                 std::thread::yield_now();
             }
         }
         drop(tx);
-        port::close(90).unwrap();
     })
     .join()
     .unwrap();

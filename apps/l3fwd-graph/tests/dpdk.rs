@@ -312,22 +312,19 @@ fn net_af_packet_over_veth() {
             .unwrap();
         let mut rx = p.take_rx_queue(0).unwrap();
         let mut got = 0;
-        let mut buf = [graph_core::Obj::NULL; 64];
         let t0 = std::time::Instant::now();
         while got < 300 && t0.elapsed() < std::time::Duration::from_secs(8) {
-            let n = rx.rx_burst(&mut buf);
-            for &o in &buf[..n] {
-                // SAFETY: received here.
-                let m = unsafe { graph_nodes::Mbuf::from_obj(o) };
+            let mut buf = Vec::new();
+            rx.rx_burst_vec(&mut buf, 64);
+            for m in &buf {
                 let f = m.data();
                 if f.len() >= 34 && f[12..14] == [8, 0] && f[22] == 63 && checksum(&f[14..34]) == 0 {
                     got += 1;
                 }
             }
-            graph_nodes::mempool::free_bulk(&buf[..n]);
+            graph_nodes::mempool::free_bulk(graph_core::Objs::from_vec(&mut buf));
         }
         drop(rx);
-        graph_nodes::port::close(201).unwrap();
         got
     });
     std::thread::sleep(std::time::Duration::from_millis(2500));
@@ -343,14 +340,12 @@ fn net_af_packet_over_veth() {
             .unwrap();
         let mut tx = p.take_tx_queue(0).unwrap();
         for f in &input {
-            let o = pool.alloc().unwrap();
-            // SAFETY: a fresh buffer owned here.
-            unsafe { graph_nodes::Mbuf::from_obj(o) }.set_data(f);
-            while tx.tx_burst(&[o]) == 0 {}
+            let mut m = vec![pool.alloc().unwrap()];
+            m[0].set_data(f);
+            while tx.tx_burst_vec(&mut m) == 0 {}
             std::thread::sleep(std::time::Duration::from_micros(100));
         }
         drop(tx);
-        graph_nodes::port::close(200).unwrap();
     })
     .join()
     .unwrap();

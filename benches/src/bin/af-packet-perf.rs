@@ -12,9 +12,9 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use graph_core::Obj;
-use graph_nodes::mbuf::Mbuf;
+use graph_core::Objs;
 use graph_nodes::mempool::free_bulk;
+use graph_nodes::pkt::Pkt;
 use graph_nodes::port::{Port, PortConfig};
 use graph_nodes::wire::Udp4;
 use graph_nodes::{lcore, Mempool, PoolConfig};
@@ -51,7 +51,7 @@ fn main() -> ExitCode {
     let frame = Udp4::default().build();
     let end = Duration::from_secs_f64(secs);
     let mut frames = 0u64;
-    let mut buf = [Obj::NULL; 32];
+    let mut buf: Vec<Pkt> = Vec::with_capacity(32);
     let t0 = Instant::now();
     let mut per_sec: Vec<u64> = Vec::new();
     let mut tick = |frames: u64| {
@@ -63,24 +63,23 @@ fn main() -> ExitCode {
     if mode == "tx" {
         let mut q = port.take_tx_queue(0).expect("tx queue");
         while t0.elapsed() < end {
-            if pool.alloc_bulk(&mut buf).is_err() {
+            let Ok(mut fresh) = pool.alloc_bulk(32) else {
                 continue;
+            };
+            for m in fresh.iter_mut() {
+                m.set_data(&frame);
             }
-            for &o in &buf {
-                // SAFETY: fresh buffers owned here.
-                unsafe { Mbuf::from_obj(o) }.set_data(&frame);
-            }
-            let n = q.tx_burst(&buf);
-            free_bulk(&buf[n..]);
+            let n = q.tx_burst_vec(&mut fresh);
+            free_bulk(Objs::from_vec(&mut fresh));
             frames += n as u64;
             tick(frames);
         }
     } else {
         let mut q = port.take_rx_queue(0).expect("rx queue");
         while t0.elapsed() < end {
-            let n = q.rx_burst(&mut buf);
+            let n = q.rx_burst_vec(&mut buf, 32);
             frames += n as u64;
-            free_bulk(&buf[..n]);
+            free_bulk(Objs::from_vec(&mut buf));
             tick(frames);
         }
     }
