@@ -15,7 +15,7 @@ use crate::eth_config::RxBurst;
 use crate::mbuf::{ol_flags, ptype};
 use crate::pkt::Pkt;
 use crate::port::{Ports, RxQueue};
-use crate::wire::{be16, ethertype, ETH_HLEN, VLAN_HLEN};
+use crate::wire::{ethertype, EthernetFrame, VlanTag, ETH_HLEN, VLAN_HLEN};
 
 /// Per-clone context: the queue it polls.
 pub struct EthdevRxCtx {
@@ -49,34 +49,31 @@ fn init(info: &NodeInfo<'_>) -> Result<EthdevRxCtx, InitError> {
 /// Sets `packet_type` from the headers, stripping one VLAN tag.
 #[inline(always)]
 pub fn parse(m: &mut Pkt) {
-    let d = m.data();
-    if d.len() < ETH_HLEN {
+    let Ok(eth) = EthernetFrame::new_checked(m.data()) else {
         m.set_packet_type(0);
         return;
-    }
-    let mut et = be16(d, 12);
+    };
+    let mut et = eth.ethertype();
     if et == ethertype::VLAN || et == ethertype::QINQ {
-        if d.len() < ETH_HLEN + VLAN_HLEN {
+        let Ok(tag) = VlanTag::new_checked(eth.payload()) else {
             m.set_packet_type(ptype::L2_ETHER_VLAN);
             return;
-        }
-        let inner = be16(d, 16);
+        };
+        let (tci, inner) = (tag.tci(), tag.inner_ethertype());
         if inner == ethertype::VLAN || inner == ethertype::QINQ {
             // Two tags: not supported (no VLAN configuration yet).
             m.set_packet_type(ptype::L2_ETHER_QINQ);
             return;
         }
-        let tci = be16(d, 14);
-        let dm = m.data_mut();
-        dm.copy_within(0..12, VLAN_HLEN);
+        // Strip: the addresses move up over the tag.
+        m.data_mut().copy_within(0..12, VLAN_HLEN);
         m.adj(VLAN_HLEN as u16);
         m.set_vlan_tci(tci);
         m.set_ol_flags(m.ol_flags() | ol_flags::RX_VLAN | ol_flags::RX_VLAN_STRIPPED);
         et = inner;
     }
-    let d = m.data();
     let p = match et {
-        ethertype::IPV4 => match d.get(ETH_HLEN) {
+        ethertype::IPV4 => match m.data().get(ETH_HLEN) {
             Some(v) if v & 0x0f == 5 => ptype::L2_ETHER | ptype::L3_IPV4,
             Some(_) => ptype::L2_ETHER | ptype::L3_IPV4_EXT,
             None => ptype::L2_ETHER,

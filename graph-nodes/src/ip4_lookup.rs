@@ -2,7 +2,8 @@
 //! destination.
 //!
 //! Uses: the IPv4 header after a 14-byte Ethernet header (ethdev_rx strips
-//! a VLAN tag). Sets: `meta.nh` (next hop), `meta.ttl` and `meta.cksum`
+//! a VLAN tag), parsed through [`Ipv4Packet`]. Sets: `meta.nh` (next hop), `meta.ttl`, `meta.cksum_le` and
+//! `meta.total_len`
 //! (the header's TTL and checksum, for ip4_rewrite). Next:
 //! [`Ip4LookupNext`] — the route's edge (`ip4_rewrite`) or `pkt_drop`.
 //!
@@ -18,7 +19,7 @@ use graph_core::{names, node, Ctx, InitError, NodeInfo, Objs};
 use crate::lpm::{Lpm, LpmError};
 use crate::mbuf::NodeMeta;
 use crate::pkt::{self, Pkt};
-use crate::wire::{be16, be32, ETH_HLEN, IPV4_HLEN};
+use crate::wire::{EthernetFrame, Ipv4Packet, WireError};
 
 names! {
     /// Edges of `ip4_lookup` (DPDK's order).
@@ -116,64 +117,39 @@ fn init(info: &NodeInfo<'_>) -> Result<Ip4LookupCtx, InitError> {
     Ok(Ip4LookupCtx { lpm: info.env::<Fib>()?.0.clone() })
 }
 
-/// One's-complement sum of an IPv4 header is all ones (checksum valid).
-#[inline(always)]
-fn header_ok(h: &[u8]) -> bool {
-    let mut sum = 0u64;
-    let mut words = h.chunks_exact(4);
-    for w in &mut words {
-        sum += u64::from(u32::from_be_bytes([w[0], w[1], w[2], w[3]]));
+impl From<WireError> for Ip4Drop {
+    #[inline(always)]
+    fn from(e: WireError) -> Ip4Drop {
+        match e {
+            WireError::Truncated => Ip4Drop::Runt,
+            WireError::BadVersion => Ip4Drop::BadVersion,
+            WireError::BadIhl => Ip4Drop::BadIhl,
+            WireError::HdrTruncated => Ip4Drop::HdrTruncated,
+            WireError::BadTotalLen => Ip4Drop::BadTotalLen,
+        }
     }
-    // IHL is whole 32-bit words, so nothing remains.
-    sum = (sum & 0xffff_ffff) + (sum >> 32);
-    sum = (sum & 0xffff) + (sum >> 16);
-    sum = (sum & 0xffff) + (sum >> 16);
-    sum = (sum & 0xffff) + (sum >> 16);
-    sum == 0xffff
 }
 
 /// RFC 1812 §5.2.2 checks; the destination address if they pass.
 #[inline(always)]
 fn check(m: &mut Pkt) -> Result<u32, Ip4Drop> {
-    let d = m.data();
-    // §5.2.2 (1): the frame holds at least a minimal IPv4 header.
-    if d.len() < ETH_HLEN + IPV4_HLEN {
-        return Err(Ip4Drop::Runt);
-    }
-    let h = &d[ETH_HLEN..];
-    let vihl = h[0];
-    // (4): version 4.
-    if vihl >> 4 != 4 {
-        return Err(Ip4Drop::BadVersion);
-    }
-    // (5): IHL at least 5 words...
-    let hl = usize::from(vihl & 0x0f) * 4;
-    if hl < IPV4_HLEN {
-        return Err(Ip4Drop::BadIhl);
-    }
-    // ...and the header inside the frame.
-    if hl > h.len() {
-        return Err(Ip4Drop::HdrTruncated);
-    }
-    // (3) and (6): total length covers the header and fits the frame.
-    let total = usize::from(be16(h, 2));
-    if total < hl || total > h.len() {
-        return Err(Ip4Drop::BadTotalLen);
-    }
+    let eth = EthernetFrame::new_checked(m.data()).map_err(|_| Ip4Drop::Runt)?;
+    // §5.2.2 (1), (3)-(6): a usable header inside the frame.
+    let ip = Ipv4Packet::new_checked(eth.payload())?;
     // (2): header checksum.
-    if !header_ok(&h[..hl]) {
+    if !ip.verify_checksum() {
         return Err(Ip4Drop::BadChecksum);
     }
     // §5.3.1: a packet that would leave with TTL 0 is not forwarded.
-    let ttl = h[8];
+    let ttl = ip.ttl();
     if ttl <= 1 {
         return Err(Ip4Drop::TtlExpired);
     }
     // §5.3.4: link-layer broadcasts and multicasts are not forwarded.
-    if d[0] & 1 != 0 {
+    if eth.dst_is_group() {
         return Err(Ip4Drop::L2Broadcast);
     }
-    let (src, dst) = (be32(h, 12), be32(h, 16));
+    let (src, dst) = (ip.src_addr(), ip.dst_addr());
     // §5.3.5.1: limited broadcasts are not forwarded.
     if dst == u32::MAX {
         return Err(Ip4Drop::IpBroadcast);
@@ -183,8 +159,8 @@ fn check(m: &mut Pkt) -> Result<u32, Ip4Drop> {
     if matches!(net(src), 0 | 127 | 224..) || matches!(net(dst), 0 | 127) {
         return Err(Ip4Drop::Martian);
     }
-    let cksum_le = u16::from_le_bytes([h[10], h[11]]);
-    *m.meta_mut() = NodeMeta { nh: 0, ttl, rsvd: 0, cksum_le, total_len: total as u16 };
+    let meta = NodeMeta { nh: 0, ttl, rsvd: 0, cksum_le: ip.checksum_le(), total_len: ip.total_len() };
+    *m.meta_mut() = meta;
     Ok(dst)
 }
 

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use crate::pkt::{self, Pkt};
 use crate::port::{Port, PortError, PortId};
-use crate::wire::ETH_HLEN;
+use crate::wire::{EthernetFrame, Ipv4Packet, ETH_HLEN, IPV4_HLEN};
 
 names! {
     /// Fixed edges of `ip4_rewrite` (the `ethdev_tx-<port>` edges follow).
@@ -178,26 +178,7 @@ fn init(info: &NodeInfo<'_>) -> Result<Ip4RewriteCtx, InitError> {
     Ok(Ip4RewriteCtx { table: info.env::<NextHops>()?.clone(), port_edge, source: None, local })
 }
 
-/// RFC 1624 eqn. 3: the checksum after one 16-bit word of the header
-/// changes from `old` to `new`: `HC' = ~(~HC + ~m + m')`.
-#[inline(always)]
-pub fn cksum_update(hc: u16, old: u16, new: u16) -> u16 {
-    let mut sum = u32::from(!hc) + u32::from(!old) + u32::from(new);
-    sum = (sum & 0xffff) + (sum >> 16);
-    sum = (sum & 0xffff) + (sum >> 16);
-    !(sum as u16)
-}
-
-/// [`cksum_update`] for a TTL decrement, on the checksum as it sits in
-/// memory read in little-endian order (one's-complement sums do not depend
-/// on byte order, RFC 1071 §2(B)): the TTL is that word's low byte there,
-/// so `~m + m'` is the constant 0xfffe whatever the TTL and protocol, and
-/// one add and one fold suffice, with no byte swap.
-#[inline(always)]
-pub fn cksum_ttl_dec_le(hc_le: u16) -> u16 {
-    let sum = u32::from(!hc_le) + 0xfffe;
-    !((sum & 0xffff) + (sum >> 16)) as u16
-}
+pub use crate::wire::{cksum_ttl_dec_le, cksum_update};
 
 /// Rewrites one packet for its next hop; its tx edge, or why it is dropped.
 #[inline(always)]
@@ -220,11 +201,12 @@ fn rewrite(m: &mut Pkt, hops: &[Local; 1 << 16]) -> Result<u16, Ip4RewriteDrop> 
     if meta.total_len > hop.mtu {
         return Err(Ip4RewriteDrop::MtuExceeded);
     }
-    let (eth, ip) = m.data_mut().get_mut(..ETH_HLEN + 20).ok_or(Ip4RewriteDrop::BadHeader)?.split_at_mut(12);
-    let h = &mut ip[2..];
-    h[8] = meta.ttl - 1;
-    h[10..12].copy_from_slice(&cksum_ttl_dec_le(meta.cksum_le).to_le_bytes());
-    eth.copy_from_slice(&hop.macs);
+    let hdrs = m.data_mut().get_mut(..ETH_HLEN + IPV4_HLEN).ok_or(Ip4RewriteDrop::BadHeader)?;
+    let mut eth = EthernetFrame::new_checked(hdrs).map_err(|_| Ip4RewriteDrop::BadHeader)?;
+    eth.set_addrs(&hop.macs);
+    let mut ip = Ipv4Packet::new_minimal(eth.payload_mut()).map_err(|_| Ip4RewriteDrop::BadHeader)?;
+    ip.set_ttl(meta.ttl - 1);
+    ip.set_checksum_le(cksum_ttl_dec_le(meta.cksum_le));
     Ok(hop.edge)
 }
 

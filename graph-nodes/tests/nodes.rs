@@ -283,3 +283,55 @@ fn a_port_that_goes_down_counts_and_leaks_nothing() {
     assert_eq!(r.recv(1).len(), 50);
     assert_eq!(r.pool.in_use(), 0);
 }
+
+/// Two routers in one process, each graph given its own FIB, next-hop
+/// table and ports through its environment (two VRFs): the same frame
+/// leaves by a different port in each, while both forward concurrently.
+#[test]
+fn two_routers_with_different_fibs_in_one_process() {
+    let frame = udp([198, 18, 0, 7]).build();
+    let mut a = Rig::new(1, 1500, 1024);
+    let mut b = Rig::new(1, 1500, 1024);
+    b.env.fib.route_delete("198.18.0.0".parse().unwrap(), 24).unwrap();
+    b.env.fib.route_add("198.18.0.0".parse().unwrap(), 24, 1, Ip4LookupNext::Rewrite).unwrap();
+    let (mac_a0, mac_b1) = (a.ports[0].mac(), b.ports[1].mac());
+    let frames = vec![frame.clone(); 100];
+    let fa = frames.clone();
+    let ta = std::thread::spawn(move || {
+        a.send(0, &fa);
+        a.run();
+        (a.recv(0), a.recv(1), a.pool.in_use())
+    });
+    b.send(0, &frames);
+    b.run();
+    let (b0, b1) = (b.recv(0), b.recv(1));
+    let (a0, a1, a_in_use) = ta.join().unwrap();
+    assert_eq!(a0, vec![forwarded(&frame, 0, mac_a0); 100], "router A routes 198.18.0.0/24 to port 0");
+    assert!(a1.is_empty());
+    assert!(b0.is_empty());
+    assert_eq!(b1, vec![forwarded(&frame, 1, mac_b1); 100], "router B routes it to port 1");
+    assert_eq!((a_in_use, b.pool.in_use()), (0, 0));
+}
+
+// A user node of opaque objects cannot feed packets into the stock nodes:
+// the graph is refused at creation, naming both nodes and both types.
+fn forge(ctx: &mut graph_core::Ctx<'_>, _: &mut (), _objs: graph_core::Objs<'_>) -> usize {
+    ctx.enqueue_x1(0, graph_core::Obj::from_addr(0x1000_0000_0040));
+    1
+}
+graph_core::node! {
+    static FORGE = {
+        name: "forge_into_lookup",
+        flags: graph_core::NodeFlags::SOURCE,
+        process: forge,
+        next: &["ip4_lookup"],
+    };
+}
+
+#[test]
+fn forged_handles_cannot_reach_packet_nodes() {
+    let r = Rig::new(1, 1500, 64);
+    let err = graph_core::Graph::create("forge", &r.env.param(["forge_into_lookup"], Default::default())).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("forge_into_lookup") && msg.contains("ip4_lookup") && msg.contains("Pkt"), "{msg}");
+}

@@ -1,6 +1,11 @@
-//! Wire formats: Ethernet, VLAN, IPv4, IPv6, ARP, UDP. Zero-copy field
-//! access in the style of smoltcp (byte ranges, one-line getters) plus the
-//! frame builders used by the generator and the tests.
+//! Wire formats: Ethernet, VLAN, IPv4, IPv6, ARP, UDP. Checked zero-copy
+//! views in the style of smoltcp ([`view`]: `EthernetFrame`, `VlanTag`,
+//! `Ipv4Packet`, `UdpPacket`), which the nodes parse with; checksum
+//! helpers; and the frame builders used by the generator and the tests.
+
+pub mod view;
+
+pub use view::{EthernetFrame, Ipv4Packet, UdpPacket, VlanTag, WireError};
 
 /// Ethernet header length.
 pub const ETH_HLEN: usize = 14;
@@ -56,6 +61,27 @@ pub mod ipv4 {
     pub const SRC: usize = 12;
     /// Destination address (4 bytes).
     pub const DST: usize = 16;
+}
+
+/// RFC 1624 eqn. 3: the checksum after one 16-bit word of the header
+/// changes from `old` to `new`: `HC' = ~(~HC + ~m + m')`.
+#[inline(always)]
+pub fn cksum_update(hc: u16, old: u16, new: u16) -> u16 {
+    let mut sum = u32::from(!hc) + u32::from(!old) + u32::from(new);
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    !(sum as u16)
+}
+
+/// [`cksum_update`] for a TTL decrement, on the checksum as it sits in
+/// memory read in little-endian order (one's-complement sums do not depend
+/// on byte order, RFC 1071 §2(B)): the TTL is that word's low byte there,
+/// so `~m + m'` is the constant 0xfffe whatever the TTL and protocol, and
+/// one add and one fold suffice, with no byte swap.
+#[inline(always)]
+pub fn cksum_ttl_dec_le(hc_le: u16) -> u16 {
+    let sum = u32::from(!hc_le) + 0xfffe;
+    !((sum & 0xffff) + (sum >> 16)) as u16
 }
 
 /// Reads a big-endian u16 at `at` (caller checked the length).

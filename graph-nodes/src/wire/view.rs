@@ -1,0 +1,610 @@
+//! Checked zero-copy views of headers, in the style of smoltcp: a view
+//! wraps a byte buffer (`&[u8]`, `&mut [u8]`, or anything `AsRef<[u8]>`),
+//! `new_checked` validates the lengths (and for IPv4 the fields that make a
+//! header usable) once and returns the reason when it cannot, and getters
+//! and setters then read and write fields by name at fixed offsets. Nothing
+//! is copied: a view compiles to the loads and stores of hand-written
+//! indexing, with the bounds checks folded into the constructor's.
+
+use core::fmt;
+
+use super::{ETH_HLEN, IPV4_HLEN, UDP_HLEN, VLAN_HLEN};
+
+/// Why a buffer is not a valid header of the kind asked for. Each variant
+/// is a drop reason of the node that parses it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WireError {
+    /// Shorter than the fixed header.
+    Truncated,
+    /// IPv4: version field is not 4.
+    BadVersion,
+    /// IPv4: IHL below 5 words.
+    BadIhl,
+    /// IPv4: the header (IHL) extends past the buffer.
+    HdrTruncated,
+    /// IPv4: total length below the header length or past the buffer.
+    BadTotalLen,
+}
+
+impl fmt::Display for WireError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            WireError::Truncated => "shorter than the header",
+            WireError::BadVersion => "IP version is not 4",
+            WireError::BadIhl => "IHL below 5",
+            WireError::HdrTruncated => "header longer than the packet",
+            WireError::BadTotalLen => "total length inconsistent with the packet",
+        })
+    }
+}
+
+impl std::error::Error for WireError {}
+
+#[inline(always)]
+fn rd16(b: &[u8], at: usize) -> u16 {
+    u16::from_be_bytes([b[at], b[at + 1]])
+}
+
+#[inline(always)]
+fn rd32(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+#[inline(always)]
+fn wr16(b: &mut [u8], at: usize, v: u16) {
+    b[at..at + 2].copy_from_slice(&v.to_be_bytes());
+}
+
+#[inline(always)]
+fn mac(b: &[u8], at: usize) -> [u8; 6] {
+    [b[at], b[at + 1], b[at + 2], b[at + 3], b[at + 4], b[at + 5]]
+}
+
+/// An Ethernet II frame (no FCS).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EthernetFrame<T> {
+    buffer: T,
+}
+
+impl<T: AsRef<[u8]>> EthernetFrame<T> {
+    /// Field offsets.
+    const DST: usize = 0;
+    const SRC: usize = 6;
+    const TYPE: usize = 12;
+
+    /// The frame, if `buffer` holds at least the 14-byte header.
+    #[inline(always)]
+    pub fn new_checked(buffer: T) -> Result<Self, WireError> {
+        if buffer.as_ref().len() < ETH_HLEN {
+            return Err(WireError::Truncated);
+        }
+        Ok(EthernetFrame { buffer })
+    }
+
+    /// The buffer back.
+    pub fn into_inner(self) -> T {
+        self.buffer
+    }
+
+    /// Destination MAC.
+    #[inline(always)]
+    pub fn dst_addr(&self) -> [u8; 6] {
+        mac(self.buffer.as_ref(), Self::DST)
+    }
+
+    /// Source MAC.
+    #[inline(always)]
+    pub fn src_addr(&self) -> [u8; 6] {
+        mac(self.buffer.as_ref(), Self::SRC)
+    }
+
+    /// Whether the destination is a group (multicast or broadcast) address.
+    #[inline(always)]
+    pub fn dst_is_group(&self) -> bool {
+        self.buffer.as_ref()[Self::DST] & 1 != 0
+    }
+
+    /// EtherType (or, after a VLAN tag, the TPID).
+    #[inline(always)]
+    pub fn ethertype(&self) -> u16 {
+        rd16(self.buffer.as_ref(), Self::TYPE)
+    }
+
+    /// What follows the header.
+    #[inline(always)]
+    pub fn payload(&self) -> &[u8] {
+        &self.buffer.as_ref()[ETH_HLEN..]
+    }
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> EthernetFrame<T> {
+    /// Sets the destination MAC.
+    #[inline(always)]
+    pub fn set_dst_addr(&mut self, a: [u8; 6]) {
+        self.buffer.as_mut()[Self::DST..Self::DST + 6].copy_from_slice(&a);
+    }
+
+    /// Sets the source MAC.
+    #[inline(always)]
+    pub fn set_src_addr(&mut self, a: [u8; 6]) {
+        self.buffer.as_mut()[Self::SRC..Self::SRC + 6].copy_from_slice(&a);
+    }
+
+    /// Both addresses at once, destination then source (12 bytes, one
+    /// store where the target allows it).
+    #[inline(always)]
+    pub fn set_addrs(&mut self, dst_src: &[u8; 12]) {
+        self.buffer.as_mut()[..12].copy_from_slice(dst_src);
+    }
+
+    /// Sets the EtherType.
+    #[inline(always)]
+    pub fn set_ethertype(&mut self, t: u16) {
+        wr16(self.buffer.as_mut(), Self::TYPE, t);
+    }
+
+    /// What follows the header, writable.
+    #[inline(always)]
+    pub fn payload_mut(&mut self) -> &mut [u8] {
+        &mut self.buffer.as_mut()[ETH_HLEN..]
+    }
+}
+
+/// An 802.1Q tag as it follows the Ethernet addresses' TPID: TCI, then the
+/// inner EtherType.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VlanTag<T> {
+    buffer: T,
+}
+
+impl<T: AsRef<[u8]>> VlanTag<T> {
+    /// The tag, if `buffer` holds its 4 bytes.
+    #[inline(always)]
+    pub fn new_checked(buffer: T) -> Result<Self, WireError> {
+        if buffer.as_ref().len() < VLAN_HLEN {
+            return Err(WireError::Truncated);
+        }
+        Ok(VlanTag { buffer })
+    }
+
+    /// Tag control information (PCP, DEI, VID).
+    #[inline(always)]
+    pub fn tci(&self) -> u16 {
+        rd16(self.buffer.as_ref(), 0)
+    }
+
+    /// VLAN id (the low 12 bits of the TCI).
+    #[inline(always)]
+    pub fn vid(&self) -> u16 {
+        self.tci() & 0x0fff
+    }
+
+    /// The EtherType of what the tag carries.
+    #[inline(always)]
+    pub fn inner_ethertype(&self) -> u16 {
+        rd16(self.buffer.as_ref(), 2)
+    }
+}
+
+/// An IPv4 packet: the header (options included) and what follows, up to
+/// the end of the buffer (link padding may follow `total_len`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ipv4Packet<T> {
+    buffer: T,
+}
+
+/// IPv4 field offsets.
+mod ip4f {
+    pub const VER_IHL: usize = 0;
+    pub const TOTAL_LEN: usize = 2;
+    pub const IDENT: usize = 4;
+    pub const FRAG: usize = 6;
+    pub const TTL: usize = 8;
+    pub const PROTO: usize = 9;
+    pub const CSUM: usize = 10;
+    pub const SRC: usize = 12;
+    pub const DST: usize = 16;
+}
+
+impl<T: AsRef<[u8]>> Ipv4Packet<T> {
+    /// The packet, if `buffer` holds a usable IPv4 header (RFC 1812
+    /// §5.2.2 (1), (3)-(6)): at least 20 bytes, version 4, IHL of at least
+    /// 5 words and inside the buffer, total length covering the header and
+    /// inside the buffer. The checksum is not verified
+    /// ([`verify_checksum`](Self::verify_checksum)).
+    #[inline(always)]
+    pub fn new_checked(buffer: T) -> Result<Self, WireError> {
+        let b = buffer.as_ref();
+        if b.len() < IPV4_HLEN {
+            return Err(WireError::Truncated);
+        }
+        let vihl = b[ip4f::VER_IHL];
+        if vihl >> 4 != 4 {
+            return Err(WireError::BadVersion);
+        }
+        let hl = usize::from(vihl & 0x0f) * 4;
+        if hl < IPV4_HLEN {
+            return Err(WireError::BadIhl);
+        }
+        if hl > b.len() {
+            return Err(WireError::HdrTruncated);
+        }
+        let total = usize::from(rd16(b, ip4f::TOTAL_LEN));
+        if total < hl || total > b.len() {
+            return Err(WireError::BadTotalLen);
+        }
+        Ok(Ipv4Packet { buffer })
+    }
+
+    /// A view that checks only the 20-byte minimal header's presence (for
+    /// building a header in place, or a node that trusts an earlier one's
+    /// checks).
+    #[inline(always)]
+    pub fn new_minimal(buffer: T) -> Result<Self, WireError> {
+        if buffer.as_ref().len() < IPV4_HLEN {
+            return Err(WireError::Truncated);
+        }
+        Ok(Ipv4Packet { buffer })
+    }
+
+    /// The buffer back.
+    pub fn into_inner(self) -> T {
+        self.buffer
+    }
+
+    /// Version (4).
+    #[inline(always)]
+    pub fn version(&self) -> u8 {
+        self.buffer.as_ref()[ip4f::VER_IHL] >> 4
+    }
+
+    /// Header length in bytes (IHL × 4).
+    #[inline(always)]
+    pub fn header_len(&self) -> usize {
+        usize::from(self.buffer.as_ref()[ip4f::VER_IHL] & 0x0f) * 4
+    }
+
+    /// Total length.
+    #[inline(always)]
+    pub fn total_len(&self) -> u16 {
+        rd16(self.buffer.as_ref(), ip4f::TOTAL_LEN)
+    }
+
+    /// Identification.
+    #[inline(always)]
+    pub fn ident(&self) -> u16 {
+        rd16(self.buffer.as_ref(), ip4f::IDENT)
+    }
+
+    /// Don't-fragment flag.
+    #[inline(always)]
+    pub fn dont_frag(&self) -> bool {
+        rd16(self.buffer.as_ref(), ip4f::FRAG) & 0x4000 != 0
+    }
+
+    /// More-fragments flag.
+    #[inline(always)]
+    pub fn more_frags(&self) -> bool {
+        rd16(self.buffer.as_ref(), ip4f::FRAG) & 0x2000 != 0
+    }
+
+    /// Fragment offset in bytes.
+    #[inline(always)]
+    pub fn frag_offset(&self) -> u16 {
+        (rd16(self.buffer.as_ref(), ip4f::FRAG) & 0x1fff) * 8
+    }
+
+    /// Time to live.
+    #[inline(always)]
+    pub fn ttl(&self) -> u8 {
+        self.buffer.as_ref()[ip4f::TTL]
+    }
+
+    /// Protocol.
+    #[inline(always)]
+    pub fn protocol(&self) -> u8 {
+        self.buffer.as_ref()[ip4f::PROTO]
+    }
+
+    /// Header checksum.
+    #[inline(always)]
+    pub fn checksum(&self) -> u16 {
+        rd16(self.buffer.as_ref(), ip4f::CSUM)
+    }
+
+    /// The checksum field as it sits in memory read little-endian (the form
+    /// [`cksum_ttl_dec_le`](super::cksum_ttl_dec_le) updates without a
+    /// byte swap).
+    #[inline(always)]
+    pub fn checksum_le(&self) -> u16 {
+        let b = self.buffer.as_ref();
+        u16::from_le_bytes([b[ip4f::CSUM], b[ip4f::CSUM + 1]])
+    }
+
+    /// Source address, as a host-order integer.
+    #[inline(always)]
+    pub fn src_addr(&self) -> u32 {
+        rd32(self.buffer.as_ref(), ip4f::SRC)
+    }
+
+    /// Destination address, as a host-order integer.
+    #[inline(always)]
+    pub fn dst_addr(&self) -> u32 {
+        rd32(self.buffer.as_ref(), ip4f::DST)
+    }
+
+    /// Whether the header's one's-complement sum is all ones (RFC 1071; the
+    /// header length as IHL says, which `new_checked` bounded).
+    #[inline(always)]
+    pub fn verify_checksum(&self) -> bool {
+        let h = &self.buffer.as_ref()[..self.header_len()];
+        let mut sum = 0u64;
+        for w in h.chunks_exact(4) {
+            sum += u64::from(u32::from_be_bytes([w[0], w[1], w[2], w[3]]));
+        }
+        // IHL counts whole 32-bit words, so nothing remains.
+        sum = (sum & 0xffff_ffff) + (sum >> 32);
+        sum = (sum & 0xffff) + (sum >> 16);
+        sum = (sum & 0xffff) + (sum >> 16);
+        sum = (sum & 0xffff) + (sum >> 16);
+        sum == 0xffff
+    }
+
+    /// The header, options included.
+    #[inline(always)]
+    pub fn header(&self) -> &[u8] {
+        &self.buffer.as_ref()[..self.header_len()]
+    }
+
+    /// What follows the header, up to `total_len`.
+    #[inline(always)]
+    pub fn payload(&self) -> &[u8] {
+        &self.buffer.as_ref()[self.header_len()..usize::from(self.total_len())]
+    }
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
+    /// Sets version 4 and the header length (a multiple of 4, 20..=60).
+    #[inline(always)]
+    pub fn set_version_and_header_len(&mut self, header_len: usize) {
+        self.buffer.as_mut()[ip4f::VER_IHL] = 0x40 | (header_len / 4) as u8;
+    }
+
+    /// Sets the total length.
+    #[inline(always)]
+    pub fn set_total_len(&mut self, v: u16) {
+        wr16(self.buffer.as_mut(), ip4f::TOTAL_LEN, v);
+    }
+
+    /// Sets the identification.
+    #[inline(always)]
+    pub fn set_ident(&mut self, v: u16) {
+        wr16(self.buffer.as_mut(), ip4f::IDENT, v);
+    }
+
+    /// Sets the flags and fragment offset word.
+    #[inline(always)]
+    pub fn set_frag_word(&mut self, v: u16) {
+        wr16(self.buffer.as_mut(), ip4f::FRAG, v);
+    }
+
+    /// Sets the TTL.
+    #[inline(always)]
+    pub fn set_ttl(&mut self, v: u8) {
+        self.buffer.as_mut()[ip4f::TTL] = v;
+    }
+
+    /// Sets the protocol.
+    #[inline(always)]
+    pub fn set_protocol(&mut self, v: u8) {
+        self.buffer.as_mut()[ip4f::PROTO] = v;
+    }
+
+    /// Sets the checksum field.
+    #[inline(always)]
+    pub fn set_checksum(&mut self, v: u16) {
+        wr16(self.buffer.as_mut(), ip4f::CSUM, v);
+    }
+
+    /// Sets the checksum field from its little-endian in-memory form (see
+    /// [`checksum_le`](Self::checksum_le)).
+    #[inline(always)]
+    pub fn set_checksum_le(&mut self, v: u16) {
+        self.buffer.as_mut()[ip4f::CSUM..ip4f::CSUM + 2].copy_from_slice(&v.to_le_bytes());
+    }
+
+    /// Sets the source address.
+    #[inline(always)]
+    pub fn set_src_addr(&mut self, a: u32) {
+        self.buffer.as_mut()[ip4f::SRC..ip4f::SRC + 4].copy_from_slice(&a.to_be_bytes());
+    }
+
+    /// Sets the destination address.
+    #[inline(always)]
+    pub fn set_dst_addr(&mut self, a: u32) {
+        self.buffer.as_mut()[ip4f::DST..ip4f::DST + 4].copy_from_slice(&a.to_be_bytes());
+    }
+
+    /// Recomputes the checksum over the header (IHL as set).
+    pub fn fill_checksum(&mut self) {
+        self.set_checksum(0);
+        let hl = self.header_len().min(self.buffer.as_ref().len());
+        let c = super::checksum(&self.buffer.as_ref()[..hl]);
+        self.set_checksum(c);
+    }
+
+    /// Decrements the TTL and updates the checksum incrementally (RFC
+    /// 1624), as a router does. The caller checked that the TTL is above 1.
+    #[inline(always)]
+    pub fn decrement_ttl(&mut self) {
+        let ttl = self.ttl();
+        let c = super::cksum_ttl_dec_le(self.checksum_le());
+        self.set_ttl(ttl.wrapping_sub(1));
+        self.set_checksum_le(c);
+    }
+}
+
+/// A UDP datagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UdpPacket<T> {
+    buffer: T,
+}
+
+impl<T: AsRef<[u8]>> UdpPacket<T> {
+    /// The datagram, if `buffer` holds the 8-byte header.
+    #[inline(always)]
+    pub fn new_checked(buffer: T) -> Result<Self, WireError> {
+        if buffer.as_ref().len() < UDP_HLEN {
+            return Err(WireError::Truncated);
+        }
+        Ok(UdpPacket { buffer })
+    }
+
+    /// Source port.
+    #[inline(always)]
+    pub fn src_port(&self) -> u16 {
+        rd16(self.buffer.as_ref(), 0)
+    }
+
+    /// Destination port.
+    #[inline(always)]
+    pub fn dst_port(&self) -> u16 {
+        rd16(self.buffer.as_ref(), 2)
+    }
+
+    /// Length field (header and data).
+    #[inline(always)]
+    pub fn len(&self) -> u16 {
+        rd16(self.buffer.as_ref(), 4)
+    }
+
+    /// Whether the length field says the datagram is only a header.
+    #[inline(always)]
+    pub fn is_empty(&self) -> bool {
+        self.len() <= UDP_HLEN as u16
+    }
+
+    /// Checksum field (0: none).
+    #[inline(always)]
+    pub fn checksum(&self) -> u16 {
+        rd16(self.buffer.as_ref(), 6)
+    }
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> UdpPacket<T> {
+    /// Sets the source port.
+    #[inline(always)]
+    pub fn set_src_port(&mut self, v: u16) {
+        wr16(self.buffer.as_mut(), 0, v);
+    }
+
+    /// Sets the destination port.
+    #[inline(always)]
+    pub fn set_dst_port(&mut self, v: u16) {
+        wr16(self.buffer.as_mut(), 2, v);
+    }
+
+    /// Sets the length field.
+    #[inline(always)]
+    pub fn set_len(&mut self, v: u16) {
+        wr16(self.buffer.as_mut(), 4, v);
+    }
+
+    /// Sets the checksum field.
+    #[inline(always)]
+    pub fn set_checksum(&mut self, v: u16) {
+        wr16(self.buffer.as_mut(), 6, v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 60-byte Ethernet/IPv4/UDP frame, byte by byte: 02:00:00:00:00:00
+    /// ← 02:00:00:00:ff:ff, IPv4 IHL 5, total 46, ident 0x1234, DF, TTL 64,
+    /// UDP, checksum 0x9c63, 198.19.0.1 → 198.18.0.1, UDP 1024 → 1024,
+    /// length 26.
+    const GOLDEN: [u8; 60] = [
+        0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0xff, 0xff, 0x08, 0x00, // eth
+        0x45, 0x00, 0x00, 0x2e, 0x12, 0x34, 0x40, 0x00, 0x40, 0x11, 0x9c, 0x63, // ipv4
+        0xc6, 0x13, 0x00, 0x01, 0xc6, 0x12, 0x00, 0x01, // addrs
+        0x04, 0x00, 0x04, 0x00, 0x00, 0x1a, 0x00, 0x00, // udp
+        0x2a, 0x2b, 0x2c, 0x2d, 0x2e, 0x2f, 0x30, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x3a, 0x3b,
+    ];
+
+    #[test]
+    fn golden_frame_reads_field_by_field() {
+        let eth = EthernetFrame::new_checked(&GOLDEN[..]).unwrap();
+        assert_eq!(eth.dst_addr(), [2, 0, 0, 0, 0, 0]);
+        assert_eq!(eth.src_addr(), [2, 0, 0, 0, 0xff, 0xff]);
+        assert!(!eth.dst_is_group());
+        assert_eq!(eth.ethertype(), 0x0800);
+        let ip = Ipv4Packet::new_checked(eth.payload()).unwrap();
+        assert_eq!((ip.version(), ip.header_len(), ip.total_len()), (4, 20, 46));
+        assert_eq!((ip.ident(), ip.dont_frag(), ip.more_frags(), ip.frag_offset()), (0x1234, true, false, 0));
+        assert_eq!((ip.ttl(), ip.protocol(), ip.checksum()), (64, 17, 0x9c63));
+        assert_eq!(ip.checksum_le(), 0x639c);
+        assert_eq!(ip.src_addr(), 0xc613_0001);
+        assert_eq!(ip.dst_addr(), 0xc612_0001);
+        assert!(ip.verify_checksum());
+        assert_eq!(ip.payload().len(), 26);
+        let udp = UdpPacket::new_checked(ip.payload()).unwrap();
+        assert_eq!((udp.src_port(), udp.dst_port(), udp.len(), udp.checksum()), (1024, 1024, 26, 0));
+        assert!(!udp.is_empty());
+        // The builder makes exactly these bytes.
+        assert_eq!(super::super::Udp4::default().build()[..42], GOLDEN[..42]);
+    }
+
+    #[test]
+    fn golden_frame_written_field_by_field() {
+        let mut f = GOLDEN;
+        let mut eth = EthernetFrame::new_checked(&mut f[..]).unwrap();
+        eth.set_dst_addr([0x52, 0, 0, 0, 0, 0x10]);
+        eth.set_src_addr([0x02, 0, 0, 0, 0, 0x01]);
+        let mut ip = Ipv4Packet::new_checked(eth.payload_mut()).unwrap();
+        ip.decrement_ttl();
+        assert_eq!(&f[..12], &[0x52, 0, 0, 0, 0, 0x10, 0x02, 0, 0, 0, 0, 0x01]);
+        // TTL 64 → 63; RFC 1624: the checksum rises by 0x0100.
+        assert_eq!(f[22], 63);
+        assert_eq!(&f[24..26], &[0x9d, 0x63]);
+        let mut ip = Ipv4Packet::new_checked(&mut f[14..]).unwrap();
+        assert!(ip.verify_checksum());
+        ip.set_dst_addr(0x0a00_0001);
+        assert!(!ip.verify_checksum());
+        ip.fill_checksum();
+        assert!(ip.verify_checksum());
+        assert_eq!(&f[30..34], &[10, 0, 0, 1]);
+        let mut e = EthernetFrame::new_checked(&mut f[..]).unwrap();
+        e.set_addrs(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+        e.set_ethertype(0x86dd);
+        assert_eq!(&f[..14], &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 0x86, 0xdd]);
+    }
+
+    #[test]
+    fn vlan_tag() {
+        let t = VlanTag::new_checked(&[0x20, 0x05, 0x08, 0x00][..]).unwrap();
+        assert_eq!((t.tci(), t.vid(), t.inner_ethertype()), (0x2005, 5, 0x0800));
+        assert_eq!(VlanTag::new_checked(&[0u8; 3][..]).unwrap_err(), WireError::Truncated);
+    }
+
+    #[test]
+    fn every_ipv4_check_has_its_reason() {
+        let ip = |f: &dyn Fn(&mut [u8])| {
+            let mut b = GOLDEN[14..].to_vec();
+            f(&mut b);
+            Ipv4Packet::new_checked(b).err()
+        };
+        assert_eq!(ip(&|_| {}), None);
+        assert_eq!(Ipv4Packet::new_checked(&GOLDEN[14..33]).err(), Some(WireError::Truncated));
+        assert_eq!(ip(&|b| b[0] = 0x65), Some(WireError::BadVersion));
+        assert_eq!(ip(&|b| b[0] = 0x44), Some(WireError::BadIhl));
+        assert_eq!(ip(&|b| b[0] = 0x4f), Some(WireError::HdrTruncated));
+        assert_eq!(ip(&|b| b[2..4].copy_from_slice(&19u16.to_be_bytes())), Some(WireError::BadTotalLen));
+        assert_eq!(ip(&|b| b[2..4].copy_from_slice(&47u16.to_be_bytes())), Some(WireError::BadTotalLen));
+        assert_eq!(EthernetFrame::new_checked(&GOLDEN[..13]).err(), Some(WireError::Truncated));
+        assert_eq!(UdpPacket::new_checked(&GOLDEN[..7]).err(), Some(WireError::Truncated));
+        assert!(Ipv4Packet::new_minimal(&GOLDEN[..20]).is_ok());
+        assert_eq!(WireError::BadIhl.to_string(), "IHL below 5");
+    }
+}
