@@ -34,8 +34,7 @@ impl Env {
 
     /// Adds `value` (replacing any earlier value of its type).
     pub fn insert<T: Any + Send + Sync>(&mut self, value: T) -> &mut Env {
-        self.values
-            .insert(TypeId::of::<T>(), Entry { value: Arc::new(value), type_name: std::any::type_name::<T>() });
+        self.values.insert(TypeId::of::<T>(), Entry { value: Arc::new(value), type_name: std::any::type_name::<T>() });
         self
     }
 

@@ -208,8 +208,11 @@ impl<'a, O: Object> IntoIterator for Objs<'a, O> {
 pub struct Ctx<'g, O: Object = Obj> {
     graph: *mut GraphHdr,
     node: *mut NodeRt,
-    _life: PhantomData<(&'g mut GraphHdr, fn(O) -> O)>,
+    _life: PhantomData<CtxMarker<'g, O>>,
 }
+
+/// `Ctx` borrows the graph mutably for `'g` and is invariant in `O`.
+type CtxMarker<'g, O> = (&'g mut GraphHdr, fn(O) -> O);
 
 #[cold]
 #[inline(never)]
@@ -257,12 +260,17 @@ impl<O: Object> Ctx<'_, O> {
     /// `node` is a node of this graph with `idx == 0`.
     #[inline(always)]
     unsafe fn tail_update(&mut self, node: *mut NodeRt) {
-        let g = self.graph;
-        let tail = (*g).tail;
-        // A node is pending at most once and sources never are, so fewer
-        // than `cir_mask + 1` nodes are ever pending: no overrun.
-        *(*g).cir.add(tail as usize) = (*node).off;
-        (*g).tail = (tail + 1) & (*g).cir_mask;
+        // SAFETY: `node` is a node of this graph with nothing pending (contract
+        // above), so it is not yet in the circular buffer; rule 1 gives this
+        // thread the header.
+        unsafe {
+            let g = self.graph;
+            let tail = (*g).tail;
+            // A node is pending at most once and sources never are, so fewer
+            // than `cir_mask + 1` nodes are ever pending: no overrun.
+            *(*g).cir.add(tail as usize) = (*node).off;
+            (*g).tail = (tail + 1) & (*g).cir_mask;
+        }
     }
 
     /// Makes room for `space` more objects in `node`'s stream and returns
@@ -272,14 +280,18 @@ impl<O: Object> Ctx<'_, O> {
     /// `node` is a node of this graph other than the running one.
     #[inline(always)]
     unsafe fn prologue(&mut self, node: *mut NodeRt, space: u32) -> u32 {
-        let idx = (*node).idx;
-        if idx == 0 {
-            self.tail_update(node);
+        // SAFETY: `node` is another node of this graph (contract above, rules
+        // 1-2): its fast-path line is ours to write.
+        unsafe {
+            let idx = (*node).idx;
+            if idx == 0 {
+                self.tail_update(node);
+            }
+            if (*node).size - idx < space {
+                grow_stream(node, idx + space);
+            }
+            idx
         }
-        if (*node).size - idx < space {
-            grow_stream(node, idx + space);
-        }
-        idx
     }
 
     /// The first free slot of `node`'s stream after making room for
@@ -289,8 +301,12 @@ impl<O: Object> Ctx<'_, O> {
     /// As [`prologue`](Self::prologue).
     #[inline(always)]
     unsafe fn reserve(&mut self, node: *mut NodeRt, space: u32) -> (*mut O, u32) {
-        let idx = self.prologue(node, space);
-        ((*node).objs.cast::<O>().add(idx as usize), idx)
+        // SAFETY: as `prologue`, whose contract the caller holds; the slot
+        // pointer is within the stream `prologue` sized.
+        unsafe {
+            let idx = self.prologue(node, space);
+            ((*node).objs.cast::<O>().add(idx as usize), idx)
+        }
     }
 
     /// Enqueues one object to edge `next` (`rte_node_enqueue_x1`).
@@ -343,20 +359,25 @@ impl<O: Object> Ctx<'_, O> {
     /// destination stream.
     #[inline(always)]
     unsafe fn enqueue_raw(&mut self, next: u16, src: *const O, n: usize) {
-        if n == 0 {
-            return;
-        }
-        let node = self.next_node(next);
-        let (dst, idx) = self.reserve(node, n as u32);
-        if n <= 4 {
-            // A few handles: moves, not a call to memcpy.
-            for i in 0..n {
-                dst.add(i).write(src.add(i).read());
+        // SAFETY: the destination is another node of this graph (rules 1-2) with
+        // room for `n` after `reserve`; `src[..n]` are values the caller moves or
+        // may copy and do not overlap it (contract above).
+        unsafe {
+            if n == 0 {
+                return;
             }
-        } else {
-            ptr::copy_nonoverlapping(src, dst, n);
+            let node = self.next_node(next);
+            let (dst, idx) = self.reserve(node, n as u32);
+            if n <= 4 {
+                // A few handles: moves, not a call to memcpy.
+                for i in 0..n {
+                    dst.add(i).write(src.add(i).read());
+                }
+            } else {
+                ptr::copy_nonoverlapping(src, dst, n);
+            }
+            (*node).idx = idx + n as u32;
         }
-        (*node).idx = idx + n as u32;
     }
 
     /// Enqueues copies of `objs` to edge `next` (`rte_node_enqueue`): one
@@ -414,21 +435,26 @@ impl<O: Object> Ctx<'_, O> {
     /// As [`enqueue_raw`](Self::enqueue_raw) for `src[..len]`.
     #[inline(always)]
     unsafe fn enqueue_next_raw(&mut self, nexts: &[u16], src: *const O, len: usize) {
-        let n = nexts.len().min(len);
-        let mut start = 0;
-        while start < n {
-            let next = nexts[start];
-            let mut end = start + 1;
-            while end < n && nexts[end] == next {
-                end += 1;
+        // SAFETY: every run is a sub-range of `src[..len]`, which the caller
+        // hands over as `enqueue_raw` requires (contract above); each object is
+        // read once.
+        unsafe {
+            let n = nexts.len().min(len);
+            let mut start = 0;
+            while start < n {
+                let next = nexts[start];
+                let mut end = start + 1;
+                while end < n && nexts[end] == next {
+                    end += 1;
+                }
+                // Alternating edges make runs of one: skip the copy loop.
+                if end - start == 1 {
+                    self.enqueue_x1(next, src.add(start).read());
+                } else {
+                    self.enqueue_raw(next, src.add(start), end - start);
+                }
+                start = end;
             }
-            // Alternating edges make runs of one: skip the copy loop.
-            if end - start == 1 {
-                self.enqueue_x1(next, src.add(start).read());
-            } else {
-                self.enqueue_raw(next, src.add(start), end - start);
-            }
-            start = end;
         }
     }
 
@@ -464,21 +490,26 @@ impl<O: Object> Ctx<'_, O> {
     /// elsewhere afterwards).
     #[inline(always)]
     pub unsafe fn next_stream_commit(&mut self, next: u16, nb: usize) {
-        if nb == 0 {
-            return;
+        // SAFETY: the destination is another node of this graph (rules 1-2); the
+        // caller vouches that the first `nb` lent slots hold moved-in values of
+        // `O` (contract above).
+        unsafe {
+            if nb == 0 {
+                return;
+            }
+            let node = self.next_node(next);
+            // `idx + nb` is checked against the stream size before it is
+            // committed; the caller vouches for the contents.
+            let idx = (*node).idx;
+            let free = (*node).size - idx;
+            if nb > free as usize {
+                put_overflow(self.node, next, nb, free);
+            }
+            if idx == 0 {
+                self.tail_update(node);
+            }
+            (*node).idx = idx + nb as u32;
         }
-        let node = self.next_node(next);
-        // `idx + nb` is checked against the stream size before it is
-        // committed; the caller vouches for the contents.
-        let idx = (*node).idx;
-        let free = (*node).size - idx;
-        if nb > free as usize {
-            put_overflow(self.node, next, nb, free);
-        }
-        if idx == 0 {
-            self.tail_update(node);
-        }
-        (*node).idx = idx + nb as u32;
     }
 
     /// Hands the running node's whole stream to edge `next`
@@ -634,43 +665,49 @@ pub type Tap = Box<dyn FnMut(&[Obj]) + Send>;
 /// `TAP`, `taps` has one entry per node.
 #[inline(always)]
 pub(crate) unsafe fn walk_impl<const STATS: bool, const TAP: bool>(g: *mut GraphHdr, taps: &mut [Option<Tap>]) {
-    let base = g.cast::<u8>();
-    let cir = (*g).cir;
-    let mask = (*g).cir_mask as i32;
-    let mut head = (*g).head;
-    // One counter read per node call: each node is charged from the end of
-    // the previous call (or the walk's start) to the end of its own, so the
-    // walk's own bookkeeping is spread over the nodes instead of paying a
-    // second read per call as rte_graph does.
-    let mut t0 = if STATS { clock::cycles() } else { 0 };
-    while head != (*g).tail as i32 {
-        let off = *cir.offset(head as isize);
-        let node = base.add(off as usize).cast::<NodeRt>();
-        #[cfg(debug_assertions)]
-        if (*cold_of(node)).fence != mem::FENCE {
-            fence_broken(node);
-        }
-        prefetch((*node).objs);
-        if TAP {
-            if let Some(tap) = taps.get_mut((*cold_of(node)).index as usize).and_then(Option::as_mut) {
-                // A shared view of the stream, dropped before the node runs
-                // and takes its loan (rule 2).
-                tap(core::slice::from_raw_parts((*node).objs, (*node).idx as usize));
+    // SAFETY: `g` is a live, initialised graph whose fast path the caller
+    // holds exclusively, and `taps` has one entry per node (contract above);
+    // every offset read from the source list and the circular buffer is a
+    // node of this graph (written at population and by `tail_update`).
+    unsafe {
+        let base = g.cast::<u8>();
+        let cir = (*g).cir;
+        let mask = (*g).cir_mask as i32;
+        let mut head = (*g).head;
+        // One counter read per node call: each node is charged from the end of
+        // the previous call (or the walk's start) to the end of its own, so the
+        // walk's own bookkeeping is spread over the nodes instead of paying a
+        // second read per call as rte_graph does.
+        let mut t0 = if STATS { clock::cycles() } else { 0 };
+        while head != (*g).tail as i32 {
+            let off = *cir.offset(head as isize);
+            let node = base.add(off as usize).cast::<NodeRt>();
+            #[cfg(debug_assertions)]
+            if (*cold_of(node)).fence != mem::FENCE {
+                fence_broken(node);
+            }
+            prefetch((*node).objs);
+            if TAP {
+                if let Some(tap) = taps.get_mut((*cold_of(node)).index as usize).and_then(Option::as_mut) {
+                    // A shared view of the stream, dropped before the node runs
+                    // and takes its loan (rule 2).
+                    tap(core::slice::from_raw_parts((*node).objs, (*node).idx as usize));
+                }
+            }
+            let rc = ((*node).process)(Invocation { graph: g, node });
+            (*node).idx = 0;
+            if STATS {
+                let t1 = clock::cycles();
+                bump(&(*node).cycles, t1.wrapping_sub(t0));
+                bump(&(*node).calls, 1);
+                bump(&(*node).total_objs, rc as u64);
+                t0 = t1;
+            }
+            head += 1;
+            if head > 0 {
+                head &= mask;
             }
         }
-        let rc = ((*node).process)(Invocation { graph: g, node });
-        (*node).idx = 0;
-        if STATS {
-            let t1 = clock::cycles();
-            bump(&(*node).cycles, t1.wrapping_sub(t0));
-            bump(&(*node).calls, 1);
-            bump(&(*node).total_objs, rc as u64);
-            t0 = t1;
-        }
-        head += 1;
-        if head > 0 {
-            head &= mask;
-        }
+        (*g).tail = 0;
     }
-    (*g).tail = 0;
 }

@@ -20,7 +20,8 @@ pub const BURST_SIZE: u32 = 256;
 pub const GRAPH_NAME_MAX: usize = 63;
 
 /// Identifier of a graph (`rte_graph_t`). Ids are not reused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct GraphId(pub u32);
 
 impl fmt::Display for GraphId {

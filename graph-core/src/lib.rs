@@ -22,7 +22,8 @@
 //!    arrays are swapped, nothing is copied (the *home run*).
 //! 5. Statistics (calls, objects, cycles, stream reallocations and named
 //!    counters) are read from any thread with [`Graph::stats`] or
-//!    [`ClusterStats`], and printed as DPDK's table with [`format_table`].
+//!    [`ClusterStats`], and printed as DPDK's table with `format_table`
+//!    (feature `table`).
 //!
 //! ## Declaring a node
 //!
@@ -73,26 +74,32 @@
 //!
 //! ## Safety
 //!
-//! Node code needs no `unsafe`. Unsafe code lives in [`mem`] (layout and
-//! allocation) and `fastpath` (walk and enqueue), each block with the
-//! invariant it relies on; the test suite runs under Miri.
+//! Node code needs no `unsafe`. A node declares the type of object its
+//! stream carries ([`Object`]; the opaque [`Obj`] by default), a graph
+//! refuses edges between types, and objects move through [`Ctx`] and
+//! [`Objs`] by value, so a typed handle (a packet) can be neither forged
+//! nor duplicated by safe code. Unsafe code lives in [`mem`] (layout and
+//! allocation), `fastpath` (walk and enqueue) and the few calls listed in
+//! `docs/architecture.md`, each block with the invariant it relies on; the
+//! test suite runs under Miri.
+//!
+//! Configuration reaches nodes through the graph: [`GraphParam::with`]
+//! adds a typed value to the graph's [`Env`], which every node's `init`
+//! reads with [`NodeInfo::env`].
 
 #![warn(missing_docs)]
 
-mod affinity;
 mod builder;
-mod env;
 pub mod clock;
+mod env;
 mod error;
 mod export;
 mod fastpath;
 mod graph;
 pub mod mem;
 mod obj;
-pub mod qsbr;
 mod registry;
 mod stats;
-pub mod task;
 
 pub use env::{Env, MissingEnv};
 pub use error::{GraphError, Result};
@@ -106,7 +113,9 @@ pub use registry::{
     node_list, node_max_count, InitError, NodeFlags, NodeId, NodeImpl, NodeInfo, NodeRegistration, NodeSummary,
     MAX_EDGES, NODE_NAME_MAX,
 };
-pub use stats::{format_table, ClusterNodeStats, ClusterStats, NodeStats};
+#[cfg(feature = "table")]
+pub use stats::format_table;
+pub use stats::{ClusterNodeStats, ClusterStats, NodeStats};
 
 #[doc(hidden)]
 pub mod __private {

@@ -208,56 +208,61 @@ impl GraphMem {
         cir_len: usize,
         nodes_start: usize,
     ) {
-        let base = self.base.as_ptr();
-        let cir = base.add(cir_off).cast::<u32>();
-        self.hdr().write(GraphHdr {
-            tail: 0,
-            head: -(nb_src as i32),
-            cir_mask: cir_len as u32 - 1,
-            nb_nodes: nodes.len() as u32,
-            cir,
-            nodes_start: nodes_start as u32,
-            stats: true,
-            tapped: false,
-            fence: FENCE,
-        });
-        let mut src_slot = -(nb_src as isize);
-        for (i, n) in nodes.iter().enumerate() {
-            let off = self.offs[i];
-            if n.source {
-                cir.offset(src_slot).write(off);
-                src_slot += 1;
-            }
-            let node = self.node(i);
-            let cold = cold_of(node);
-            let counters = cold
-                .cast::<u8>()
-                .sub(round_line(n.reg.vtable.ctx_size) + round_line(8 * n.reg.counters.len()))
-                .cast::<AtomicU64>();
-            cold.write(NodeCold {
+        // SAFETY: the allocation is fresh, zeroed and sized by `new`
+        // for exactly these nodes, offsets and circular buffer (this function's
+        // contract); every write below lands inside it.
+        unsafe {
+            let base = self.base.as_ptr();
+            let cir = base.add(cir_off).cast::<u32>();
+            self.hdr().write(GraphHdr {
+                tail: 0,
+                head: -(nb_src as i32),
+                cir_mask: cir_len as u32 - 1,
+                nb_nodes: nodes.len() as u32,
+                cir,
+                nodes_start: nodes_start as u32,
+                stats: true,
+                tapped: false,
                 fence: FENCE,
-                realloc_count: AtomicU64::new(0),
-                counters,
-                name: n.name.as_ptr(),
-                name_len: n.name.len(),
-                nb_counters: n.reg.counters.len() as u32,
-                index: i as u32,
             });
-            node.write(NodeRt {
-                objs: alloc_stream(burst),
-                process: n.reg.vtable.process,
-                idx: 0,
-                size: burst,
-                off,
-                nb_edges: n.edges.len() as u32,
-                calls: AtomicU64::new(0),
-                total_objs: AtomicU64::new(0),
-                cycles: AtomicU64::new(0),
-                edges: [0; 2],
-            });
-            let edges = edges_of(node);
-            for (e, &to) in n.edges.iter().enumerate() {
-                edges.add(e).write(self.offs[to]);
+            let mut src_slot = -(nb_src as isize);
+            for (i, n) in nodes.iter().enumerate() {
+                let off = self.offs[i];
+                if n.source {
+                    cir.offset(src_slot).write(off);
+                    src_slot += 1;
+                }
+                let node = self.node(i);
+                let cold = cold_of(node);
+                let counters = cold
+                    .cast::<u8>()
+                    .sub(round_line(n.reg.vtable.ctx_size) + round_line(8 * n.reg.counters.len()))
+                    .cast::<AtomicU64>();
+                cold.write(NodeCold {
+                    fence: FENCE,
+                    realloc_count: AtomicU64::new(0),
+                    counters,
+                    name: n.name.as_ptr(),
+                    name_len: n.name.len(),
+                    nb_counters: n.reg.counters.len() as u32,
+                    index: i as u32,
+                });
+                node.write(NodeRt {
+                    objs: alloc_stream(burst),
+                    process: n.reg.vtable.process,
+                    idx: 0,
+                    size: burst,
+                    off,
+                    nb_edges: n.edges.len() as u32,
+                    calls: AtomicU64::new(0),
+                    total_objs: AtomicU64::new(0),
+                    cycles: AtomicU64::new(0),
+                    edges: [0; 2],
+                });
+                let edges = edges_of(node);
+                for (e, &to) in n.edges.iter().enumerate() {
+                    edges.add(e).write(self.offs[to]);
+                }
             }
         }
     }
@@ -302,7 +307,11 @@ impl GraphMem {
     /// # Safety
     /// The caller has exclusive access to the fast path (`&mut Graph`).
     pub unsafe fn set_stats(&self, on: bool) {
-        (*self.hdr()).stats = on;
+        // SAFETY: the header is live graph memory and the caller has exclusive
+        // access to the fast path (contract above), so no walk reads the flag.
+        unsafe {
+            (*self.hdr()).stats = on;
+        }
     }
 
     /// Marks whether some node has a tap.
@@ -310,7 +319,10 @@ impl GraphMem {
     /// # Safety
     /// The caller has exclusive access to the fast path (`&mut Graph`).
     pub unsafe fn set_tapped(&self, on: bool) {
-        (*self.hdr()).tapped = on;
+        // SAFETY: as in `set_stats`.
+        unsafe {
+            (*self.hdr()).tapped = on;
+        }
     }
 
     /// `(idx, size)` of node `i`'s stream.
@@ -319,8 +331,12 @@ impl GraphMem {
     /// The caller has exclusive access to the fast path (`&Graph` or
     /// `&mut Graph`, which is `!Sync`, on the walking thread).
     pub unsafe fn stream_state(&self, i: usize) -> (u32, u32) {
-        let n = self.node(i);
-        ((*n).idx, (*n).size)
+        // SAFETY: node `i` is live graph memory; exclusive fast-path access (contract
+        // above) means no walk writes `idx`/`size` meanwhile.
+        unsafe {
+            let n = self.node(i);
+            ((*n).idx, (*n).size)
+        }
     }
 
     /// Builds node `i`'s context.
@@ -329,8 +345,13 @@ impl GraphMem {
     /// Called once per node, before any walk, with `info` describing node
     /// `i`; the context slot is then initialised on `Ok`.
     pub unsafe fn init_ctx(&self, i: usize, reg: &NodeRegistration, info: &NodeInfo<'_>) -> Result<(), InitError> {
-        let slot = ctx_ptr(self.node(i), reg.vtable.ctx_size);
-        (reg.vtable.init)(info, slot)
+        // SAFETY: node `i`'s context slot was laid out for `reg` (same
+        // registration, so `ctx_size` and the init thunk agree) and is written once
+        // (contract above).
+        unsafe {
+            let slot = ctx_ptr(self.node(i), reg.vtable.ctx_size);
+            (reg.vtable.init)(info, slot)
+        }
     }
 
     /// Runs node `i`'s fini and drops its context.
@@ -339,8 +360,12 @@ impl GraphMem {
     /// Node `i`'s context was initialised by `init_ctx` and not finalised
     /// since; no walk runs concurrently.
     pub unsafe fn fini_ctx(&self, i: usize, reg: &NodeRegistration, info: &NodeInfo<'_>) {
-        let slot = ctx_ptr(self.node(i), reg.vtable.ctx_size);
-        (reg.vtable.fini)(info, slot)
+        // SAFETY: node `i`'s context was initialised for `reg` and is finalised
+        // once, with no walk running (contract above).
+        unsafe {
+            let slot = ctx_ptr(self.node(i), reg.vtable.ctx_size);
+            (reg.vtable.fini)(info, slot)
+        }
     }
 
     /// Node `i`'s context, if it is of type `T`.
@@ -349,10 +374,15 @@ impl GraphMem {
     /// Node `i`'s context is initialised and the caller has exclusive
     /// access to the graph for the returned lifetime.
     pub unsafe fn ctx_mut<T: 'static>(&self, i: usize, reg: &NodeRegistration) -> Option<*mut T> {
-        if (reg.vtable.ctx_type)() != core::any::TypeId::of::<T>() {
-            return None;
+        // SAFETY: the context slot of node `i` holds an initialised context of
+        // the type `reg` names, checked equal to `T` above; exclusivity is the
+        // caller's (contract above).
+        unsafe {
+            if (reg.vtable.ctx_type)() != core::any::TypeId::of::<T>() {
+                return None;
+            }
+            Some(ctx_ptr(self.node(i), size_of::<T>()).cast())
         }
-        Some(ctx_ptr(self.node(i), size_of::<T>()).cast())
     }
 }
 
@@ -387,7 +417,9 @@ pub(crate) struct RawStats {
 /// `node` points to a `NodeRt` inside graph memory.
 #[inline(always)]
 pub(crate) unsafe fn cold_of(node: *mut NodeRt) -> *mut NodeCold {
-    node.cast::<u8>().sub(CACHE_LINE).cast()
+    // SAFETY: every `NodeRt` in graph memory is preceded by its cold line
+    // (layout of `populate`), so the result stays inside the allocation.
+    unsafe { node.cast::<u8>().sub(CACHE_LINE).cast() }
 }
 
 /// The edge table of `node`.
@@ -396,7 +428,9 @@ pub(crate) unsafe fn cold_of(node: *mut NodeRt) -> *mut NodeCold {
 /// `node` points to a `NodeRt` inside graph memory.
 #[inline(always)]
 pub(crate) unsafe fn edges_of(node: *mut NodeRt) -> *mut u32 {
-    node.cast::<u8>().add(EDGES_OFFSET).cast()
+    // SAFETY: the edge table starts inside the node block at
+    // `EDGES_OFFSET` (layout of `populate`).
+    unsafe { node.cast::<u8>().add(EDGES_OFFSET).cast() }
 }
 
 /// The private context of `node`, for a context of `ctx_size` bytes.
@@ -406,7 +440,9 @@ pub(crate) unsafe fn edges_of(node: *mut NodeRt) -> *mut u32 {
 /// context of `ctx_size` bytes.
 #[inline(always)]
 pub(crate) unsafe fn ctx_ptr(node: *mut NodeRt, ctx_size: usize) -> *mut u8 {
-    node.cast::<u8>().sub(CACHE_LINE + round_line(ctx_size))
+    // SAFETY: the context of `ctx_size` bytes sits right before the cold
+    // line in the node block (layout of `populate`).
+    unsafe { node.cast::<u8>().sub(CACHE_LINE + round_line(ctx_size)) }
 }
 
 fn stream_layout(size: u32) -> Layout {
@@ -430,7 +466,11 @@ pub(crate) fn alloc_stream(size: u32) -> *mut Obj {
 /// `objs` was allocated with capacity `size` by this module and is not used
 /// afterwards.
 pub(crate) unsafe fn free_stream(objs: *mut Obj, size: u32) {
-    alloc::dealloc(objs.cast(), stream_layout(size));
+    // SAFETY: `objs` was allocated by this module with `stream_layout(size)`
+    // and is not used afterwards (contract above).
+    unsafe {
+        alloc::dealloc(objs.cast(), stream_layout(size));
+    }
 }
 
 /// Grows a node's stream to hold at least `req` objects: at least double,
@@ -442,33 +482,42 @@ pub(crate) unsafe fn free_stream(objs: *mut Obj, size: u32) {
 #[cold]
 #[inline(never)]
 pub(crate) unsafe fn grow_stream(node: *mut NodeRt, req: u32) {
-    let old = (*node).size;
-    let new = req.max(old.saturating_mul(2)).next_power_of_two();
-    if new > MAX_STREAM {
-        stream_overflow(node, req);
+    // SAFETY: `node` is a live node of this graph and the caller has exclusive
+    // fast-path access (contract above); its stream was allocated with
+    // `stream_layout(old)`, and the new part is zeroed before it is lent.
+    unsafe {
+        let old = (*node).size;
+        let new = req.max(old.saturating_mul(2)).next_power_of_two();
+        if new > MAX_STREAM {
+            stream_overflow(node, req);
+        }
+        let p = alloc::realloc((*node).objs.cast(), stream_layout(old), new as usize * size_of::<Obj>());
+        if p.is_null() {
+            alloc::handle_alloc_error(stream_layout(new))
+        }
+        let objs = p.cast::<Obj>();
+        ptr::write_bytes(objs.add(old as usize), 0, (new - old) as usize);
+        (*node).objs = objs;
+        (*node).size = new;
+        let cold = cold_of(node);
+        let rc = &(*cold).realloc_count;
+        rc.store(rc.load(Relaxed) + 1, Relaxed);
     }
-    let p = alloc::realloc((*node).objs.cast(), stream_layout(old), new as usize * size_of::<Obj>());
-    if p.is_null() {
-        alloc::handle_alloc_error(stream_layout(new))
-    }
-    let objs = p.cast::<Obj>();
-    ptr::write_bytes(objs.add(old as usize), 0, (new - old) as usize);
-    (*node).objs = objs;
-    (*node).size = new;
-    let cold = cold_of(node);
-    let rc = &(*cold).realloc_count;
-    rc.store(rc.load(Relaxed) + 1, Relaxed);
 }
 
 #[cold]
 #[inline(never)]
 unsafe fn stream_overflow(node: *mut NodeRt, req: u32) -> ! {
-    panic!(
-        "node \"{}\": stream would exceed {} objects ({} requested); a node keeps enqueueing without bound",
-        node_name(node),
-        MAX_STREAM,
-        req
-    )
+    // SAFETY: `node` is the live node whose stream would overflow (the caller,
+    // `grow_stream`, holds that contract).
+    unsafe {
+        panic!(
+            "node \"{}\": stream would exceed {} objects ({} requested); a node keeps enqueueing without bound",
+            node_name(node),
+            MAX_STREAM,
+            req
+        )
+    }
 }
 
 /// The name of `node`, for diagnostics.
@@ -476,9 +525,14 @@ unsafe fn stream_overflow(node: *mut NodeRt, req: u32) -> ! {
 /// # Safety
 /// `node` points to a `NodeRt` in graph memory of a live graph.
 pub(crate) unsafe fn node_name<'a>(node: *mut NodeRt) -> &'a str {
-    let cold = cold_of(node);
-    let bytes = core::slice::from_raw_parts((*cold).name, (*cold).name_len);
-    core::str::from_utf8(bytes).unwrap_or("?")
+    // SAFETY: the cold line of a live node holds a pointer and length of
+    // its name, stored in the graph's control data, which lives as long as the
+    // graph (contract above).
+    unsafe {
+        let cold = cold_of(node);
+        let bytes = core::slice::from_raw_parts((*cold).name, (*cold).name_len);
+        core::str::from_utf8(bytes).unwrap_or("?")
+    }
 }
 
 /// Writes `N::Context` built by `N::init` into `dst`.
@@ -486,9 +540,13 @@ pub(crate) unsafe fn node_name<'a>(node: *mut NodeRt) -> &'a str {
 /// # Safety
 /// `dst` is valid for writes of `N::Context` and suitably aligned.
 pub(crate) unsafe fn init_thunk<N: NodeImpl>(info: &NodeInfo<'_>, dst: *mut u8) -> Result<(), InitError> {
-    let v = N::init(info)?;
-    dst.cast::<N::Context>().write(v);
-    Ok(())
+    // SAFETY: `dst` is valid and aligned for one `N::Context` (contract
+    // above).
+    unsafe {
+        let v = N::init(info)?;
+        dst.cast::<N::Context>().write(v);
+        Ok(())
+    }
 }
 
 /// Runs `N::fini` on the context at `dst` and drops it.
@@ -496,7 +554,11 @@ pub(crate) unsafe fn init_thunk<N: NodeImpl>(info: &NodeInfo<'_>, dst: *mut u8) 
 /// # Safety
 /// `dst` holds an initialised `N::Context` that is not used afterwards.
 pub(crate) unsafe fn fini_thunk<N: NodeImpl>(info: &NodeInfo<'_>, dst: *mut u8) {
-    let p = dst.cast::<N::Context>();
-    N::fini(info, &mut *p);
-    ptr::drop_in_place(p);
+    // SAFETY: `dst` holds an initialised `N::Context` used by nobody else
+    // and never again (contract above).
+    unsafe {
+        let p = dst.cast::<N::Context>();
+        N::fini(info, &mut *p);
+        ptr::drop_in_place(p);
+    }
 }

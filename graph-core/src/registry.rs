@@ -34,7 +34,8 @@ bitflags! {
 }
 
 /// Identifier of a registered node (`rte_node_t`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct NodeId(pub u32);
 
 impl fmt::Display for NodeId {
@@ -424,7 +425,8 @@ pub fn node_edge_shrink(id: NodeId, size: u16) -> Result<u16> {
 }
 
 /// A registered node as listed by [`node_list`].
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct NodeSummary {
     /// Id.
     pub id: NodeId,

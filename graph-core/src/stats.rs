@@ -6,15 +6,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use comfy_table::{presets, Cell, CellAlignment, ContentArrangement, Table};
-use serde::Serialize;
-
 use crate::error::{GraphError, Result};
 use crate::graph::{self, GraphShared};
 use crate::registry::NodeId;
 
 /// Statistics of one node in one graph.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct NodeStats {
     /// Node name.
     pub name: String,
@@ -53,7 +51,8 @@ pub(crate) fn graph_stats(g: &GraphShared) -> Vec<NodeStats> {
 
 /// One node's statistics summed over its instances in a cluster of graphs,
 /// with rates since the previous sample.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ClusterNodeStats {
     /// Node name.
     pub name: String,
@@ -233,8 +232,10 @@ impl ClusterStats {
 
 /// DPDK's stats table (`rte_graph_cluster_stats_get` with the default
 /// callback): one row per node that processed objects, then the non-zero
-/// named counters.
+/// named counters. Feature `table`.
+#[cfg(feature = "table")]
 pub fn format_table(stats: &[ClusterNodeStats]) -> String {
+    use comfy_table::{presets, Cell, CellAlignment, ContentArrangement, Table};
     let mut t = Table::new();
     t.load_style(presets::ASCII_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Disabled);
     t.set_header(["Node", "calls", "objs", "realloc_count", "objs/call", "objs/sec(10E6)", "cycles/call"]);

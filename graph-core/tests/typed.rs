@@ -170,8 +170,7 @@ fn an_edge_between_object_types_is_refused() {
 #[test]
 fn typed_taps_see_typed_streams() {
     let log = SinkLog::default();
-    let mut g =
-        Graph::create("typed_tap", &GraphParam::new(["tok_src"]).with(PerWalk(4)).with(log.clone())).unwrap();
+    let mut g = Graph::create("typed_tap", &GraphParam::new(["tok_src"]).with(PerWalk(4)).with(log.clone())).unwrap();
     let seen = Arc::new(Mutex::new(Vec::new()));
     let s2 = seen.clone();
     g.set_tap("tok_mid", move |toks: &[Token]| s2.lock().unwrap().extend(toks.iter().map(Token::value))).unwrap();

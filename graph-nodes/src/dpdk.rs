@@ -132,13 +132,16 @@ pub fn eth_dev_count() -> u16 {
 
 /// Whether lcore `id` is enabled by the EAL arguments.
 pub fn lcore_enabled(id: u32) -> bool {
-    // SAFETY: plain query.
+    // SAFETY: `rte_lcore_is_enabled` reads the EAL's lcore table, which
+    // exists once the EAL is up (checked first) and takes any id (out of
+    // range is "not enabled").
     eal_active() && unsafe { sys::rte_lcore_is_enabled(id) } != 0
 }
 
 /// The main lcore.
 pub fn main_lcore() -> u32 {
-    // SAFETY: plain query.
+    // SAFETY: `rte_get_main_lcore` reads one field of the EAL's global
+    // configuration, which is static memory valid before and after init.
     unsafe { sys::rte_get_main_lcore() }
 }
 
@@ -226,13 +229,17 @@ pub fn launch(lcore: u32, f: impl FnOnce() -> i32 + Send + 'static) -> Result<()
 
 /// Waits for lcore `lcore`'s job (`rte_eal_wait_lcore`).
 pub fn wait(lcore: u32) -> i32 {
-    // SAFETY: plain call; returns the job's value.
+    // SAFETY: `rte_eal_wait_lcore` only reads and waits on the EAL's
+    // per-lcore state for `lcore` (any id; invalid ones return at once); it
+    // is called from the main lcore, which is where DPDK allows it.
     unsafe { sys::rte_eal_wait_lcore(lcore) }
 }
 
 /// Whether lcore `lcore` has finished its job.
 pub fn finished(lcore: u32) -> bool {
-    // SAFETY: plain query.
+    // SAFETY: `rte_eal_get_lcore_state` reads the EAL's per-lcore state,
+    // static memory valid for any lcore id below RTE_MAX_LCORE, which the
+    // EAL arguments bound the ids we launch on.
     let state = unsafe { sys::rte_eal_get_lcore_state(lcore) };
     state != sys::rte_lcore_state_t_RUNNING
 }

@@ -13,13 +13,15 @@
 //! Every packet is transmitted or freed by `pkt_drop`, and each node that
 //! sends one to `pkt_drop` counts it under a named reason.
 //!
+//! - [`pkt`]: [`Pkt`](pkt::Pkt), the owned packet handle nodes work on;
 //! - [`mbuf`]: packet buffers laid out like `rte_mbuf`;
 //! - [`mempool`]: fixed pools with per-lcore caches;
 //! - [`lcore`]: per-thread lcore ids;
 //! - [`port`]: ethdev-like ports and their backends;
 //! - [`lpm`]: DIR-24-8 longest-prefix match;
+//! - [`wire`]: checked zero-copy header views and frame builders;
 //! - the nodes, one module each, and [`eth_config`] to describe ports to
-//!   them.
+//!   them and gather what their graphs' environments hold.
 
 #[cfg(feature = "dpdk")]
 pub mod dpdk;
@@ -39,4 +41,9 @@ pub mod port;
 pub mod wire;
 
 pub use mbuf::Mbuf;
+
+/// `docs/writing-a-packet-node.md`, compiled and run as a doc-test.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/writing-a-packet-node.md")]
+pub struct WritingAPacketNode;
 pub use mempool::{Mempool, PoolConfig, PoolError};

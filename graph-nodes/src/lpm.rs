@@ -17,7 +17,7 @@
 //! change; every entry is one atomic word, a tbl8 group is fully written
 //! before the tbl24 entry pointing to it is published (release/acquire).
 //! A group freed by a delete is reused only after every registered reader
-//! has passed a quiescent state ([`graph_core::qsbr`], as `rte_lpm` with
+//! has passed a quiescent state ([`graph_lcore::qsbr`], as `rte_lpm` with
 //! `rte_lpm_rcu_qsbr_add` in its defer-queue mode; every lcore running an
 //! `LcoreLoop` is one), so a lookup that read the tbl24 entry just before
 //! the group was unlinked still finds the old group's entries, never a new
@@ -35,7 +35,7 @@ use std::sync::atomic::{AtomicU32, Ordering::*};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use graph_core::qsbr;
+use graph_lcore::qsbr;
 
 /// Largest prefix length.
 pub const MAX_DEPTH: u8 = 32;

@@ -233,8 +233,12 @@ impl Mbuf {
     /// stream holding the handle owns the packet.
     #[inline(always)]
     pub unsafe fn from_obj<'a>(obj: Obj) -> &'a mut Mbuf {
-        debug_assert!(!obj.is_null() && obj.addr().is_multiple_of(64), "not an mbuf handle: {obj:?}");
-        &mut *obj.as_ptr::<Mbuf>()
+        // SAFETY: `obj` is the handle of a live mbuf that nothing else accesses for
+        // `'a` (contract above): a valid, aligned, exclusive `Mbuf`.
+        unsafe {
+            debug_assert!(!obj.is_null() && obj.addr().is_multiple_of(64), "not an mbuf handle: {obj:?}");
+            &mut *obj.as_ptr::<Mbuf>()
+        }
     }
 
     /// This mbuf's handle.

@@ -460,12 +460,16 @@ impl PoolInner {
     /// # Safety
     /// The calling thread holds lcore `l`.
     unsafe fn flush_cache(&self, l: usize, keep: usize) {
-        let c = &self.caches[l];
-        let cache = &mut *c.objs.get();
-        if cache.len() > keep {
-            self.ring.lock().unwrap_or_else(|e| e.into_inner()).extend(cache.drain(keep..));
+        // SAFETY: the calling thread holds lcore `l` (contract above), and only
+        // that thread touches cache `l`'s vector.
+        unsafe {
+            let c = &self.caches[l];
+            let cache = &mut *c.objs.get();
+            if cache.len() > keep {
+                self.ring.lock().unwrap_or_else(|e| e.into_inner()).extend(cache.drain(keep..));
+            }
+            c.len.store(cache.len() as u32, Relaxed);
         }
-        c.len.store(cache.len() as u32, Relaxed);
     }
 
     fn owns(&self, o: Obj) -> bool {

@@ -9,7 +9,7 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use graph_core::qsbr::Reader;
+use graph_lcore::qsbr::Reader;
 use graph_nodes::lpm::{Lpm, LpmError, RECLAIM_TIMEOUT};
 
 fn ip(s: &str) -> u32 {

@@ -1,4 +1,4 @@
-//! Tasks on the worker lcores (graph_core::task): the control socket,
+//! Tasks on the worker lcores (graph_lcore::task): the control socket,
 //! statistics as JSON lines, packet capture, and the synthetic load used to
 //! measure what tasks cost the forwarding.
 //!
@@ -30,8 +30,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use graph_core::task::{self, Receiver, Sender};
 use graph_core::ClusterStats;
+use graph_lcore::task::{self, Receiver, Sender};
 use graph_nodes::eth_config::StockEnv;
 use graph_nodes::ip4_lookup::{Fib, Ip4LookupNext};
 use graph_nodes::pkt::Pkt;
@@ -392,8 +392,7 @@ async fn load_routes(fib: Fib) {
     loop {
         tick.tick().await;
         on = !on;
-        let _ =
-            if on { fib.route_add(a, 24, 0, Ip4LookupNext::Rewrite) } else { fib.route_delete(a, 24) };
+        let _ = if on { fib.route_add(a, 24, 0, Ip4LookupNext::Rewrite) } else { fib.route_delete(a, 24) };
     }
 }
 

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use comfy_table::{presets, Cell, CellAlignment, Table};
-use graph_core::task::LcoreLoop;
 use graph_core::{format_table, ClusterNodeStats, ClusterStats, Graph};
+use graph_lcore::task::LcoreLoop;
 use graph_nodes::eth_config::{self, EthConf, RxBurst, StockEnv, TxQueues};
 use graph_nodes::ip4_lookup::{Fib, Ip4LookupNext};
 use graph_nodes::ip4_rewrite::{NextHop, NextHops};
@@ -371,7 +371,7 @@ pub fn run(plan: &Plan, quiet: bool, dpdk: bool) -> Result<Outcome, RunError> {
         let mut cmd_tx = Vec::new();
         let mut cmd_rx = Vec::new();
         for _ in &plan.lcores {
-            let (tx, rx) = graph_core::task::channel();
+            let (tx, rx) = graph_lcore::task::channel();
             cmd_tx.push(tx);
             cmd_rx.push(rx);
         }

@@ -68,7 +68,8 @@ fn setsockopt<T>(fd: &OwnedFd, level: i32, name: i32, val: &T, what: &str) -> Re
 
 fn packet_socket(iface: &str) -> Result<OwnedFd, PortError> {
     let proto = (libc::ETH_P_ALL as u16).to_be();
-    // SAFETY: plain socket(2) call.
+    // SAFETY: socket(2) takes no pointers; it returns a new descriptor or
+    // -1, checked below.
     let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, i32::from(proto)) };
     if fd < 0 {
         return Err(last(format!("opening a packet socket for {iface} (needs CAP_NET_RAW)")));

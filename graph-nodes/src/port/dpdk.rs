@@ -9,8 +9,8 @@
 
 use std::sync::Arc;
 
-use dpdk_sys as sys;
 use core::mem::MaybeUninit;
+use dpdk_sys as sys;
 
 use graph_core::Obj;
 
@@ -89,7 +89,8 @@ pub(crate) fn open(id: u16, cfg: &PortConfig, pool: &Mempool) -> Result<Opened, 
         key: "pool".into(),
         reason: "a DPDK port needs a DPDK mempool".into(),
     })? as *mut sys::rte_mempool;
-    // SAFETY: plain query.
+    // SAFETY: `rte_eth_dev_is_valid_port` takes any port id and only reads
+    // the ethdev table, initialised with the EAL (checked above).
     if unsafe { sys::rte_eth_dev_is_valid_port(port) } == 0 {
         return Err(PortError::BadParam {
             backend: "dpdk",
@@ -119,7 +120,8 @@ pub(crate) fn open(id: u16, cfg: &PortConfig, pool: &Mempool) -> Result<Opened, 
     if rc != 0 {
         return Err(fail(format!("port {port}: rte_eth_dev_configure"), rc));
     }
-    // SAFETY: plain query.
+    // SAFETY: `port` is a valid port (checked above); the call reads its
+    // device data.
     let socket = unsafe { sys::rte_eth_dev_socket_id(port) }.max(0) as u32;
     for q in 0..cfg.nb_rxq {
         // SAFETY: configured port, queue in range, a live pktmbuf pool.

@@ -7,8 +7,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 
-use crossbeam_queue::ArrayQueue;
 use core::mem::MaybeUninit;
+use crossbeam_queue::ArrayQueue;
 
 use graph_core::Obj;
 

@@ -13,7 +13,7 @@
 //!
 //! - [`spawn_local`] runs a `!Send` future on this lcore's executor.
 //! - [`sleep`] and [`interval`] use the stats clock
-//!   ([`clock::cycles`](crate::clock::cycles)).
+//!   ([`clock::cycles`](graph_core::clock::cycles)).
 //! - [`local_channel`] connects tasks of one lcore; [`channel`] connects
 //!   tasks, lcores and other threads (its sender is `Send`).
 //! - [`blocking`] runs a closure (file I/O) on the executor's helper thread
@@ -41,8 +41,8 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use crate::clock;
-use crate::graph::Graph;
+use graph_core::clock;
+use graph_core::Graph;
 
 type Task = Pin<Box<dyn Future<Output = ()>>>;
 

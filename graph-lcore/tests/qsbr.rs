@@ -6,6 +6,7 @@
 //! One test: the set of readers is process-wide, and the assertions below
 //! need to know every reader there is.
 
+#[path = "../../graph-core/tests/common/mod.rs"]
 mod common;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,9 +15,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::Src;
-use graph_core::qsbr::{self, Reader};
-use graph_core::task::LcoreLoop;
 use graph_core::{node_clone, node_edge_shrink, node_edge_update, node_from_name, Graph, GraphParam};
+use graph_lcore::qsbr::{self, Reader};
+use graph_lcore::task::LcoreLoop;
 
 fn graph() -> Graph {
     node_clone(node_from_name("t_fan").unwrap(), "qs-sink").unwrap();

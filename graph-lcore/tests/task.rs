@@ -2,6 +2,7 @@
 //! forwards, channels cross threads, file I/O does not block the walk, the
 //! executor stays idle when nothing is ready, tasks reach the graph.
 
+#[path = "../../graph-core/tests/common/mod.rs"]
 mod common;
 
 use std::cell::RefCell;
@@ -10,8 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{Fan, Src};
-use graph_core::task::{self, LcoreLoop};
 use graph_core::{node_clone, node_edge_shrink, node_edge_update, node_from_name, Graph, GraphParam, Obj};
+use graph_lcore::task::{self, LcoreLoop};
 
 fn graph(tag: &str) -> (Graph, String, String) {
     let sink = node_clone(node_from_name("t_fan").unwrap(), &format!("task-sink-{tag}")).unwrap();
