@@ -20,11 +20,9 @@ fuzz_target!(|data: &[u8]| {
     }
     match cli::parse(&args) {
         Ok(inv) => {
-            if let Ok(o) = cli::overrides(&inv.cli) {
-                let f = file.unwrap_or_else(|_| config::demo_file());
-                if let Ok(p) = config::plan(&f, &o, &env) {
-                    assert!(p.burst >= 1 && p.pool_size >= 2 * p.burst as u32);
-                }
+            let f = file.unwrap_or_else(|_| config::demo_file());
+            if let Ok(p) = config::plan(&f, &inv.cli.overrides, &env) {
+                assert!(p.burst >= 1 && p.pool_size >= 2 * p.burst as u32);
             }
         }
         Err(cli::CliError::Bad(e)) => assert!(!e.contains('\n')),

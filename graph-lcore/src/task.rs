@@ -284,25 +284,54 @@ pub fn ticks(d: Duration) -> u64 {
 /// A future that completes at a deadline on the stats clock.
 pub struct Sleep {
     deadline: u64,
+    /// The timer this sleep registered, once it has: later polls only
+    /// refresh its waker (if it changed) instead of adding timers.
+    timer: Option<u64>,
 }
 
 /// Completes `d` from now.
 pub fn sleep(d: Duration) -> Sleep {
-    Sleep { deadline: clock::cycles() + ticks(d) }
+    Sleep { deadline: clock::cycles() + ticks(d), timer: None }
 }
 
 impl Future for Sleep {
     type Output = ();
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         if clock::cycles() >= self.deadline {
             return Poll::Ready(());
         }
         let inner = current();
+        if let Some(seq) = self.timer {
+            let mut wakers = inner.timer_wakers.borrow_mut();
+            // Still armed: keep the one timer, refresh a changed waker.
+            if let Some(w) = wakers.get_mut(&seq) {
+                if !w.will_wake(cx.waker()) {
+                    *w = cx.waker().clone();
+                }
+                return Poll::Pending;
+            }
+        }
+        // First poll, or the timer fired a little before this clock read.
         let seq = inner.seq.get();
         inner.seq.set(seq + 1);
         inner.timers.borrow_mut().push(Timer { deadline: std::cmp::Reverse(self.deadline), seq });
         inner.timer_wakers.borrow_mut().insert(seq, cx.waker().clone());
+        self.timer = Some(seq);
         Poll::Pending
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        // A sleep dropped before its deadline (a select, a cancelled task)
+        // takes its waker with it; the heap entry fires into nothing.
+        if let Some(seq) = self.timer {
+            let _ = CURRENT.try_with(|c| {
+                if let Some(inner) = c.borrow().as_ref() {
+                    inner.timer_wakers.borrow_mut().remove(&seq);
+                }
+            });
+        }
     }
 }
 
@@ -322,14 +351,16 @@ pub fn interval(period: Duration) -> Interval {
 impl Interval {
     /// Waits for the next tick; returns how many periods were missed.
     pub async fn tick(&mut self) -> u64 {
-        Sleep { deadline: self.next }.await;
+        Sleep { deadline: self.next, timer: None }.await;
         let now = clock::cycles();
-        let mut missed = 0;
         self.next += self.period;
-        while self.next <= now {
-            self.next += self.period;
-            missed += 1;
+        if self.next > now {
+            return 0;
         }
+        // Skip every missed period at once: with a tiny period a loop
+        // here would spin for as many periods as the gap holds.
+        let missed = (now - self.next) / self.period + 1;
+        self.next += missed * self.period;
         missed
     }
 }
@@ -621,5 +652,86 @@ impl LcoreLoop {
         while !stop.load(Ordering::Relaxed) {
             self.round();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A future that polls a sleep `n` times (waking itself) before
+    /// waiting for it for real.
+    struct PollMany {
+        sleep: Pin<Box<Sleep>>,
+        left: u32,
+    }
+
+    impl Future for PollMany {
+        type Output = ();
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+            let r = self.sleep.as_mut().poll(cx);
+            if r.is_pending() && self.left > 0 {
+                self.left -= 1;
+                cx.waker().wake_by_ref();
+            }
+            r
+        }
+    }
+
+    #[test]
+    fn a_sleep_polled_many_times_holds_one_timer() {
+        let exec = LocalExecutor::new();
+        spawn_local(PollMany { sleep: Box::pin(sleep(Duration::from_secs(3600))), left: 50 });
+        for _ in 0..60 {
+            exec.turn(clock::cycles(), 64);
+        }
+        assert!(exec.polls() >= 50, "{}", exec.polls());
+        assert_eq!(exec.inner.timers.borrow().len(), 1);
+        assert_eq!(exec.inner.timer_wakers.borrow().len(), 1);
+    }
+
+    #[test]
+    fn a_dropped_sleep_takes_its_waker() {
+        let exec = LocalExecutor::new();
+        let (tx, rx) = local_channel::<()>();
+        spawn_local(async move {
+            // Completes when the channel closes, dropping the pending sleep.
+            let mut rx = rx;
+            let s = sleep(Duration::from_secs(3600));
+            let mut s = Box::pin(s);
+            std::future::poll_fn(|cx| {
+                if s.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(());
+                }
+                let mut r = Box::pin(rx.recv());
+                r.as_mut().poll(cx).map(|_| ())
+            })
+            .await;
+        });
+        exec.turn(clock::cycles(), 64);
+        assert_eq!(exec.inner.timer_wakers.borrow().len(), 1);
+        drop(tx);
+        exec.turn(clock::cycles(), 64);
+        assert_eq!(exec.tasks(), 0);
+        assert_eq!(exec.inner.timer_wakers.borrow().len(), 0);
+    }
+
+    #[test]
+    fn an_interval_skips_a_long_gap_at_once() {
+        let _exec = LocalExecutor::new();
+        // One tick per cycle, and a gap of many cycles: the missed count
+        // is computed, not counted out.
+        let before = clock::cycles();
+        let gap = 1u64 << 40;
+        let mut iv = Interval { next: before.saturating_sub(gap), period: 1 };
+        let mut f = Box::pin(iv.tick());
+        let waker = std::task::Waker::noop();
+        let missed = match f.as_mut().poll(&mut Context::from_waker(waker)) {
+            Poll::Ready(m) => m,
+            Poll::Pending => panic!("the deadline has passed"),
+        };
+        drop(f);
+        assert!(iv.next > before, "next tick is in the future");
+        assert!(missed >= before.min(gap) - 1, "{missed}");
     }
 }

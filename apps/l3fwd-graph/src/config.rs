@@ -9,18 +9,27 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-/// A configuration error: one line naming the key or flag and the value.
-#[derive(Debug)]
-pub struct ConfigError(pub String);
-
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
+/// A configuration error: one line naming the file, key or flag and the
+/// value.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The configuration file could not be read.
+    #[error("config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    /// The file is not valid TOML for the schema (syntax, a type, an
+    /// unknown key), at `line` when known.
+    #[error("{}{msg}", in_file.as_ref().map(|p| format!("config file {}: ", p.display())).unwrap_or_default())]
+    Syntax { in_file: Option<PathBuf>, msg: String },
+    /// A command-line flag's value does not parse.
+    #[error("{0}")]
+    Flag(String),
+    /// A value out of range or inconsistent with another, naming the key.
+    #[error("{0}")]
+    Invalid(String),
 }
 
 macro_rules! bail {
-    ($($t:tt)*) => { return Err(ConfigError(format!($($t)*))) };
+    ($($t:tt)*) => { return Err(ConfigError::Invalid(format!($($t)*))) };
 }
 
 /// `[[port]]`.
@@ -141,9 +150,11 @@ pub struct FileConfig {
 
 /// Reads a config file.
 pub fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| ConfigError(format!("config file {}: {e}", path.display())))?;
-    parse_file(&text).map_err(|e| ConfigError(format!("config file {}: {}", path.display(), e.0)))
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+    parse_file(&text).map_err(|e| match e {
+        ConfigError::Syntax { msg, .. } => ConfigError::Syntax { in_file: Some(path.into()), msg },
+        other => other,
+    })
 }
 
 /// Parses config text.
@@ -151,54 +162,81 @@ pub fn parse_file(text: &str) -> Result<FileConfig, ConfigError> {
     toml::from_str(text).map_err(|e: toml::de::Error| {
         let line = e.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1));
         let msg = e.message().replace('\n', " ");
-        match line {
-            Some(l) => ConfigError(format!("line {l}: {msg}")),
-            None => ConfigError(msg),
-        }
+        let msg = match line {
+            Some(l) => format!("line {l}: {msg}"),
+            None => msg,
+        };
+        ConfigError::Syntax { in_file: None, msg }
     })
 }
 
-/// What the command line may override (DPDK l3fwd-graph's flags and ours).
-#[derive(Debug, Clone, Default)]
+/// `--config`'s value: which lcore polls which `(port, queue)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DpdkConfig(pub Vec<(u16, u16, u32)>);
+
+/// What the command line may override: DPDK l3fwd-graph's flags and ours.
+/// These are the flags themselves (flattened into the command line), so
+/// a flag and its override cannot drift apart.
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct Overrides {
-    /// `-p PORTMASK`.
+    /// Hexadecimal mask of the ports to use (DPDK's -p).
+    #[arg(short = 'p', value_name = "PORTMASK", value_parser = parse_portmask)]
     pub portmask: Option<u64>,
-    /// `--config "(port,queue,lcore),..."`.
-    pub config: Option<Vec<(u16, u16, u32)>>,
-    /// `-P` (accepted; every backend receives all frames).
-    #[allow(dead_code)]
+    /// (port,queue,lcore)[,(port,queue,lcore)...]: which lcore polls which rx queue.
+    #[arg(long = "config", value_name = "(PORT,QUEUE,LCORE),...", value_parser = parse_dpdk_config)]
+    pub config: Option<DpdkConfig>,
+    /// Promiscuous mode (accepted for DPDK compatibility; our backends
+    /// receive every frame).
+    #[arg(short = 'P')]
     pub promiscuous: bool,
-    /// `--eth-dest=PORT,MAC`.
+    /// Neighbour MAC of a port: PORT,MAC. Repeatable.
+    #[arg(long = "eth-dest", value_name = "PORT,MAC", value_parser = parse_eth_dest)]
     pub eth_dest: Vec<(u16, [u8; 6])>,
-    /// `--max-pkt-len`.
+    /// Largest frame length; sets every port's MTU to this minus 18.
+    #[arg(long = "max-pkt-len", value_name = "BYTES")]
     pub max_pkt_len: Option<u32>,
-    /// `--per-port-pool`.
+    /// One packet pool per port.
+    #[arg(long = "per-port-pool")]
     pub per_port_pool: bool,
-    /// `--stats-json`.
+    /// Accepted for DPDK compatibility (no NUMA here).
+    #[arg(long = "no-numa")]
+    pub no_numa: bool,
+    /// Write the final statistics as JSON to FILE.
+    #[arg(long = "stats-json", value_name = "FILE")]
     pub stats_json: Option<PathBuf>,
-    /// `--stats-interval`.
+    /// Seconds between statistics tables (0: only at exit).
+    #[arg(long = "stats-interval", value_name = "SECS")]
     pub stats_interval: Option<f64>,
-    /// `--duration`.
+    /// Stop after SECS seconds.
+    #[arg(long, value_name = "SECS")]
     pub duration: Option<f64>,
-    /// `--exit-on-eof`.
+    /// Stop once every finite input (pcap not looped) has been read and forwarded.
+    #[arg(long = "exit-on-eof")]
     pub exit_on_eof: bool,
-    /// `--burst`.
+    /// Rx burst size.
+    #[arg(long, value_name = "N")]
     pub burst: Option<usize>,
-    /// `--pool-size`.
+    /// Buffers in the packet pool.
+    #[arg(long = "pool-size", value_name = "N")]
     pub pool_size: Option<u32>,
-    /// `--control-socket`.
+    /// Listen for control commands on this Unix socket.
+    #[arg(long = "control-socket", value_name = "PATH")]
     pub control_socket: Option<PathBuf>,
-    /// `--stats-jsonl`.
+    /// Append a JSON line of statistics to FILE every second.
+    #[arg(long = "stats-jsonl", value_name = "FILE")]
     pub stats_jsonl: Option<PathBuf>,
-    /// `--walks-per-poll` (every lcore).
+    /// Walks between two looks at each lcore's tasks.
+    #[arg(long = "walks-per-poll", value_name = "N")]
     pub walks_per_poll: Option<u32>,
-    /// `--task-load` (measurement: busy tasks on every lcore).
+    /// Measurement: run busy tasks on every lcore (a 1 ms timer, a file
+    /// writer, route updates every 10 ms).
+    #[arg(long = "task-load", hide = true)]
     pub task_load: bool,
 }
 
 /// Parses DPDK's `--config` value: `(port,queue,lcore)[,(port,queue,lcore)...]`.
-pub fn parse_dpdk_config(s: &str) -> Result<Vec<(u16, u16, u32)>, ConfigError> {
-    let bad = |why: &str| ConfigError(format!("--config \"{s}\": {why}"));
+pub fn parse_dpdk_config(s: &str) -> Result<DpdkConfig, ConfigError> {
+    let bad = |why: &str| ConfigError::Flag(format!("--config \"{s}\": {why}"));
     let mut out = Vec::new();
     let mut rest = s.trim();
     while !rest.is_empty() {
@@ -222,16 +260,17 @@ pub fn parse_dpdk_config(s: &str) -> Result<Vec<(u16, u16, u32)>, ConfigError> {
     if out.is_empty() {
         return Err(bad("no (port,queue,lcore) tuple"));
     }
-    Ok(out)
+    Ok(DpdkConfig(out))
 }
 
 /// Parses `--eth-dest=PORT,MAC`.
 pub fn parse_eth_dest(s: &str) -> Result<(u16, [u8; 6]), ConfigError> {
-    let (p, m) = s.split_once(',').ok_or_else(|| ConfigError(format!("--eth-dest \"{s}\": expected PORT,MAC")))?;
+    let (p, m) =
+        s.split_once(',').ok_or_else(|| ConfigError::Flag(format!("--eth-dest \"{s}\": expected PORT,MAC")))?;
     let port =
-        p.trim().parse().map_err(|_| ConfigError(format!("--eth-dest \"{s}\": port \"{p}\" is not a number")))?;
+        p.trim().parse().map_err(|_| ConfigError::Flag(format!("--eth-dest \"{s}\": port \"{p}\" is not a number")))?;
     let mac = graph_nodes::wire::parse_mac(m.trim())
-        .ok_or_else(|| ConfigError(format!("--eth-dest \"{s}\": \"{m}\" is not a MAC address")))?;
+        .ok_or_else(|| ConfigError::Flag(format!("--eth-dest \"{s}\": \"{m}\" is not a MAC address")))?;
     Ok((port, mac))
 }
 
@@ -239,9 +278,9 @@ pub fn parse_eth_dest(s: &str) -> Result<(u16, [u8; 6]), ConfigError> {
 pub fn parse_portmask(s: &str) -> Result<u64, ConfigError> {
     let h = s.trim_start_matches("0x").trim_start_matches("0X");
     match u64::from_str_radix(h, 16) {
-        Ok(0) => Err(ConfigError(format!("-p \"{s}\": the port mask selects no port"))),
+        Ok(0) => Err(ConfigError::Flag(format!("-p \"{s}\": the port mask selects no port"))),
         Ok(m) => Ok(m),
-        Err(_) => Err(ConfigError(format!("-p \"{s}\": not a hexadecimal port mask"))),
+        Err(_) => Err(ConfigError::Flag(format!("-p \"{s}\": not a hexadecimal port mask"))),
     }
 }
 
@@ -334,19 +373,13 @@ fn param_string(key: &str, v: &toml::Value) -> Result<String, ConfigError> {
 }
 
 fn mac(key: &str, s: &str) -> Result<[u8; 6], ConfigError> {
-    graph_nodes::wire::parse_mac(s).ok_or_else(|| ConfigError(format!("{key} = \"{s}\": not a MAC address")))
+    graph_nodes::wire::parse_mac(s).ok_or_else(|| ConfigError::Invalid(format!("{key} = \"{s}\": not a MAC address")))
 }
 
 fn prefix(s: &str) -> Result<(Ipv4Addr, u8), ConfigError> {
-    let (a, l) = s.split_once('/').unwrap_or((s, "32"));
-    let addr: Ipv4Addr =
-        a.parse().map_err(|_| ConfigError(format!("route prefix = \"{s}\": \"{a}\" is not an IPv4 address")))?;
-    let len: u8 = l
-        .parse()
-        .ok()
-        .filter(|l| *l <= 32)
-        .ok_or_else(|| ConfigError(format!("route prefix = \"{s}\": \"{l}\" is not a prefix length 0..=32")))?;
-    Ok((addr, len))
+    let p: graph_nodes::wire::Ipv4Prefix =
+        s.parse().map_err(|e| ConfigError::Invalid(format!("route prefix = \"{s}\": {e}")))?;
+    Ok((p.ip(), p.len))
 }
 
 /// What the machine offers the plan.
@@ -385,7 +418,7 @@ fn dpdk_ports(d: &DpdkEnv, o: &Overrides) -> Vec<PortFile> {
             let rx_queues = o
                 .config
                 .as_ref()
-                .and_then(|c| c.iter().filter(|(p, _, _)| *p == id).map(|(_, q, _)| q + 1).max())
+                .and_then(|c| c.0.iter().filter(|(p, _, _)| *p == id).map(|(_, q, _)| q + 1).max())
                 .unwrap_or(1);
             PortFile {
                 id,
@@ -402,7 +435,35 @@ fn dpdk_ports(d: &DpdkEnv, o: &Overrides) -> Vec<PortFile> {
 
 /// Merges file and flags and checks everything against `env`.
 pub fn plan(file: &FileConfig, o: &Overrides, env: &Env) -> Result<Plan, ConfigError> {
-    let ncpu = env.ncpu;
+    let ports = plan_ports(file, o, env)?;
+    let mut lcores = plan_lcores(file, o, env, &ports)?;
+    let hops = plan_hops(file, &ports)?;
+    let routes = plan_routes(file, &ports, &hops)?;
+    let tuning = plan_tuning(file, o, &ports, &mut lcores)?;
+    Ok(Plan {
+        ports,
+        lcores,
+        routes,
+        hops,
+        burst: tuning.burst,
+        pool_size: tuning.pool_size,
+        pool_cache: tuning.pool_cache,
+        per_port_pool: tuning.per_port_pool,
+        stats_interval: tuning.stats_interval,
+        duration: tuning.duration,
+        exit_on_eof: o.exit_on_eof || file.exit_on_eof.unwrap_or(false),
+        stats_json: o.stats_json.clone().or_else(|| file.stats_json.clone()),
+        tbl8_groups: tuning.tbl8_groups,
+        control_socket: o.control_socket.clone().or_else(|| file.control_socket.clone()),
+        stats_jsonl: o.stats_jsonl.clone().or_else(|| file.stats_jsonl.clone()),
+        stats_jsonl_interval: tuning.stats_jsonl_interval,
+        task_load: o.task_load,
+    })
+}
+
+/// Ports: the file's (or, in DPDK mode without any, DPDK's), filtered by
+/// `-p`, with `--max-pkt-len` and `--eth-dest` applied.
+fn plan_ports(file: &FileConfig, o: &Overrides, env: &Env) -> Result<Vec<PortPlan>, ConfigError> {
     let synthesized;
     let file_ports: &[PortFile] = match &env.dpdk {
         Some(d) if file.ports.is_empty() => {
@@ -475,6 +536,14 @@ pub fn plan(file: &FileConfig, o: &Overrides, env: &Env) -> Result<Plan, ConfigE
             bail!("--eth-dest {id},...: port {id} is not configured");
         }
     }
+    Ok(ports)
+}
+
+/// Lcores: `--config` overrides the file; by default one lcore polling
+/// every rx queue, on the last CPU (the first one reports stats). Each
+/// (port, queue) belongs to one lcore.
+fn plan_lcores(file: &FileConfig, o: &Overrides, env: &Env, ports: &[PortPlan]) -> Result<Vec<LcorePlan>, ConfigError> {
+    let ncpu = env.ncpu;
     let port = |id: u16| ports.iter().find(|p| p.id == id);
 
     // Lcores: --config overrides the file; default one lcore polling every
@@ -482,7 +551,7 @@ pub fn plan(file: &FileConfig, o: &Overrides, env: &Env) -> Result<Plan, ConfigE
     let mut lcores: Vec<LcorePlan> = match &o.config {
         Some(cfg) => {
             let mut by: BTreeMap<u32, Vec<(u16, u16)>> = BTreeMap::new();
-            for &(p, q, l) in cfg {
+            for &(p, q, l) in &cfg.0 {
                 by.entry(l).or_default().push((p, q));
             }
             let cpu_of = |l: u32| file.lcores.iter().find(|f| f.id == l).and_then(|f| f.cpu).unwrap_or(l as usize);
@@ -550,6 +619,13 @@ pub fn plan(file: &FileConfig, o: &Overrides, env: &Env) -> Result<Plan, ConfigE
     if lcores.is_empty() {
         bail!("no lcore polls any selected port");
     }
+    Ok(lcores)
+}
+
+/// Next hops: one per port (its neighbour, id = port id, as DPDK), plus
+/// the file's `[[neighbour]]`s.
+fn plan_hops(file: &FileConfig, ports: &[PortPlan]) -> Result<Vec<HopPlan>, ConfigError> {
+    let port = |id: u16| ports.iter().find(|p| p.id == id);
 
     // Next hops: one per port (its neighbour, id = port id, as DPDK),
     // plus the file's.
@@ -564,11 +640,17 @@ pub fn plan(file: &FileConfig, o: &Overrides, env: &Env) -> Result<Plan, ConfigE
             None => hops.push(HopPlan { id: n.id, port: n.port, mac: m }),
         }
     }
+    Ok(hops)
+}
+
+/// Routes: the file's, or DPDK's defaults 198.18.N.0/24 → port N.
+fn plan_routes(file: &FileConfig, ports: &[PortPlan], hops: &[HopPlan]) -> Result<Vec<RoutePlan>, ConfigError> {
+    let port = |id: u16| ports.iter().find(|p| p.id == id);
 
     // Routes: the file's, or DPDK's defaults 198.18.N.0/24 → port N.
     let mut routes = Vec::new();
     if file.routes.is_empty() {
-        for p in &ports {
+        for p in ports {
             if p.id < 256 {
                 routes.push(RoutePlan { prefix: Ipv4Addr::new(198, 18, p.id as u8, 0), depth: 24, next_hop: p.id });
             }
@@ -593,7 +675,27 @@ pub fn plan(file: &FileConfig, o: &Overrides, env: &Env) -> Result<Plan, ConfigE
         };
         routes.push(RoutePlan { prefix: addr, depth, next_hop: nh });
     }
+    Ok(routes)
+}
 
+/// Sizes, intervals and limits, each checked against its range.
+struct Tuning {
+    burst: usize,
+    pool_size: u32,
+    pool_cache: u32,
+    per_port_pool: bool,
+    stats_interval: f64,
+    duration: Option<f64>,
+    tbl8_groups: u32,
+    stats_jsonl_interval: f64,
+}
+
+fn plan_tuning(
+    file: &FileConfig,
+    o: &Overrides,
+    ports: &[PortPlan],
+    lcores: &mut [LcorePlan],
+) -> Result<Tuning, ConfigError> {
     let burst = o.burst.or(file.burst).unwrap_or(256);
     if burst == 0 || burst > 4096 {
         bail!("burst = {burst}: outside 1..=4096");
@@ -628,11 +730,11 @@ pub fn plan(file: &FileConfig, o: &Overrides, env: &Env) -> Result<Plan, ConfigE
         if r == 0 || r > 1_000_000 {
             bail!("--walks-per-poll {r}: outside 1..=1000000");
         }
-        for l in &mut lcores {
+        for l in lcores.iter_mut() {
             l.walks_per_poll = r;
         }
     }
-    for l in &lcores {
+    for l in lcores.iter() {
         if l.walks_per_poll == 0 || l.walks_per_poll > 1_000_000 {
             bail!("lcore {} walks_per_poll = {}: outside 1..=1000000", l.id, l.walks_per_poll);
         }
@@ -640,24 +742,15 @@ pub fn plan(file: &FileConfig, o: &Overrides, env: &Env) -> Result<Plan, ConfigE
     if tbl8_groups == 0 || tbl8_groups > 1 << 24 {
         bail!("tbl8_groups = {tbl8_groups}: outside 1..=16777216");
     }
-    Ok(Plan {
-        ports,
-        lcores,
-        routes,
-        hops,
+    Ok(Tuning {
         burst,
         pool_size,
         pool_cache,
         per_port_pool,
         stats_interval,
         duration,
-        exit_on_eof: o.exit_on_eof || file.exit_on_eof.unwrap_or(false),
-        stats_json: o.stats_json.clone().or_else(|| file.stats_json.clone()),
         tbl8_groups,
-        control_socket: o.control_socket.clone().or_else(|| file.control_socket.clone()),
-        stats_jsonl: o.stats_jsonl.clone().or_else(|| file.stats_jsonl.clone()),
         stats_jsonl_interval,
-        task_load: o.task_load,
     })
 }
 
@@ -668,21 +761,21 @@ mod tests {
     fn err(file: &str, o: &Overrides) -> String {
         match parse_file(file).and_then(|f| plan(&f, o, &Env::native(2))) {
             Ok(_) => panic!("accepted: {file}"),
-            Err(e) => e.0,
+            Err(e) => e.to_string(),
         }
     }
 
     #[test]
     fn dpdk_flags_parse() {
-        assert_eq!(parse_dpdk_config("(0,0,1),(1,0,1)").unwrap(), vec![(0, 0, 1), (1, 0, 1)]);
-        assert_eq!(parse_dpdk_config(" (0, 1, 2) ").unwrap(), vec![(0, 1, 2)]);
-        assert!(parse_dpdk_config("(0,0)").unwrap_err().0.contains("(port,queue,lcore)"));
-        assert!(parse_dpdk_config("(0,x,1)").unwrap_err().0.contains("queue \"x\""));
-        assert!(parse_dpdk_config("0,0,1").unwrap_err().0.contains("'('"));
+        assert_eq!(parse_dpdk_config("(0,0,1),(1,0,1)").unwrap().0, vec![(0, 0, 1), (1, 0, 1)]);
+        assert_eq!(parse_dpdk_config(" (0, 1, 2) ").unwrap().0, vec![(0, 1, 2)]);
+        assert!(parse_dpdk_config("(0,0)").unwrap_err().to_string().contains("(port,queue,lcore)"));
+        assert!(parse_dpdk_config("(0,x,1)").unwrap_err().to_string().contains("queue \"x\""));
+        assert!(parse_dpdk_config("0,0,1").unwrap_err().to_string().contains("'('"));
         assert!(parse_dpdk_config("").is_err());
         assert_eq!(parse_portmask("0x3").unwrap(), 3);
         assert!(parse_portmask("0").is_err());
-        assert!(parse_portmask("zz").unwrap_err().0.contains("-p \"zz\""));
+        assert!(parse_portmask("zz").unwrap_err().to_string().contains("-p \"zz\""));
         assert_eq!(parse_eth_dest("1,52:00:00:00:00:01").unwrap(), (1, [0x52, 0, 0, 0, 0, 1]));
         assert!(parse_eth_dest("1;x").is_err());
     }
@@ -734,7 +827,7 @@ mod tests {
         )
         .unwrap();
         let o = Overrides {
-            config: Some(vec![(0, 0, 0), (1, 0, 1)]),
+            config: Some(DpdkConfig(vec![(0, 0, 0), (1, 0, 1)])),
             eth_dest: vec![(0, [0x52, 0, 0, 0, 0, 9])],
             burst: Some(64),
             max_pkt_len: Some(1518),

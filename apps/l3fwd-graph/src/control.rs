@@ -35,7 +35,10 @@ use graph_lcore::task::{self, Receiver, Sender};
 use graph_nodes::eth_config::StockEnv;
 use graph_nodes::ip4_lookup::{Fib, Ip4LookupNext};
 use graph_nodes::pkt::Pkt;
-use serde_json::json;
+use graph_nodes::wire::Ipv4Prefix;
+use graph_nodes::Mempool;
+
+use crate::report::Report;
 
 /// A command for one lcore's own tasks.
 pub enum LcoreCmd {
@@ -51,14 +54,24 @@ pub enum LcoreCmd {
 pub struct Shared {
     pub lcores: Vec<Sender<LcoreCmd>>,
     pub env: StockEnv,
+    /// The router's packet pools (for `pool_in_use`).
+    pub pools: Vec<Mempool>,
+    /// Worker lcore ids, in the order of `lcores`.
+    pub lcore_ids: Vec<u32>,
     pub start: Instant,
     /// Captures in progress: node → (capture id, file).
     captures: Mutex<HashMap<String, (u64, String)>>,
 }
 
 impl Shared {
-    pub fn new(lcores: Vec<Sender<LcoreCmd>>, env: StockEnv, start: Instant) -> Shared {
-        Shared { lcores, env, start, captures: Mutex::new(HashMap::new()) }
+    pub fn new(
+        lcores: Vec<Sender<LcoreCmd>>,
+        env: StockEnv,
+        pools: Vec<Mempool>,
+        lcore_ids: Vec<u32>,
+        start: Instant,
+    ) -> Shared {
+        Shared { lcores, env, pools, lcore_ids, start, captures: Mutex::new(HashMap::new()) }
     }
 
     fn captures(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u64, String)>> {
@@ -142,31 +155,14 @@ async fn lcore_commands(mut cmds: Receiver<LcoreCmd>) {
 }
 
 fn parse_prefix(s: &str) -> Result<(Ipv4Addr, u8), String> {
-    let (a, l) = s.split_once('/').unwrap_or((s, "32"));
-    let addr: Ipv4Addr = a.parse().map_err(|_| format!("\"{a}\" is not an IPv4 address"))?;
-    let len: u8 =
-        l.parse().ok().filter(|l| *l <= 32).ok_or_else(|| format!("\"{l}\" is not a prefix length 0..=32"))?;
-    Ok((addr, len))
+    let p: Ipv4Prefix = s.parse().map_err(|e: graph_nodes::wire::PrefixError| e.to_string())?;
+    Ok((p.ip(), p.len))
 }
 
-fn stats_json(stats: &mut ClusterStats, shared: &Shared) -> serde_json::Value {
-    let nodes: Vec<_> = stats
-        .get()
-        .into_iter()
-        .map(|n| json!({"name": n.name, "calls": n.calls, "objs": n.objs, "cycles": n.cycles, "counters": n.counters}))
-        .collect();
-    let ports: Vec<_> = shared
-        .env
-        .ports
-        .list()
-        .into_iter()
-        .filter_map(|id| shared.env.ports.get(id).ok())
-        .map(|p| {
-            let c = p.stats();
-            json!({"id": p.id(), "rx_packets": c.ipackets, "tx_packets": c.opackets, "rx_missed": c.imissed, "tx_errors": c.oerrors})
-        })
-        .collect();
-    json!({"elapsed_s": shared.start.elapsed().as_secs_f64(), "ports": ports, "nodes": nodes})
+/// The statistics so far, in the `--stats-json` schema.
+fn stats_report(stats: &mut ClusterStats, shared: &Shared) -> Report {
+    let ports: Vec<_> = shared.env.ports.list().into_iter().filter_map(|id| shared.env.ports.get(id).ok()).collect();
+    Report::collect(shared.start.elapsed().as_secs_f64(), &ports, &stats.get(), &shared.lcore_ids, &shared.pools)
 }
 
 const HELP: &str = "ok commands: route add P/L port N | route add P/L via NH | route del P/L | \
@@ -220,7 +216,7 @@ fn run_command(line: &str, stats: &mut ClusterStats, shared: &Arc<Shared>) -> Re
             shared.env.next_hops.delete(nh);
             Ok(format!("ok deleted next hop {nh}"))
         }
-        ["stats"] => Ok(stats_json(stats, shared).to_string()),
+        ["stats"] => Ok(stats_report(stats, shared).to_json_line()),
         ["capture", node, count, file] => {
             let count: usize =
                 count.parse().ok().filter(|c| (1..=1_000_000).contains(c)).ok_or("count must be 1..=1000000")?;
@@ -355,7 +351,7 @@ async fn stats_lines(path: PathBuf, secs: f64, mut stats: ClusterStats, shared: 
     let mut tick = task::interval(Duration::from_secs_f64(secs));
     loop {
         tick.tick().await;
-        let mut line = stats_json(&mut stats, &shared).to_string();
+        let mut line = stats_report(&mut stats, &shared).to_json_line();
         line.push('\n');
         if let Err(e) = task::fs::append(path.clone(), line.into_bytes()).await {
             eprintln!("l3fwd-graph: --stats-jsonl {}: {e}", path.display());
@@ -407,7 +403,7 @@ mod tests {
             let cfg = graph_nodes::port::PortConfig::parse("generator:").unwrap();
             env.ports.open(p, &cfg, &pool).unwrap();
         }
-        Arc::new(Shared::new(Vec::new(), env, Instant::now()))
+        Arc::new(Shared::new(Vec::new(), env, vec![pool], Vec::new(), Instant::now()))
     }
 
     #[test]

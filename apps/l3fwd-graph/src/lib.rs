@@ -4,4 +4,5 @@
 pub mod cli;
 pub mod config;
 pub mod control;
+pub mod report;
 pub mod run;

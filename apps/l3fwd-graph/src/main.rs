@@ -60,14 +60,11 @@ fn main() -> ExitCode {
     };
     let (eal, cli, bare) = (inv.eal, inv.cli, inv.bare);
     let demo = cli.demo || bare;
-    let o = match cli::overrides(&cli) {
-        Ok(o) => o,
-        Err(e) => return fail(2, &e.0),
-    };
+    let o = &cli.overrides;
     let file = match &cli.file {
         Some(path) => match config::read_file(path) {
             Ok(f) => f,
-            Err(e) => return fail(2, &e.0),
+            Err(e) => return fail(2, &e.to_string()),
         },
         // No file: DPDK's ports with EAL arguments, else the demo's.
         None if !eal.is_empty() => config::FileConfig::default(),
@@ -81,9 +78,9 @@ fn main() -> ExitCode {
         Err(e) => return fail(2, &e),
     };
     let dpdk_mode = env.dpdk.is_some();
-    let mut plan = match config::plan(&file, &o, &env) {
+    let mut plan = match config::plan(&file, o, &env) {
         Ok(p) => p,
-        Err(e) => return fail(2, &e.0),
+        Err(e) => return fail(2, &e.to_string()),
     };
     if demo && plan.duration.is_none() {
         plan.duration = Some(3.0);
@@ -99,10 +96,10 @@ fn main() -> ExitCode {
     }
     match run::run(&plan, cli.quiet, dpdk_mode) {
         Ok(out) => {
-            print!("{}", run::summary(&out.report));
+            print!("{}", out.report.summary());
             if let Some(path) = &plan.stats_json {
-                if let Err(RunError::Runtime(e) | RunError::Setup(e)) = run::write_json(path, &out.report) {
-                    return fail(1, &e);
+                if let Err(e) = out.report.write_json(path) {
+                    return fail(1, &format!("--stats-json {}: {e}", path.display()));
                 }
             }
             if out.failures.is_empty() {

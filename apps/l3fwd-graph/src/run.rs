@@ -1,13 +1,13 @@
 //! Bringing the router up, running the workers, reporting, shutting down.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::os::unix::net::UnixListener;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use comfy_table::{presets, Cell, CellAlignment, Table};
-use graph_core::{format_table, ClusterNodeStats, ClusterStats, Graph};
+use graph_core::{format_table, ClusterStats, Graph};
 use graph_lcore::task::LcoreLoop;
 use graph_nodes::eth_config::{self, EthConf, RxBurst, StockEnv, TxQueues};
 use graph_nodes::ip4_lookup::{Fib, Ip4LookupNext};
@@ -15,10 +15,10 @@ use graph_nodes::ip4_rewrite::{NextHop, NextHops};
 use graph_nodes::lcore;
 use graph_nodes::port::{Port, PortConfig, PortCounters, Ports};
 use graph_nodes::{Mempool, PoolConfig};
-use serde::Serialize;
 
 use crate::config::{ConfigError, Plan};
 use crate::control::{self, LcoreTasks};
+use crate::report::Report;
 
 /// Why a run failed after the configuration was accepted.
 #[derive(Debug)]
@@ -32,58 +32,8 @@ pub enum RunError {
 
 impl From<ConfigError> for RunError {
     fn from(e: ConfigError) -> Self {
-        RunError::Setup(e.0)
+        RunError::Setup(e.to_string())
     }
-}
-
-/// One port in the final report.
-#[derive(Debug, Clone, Serialize)]
-pub struct PortReport {
-    pub id: u16,
-    pub rx_packets: u64,
-    pub tx_packets: u64,
-    pub rx_missed: u64,
-    pub tx_errors: u64,
-    pub rx_bytes: u64,
-    pub tx_bytes: u64,
-    pub rx_nombuf: u64,
-    pub rx_errors: u64,
-}
-
-impl PortReport {
-    fn new(id: u16, c: PortCounters) -> Self {
-        PortReport {
-            id,
-            rx_packets: c.ipackets,
-            tx_packets: c.opackets,
-            rx_missed: c.imissed,
-            tx_errors: c.oerrors,
-            rx_bytes: c.ibytes,
-            tx_bytes: c.obytes,
-            rx_nombuf: c.rx_nombuf,
-            rx_errors: c.ierrors,
-        }
-    }
-}
-
-/// One node in the final report, summed over the workers.
-#[derive(Debug, Clone, Serialize)]
-pub struct NodeReport {
-    pub name: String,
-    pub calls: u64,
-    pub objs: u64,
-    pub cycles: u64,
-    pub counters: BTreeMap<String, u64>,
-}
-
-/// The final report (`--stats-json`).
-#[derive(Debug, Clone, Serialize)]
-pub struct Report {
-    pub elapsed_s: f64,
-    pub ports: Vec<PortReport>,
-    pub nodes: Vec<NodeReport>,
-    pub lcores: Vec<u32>,
-    pub pool_in_use: u32,
 }
 
 /// A worker: our pinned thread natively, an EAL lcore with DPDK.
@@ -311,18 +261,6 @@ fn worker_loop(
     Ok(())
 }
 
-fn node_reports(rows: &[ClusterNodeStats]) -> Vec<NodeReport> {
-    rows.iter()
-        .map(|r| NodeReport {
-            name: r.name.clone(),
-            calls: r.calls,
-            objs: r.objs,
-            cycles: r.cycles,
-            counters: r.counters.clone(),
-        })
-        .collect()
-}
-
 /// How a run ended: the report, and what went wrong while forwarding (a
 /// worker failing, an output that could not be written). The report is
 /// complete either way, so its counters say what happened.
@@ -351,136 +289,7 @@ pub fn run(plan: &Plan, quiet: bool, dpdk: bool) -> Result<Outcome, RunError> {
         rx_burst: RxBurst(plan.burst),
     };
     let (ports, pools) = open_ports(plan, &env.ports, dpdk)?;
-    let result = (|| {
-        let polled = |p: &Arc<Port>| plan.lcores.iter().any(|l| l.rx.iter().any(|(id, _)| *id == p.id()));
-        if plan.exit_on_eof && !ports.iter().any(|p| p.has_finite_rx() && polled(p)) {
-            return Err(RunError::Setup(
-                "--exit-on-eof: no port reads a finite input (a pcap without loop = \"forever\", a generator with count)"
-                    .into(),
-            ));
-        }
-        let graphs = configure_nodes(plan, &env, &ports)?;
-        let mut cluster = ClusterStats::new(&["worker_*"]).map_err(|e| RunError::Runtime(e.to_string()))?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let start = Instant::now();
-        let mut workers = Vec::new();
-        // Tasks: every lcore gets a command queue; the first one also
-        // serves the control socket and writes the JSON lines. The socket is
-        // bound here, before any worker starts, so a bad path is a setup
-        // error.
-        let mut cmd_tx = Vec::new();
-        let mut cmd_rx = Vec::new();
-        for _ in &plan.lcores {
-            let (tx, rx) = graph_lcore::task::channel();
-            cmd_tx.push(tx);
-            cmd_rx.push(rx);
-        }
-        let shared = Arc::new(control::Shared::new(cmd_tx, env.clone(), start));
-        let mut listener = match &plan.control_socket {
-            Some(path) => {
-                // A stale socket from an earlier run is replaced; anything
-                // else at that path is left alone (bind then fails).
-                use std::os::unix::fs::FileTypeExt;
-                if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket()) {
-                    let _ = std::fs::remove_file(path);
-                }
-                let l = std::os::unix::net::UnixListener::bind(path)
-                    .map_err(|e| RunError::Setup(format!("--control-socket {}: {e}", path.display())))?;
-                l.set_nonblocking(true).map_err(|e| RunError::Setup(format!("--control-socket: {e}")))?;
-                let s = ClusterStats::new(&["worker_*"]).map_err(|e| RunError::Runtime(e.to_string()))?;
-                Some((l, s))
-            }
-            None => None,
-        };
-        let mut jsonl = match &plan.stats_jsonl {
-            Some(p) => {
-                let s = ClusterStats::new(&["worker_*"]).map_err(|e| RunError::Runtime(e.to_string()))?;
-                Some((p.clone(), plan.stats_jsonl_interval, s))
-            }
-            None => None,
-        };
-        for (i, ((g, l), cmds)) in graphs.into_iter().zip(&plan.lcores).zip(cmd_rx).enumerate() {
-            let tasks = LcoreTasks {
-                cmds,
-                shared: shared.clone(),
-                listener: if i == 0 { listener.take() } else { None },
-                jsonl: if i == 0 { jsonl.take() } else { None },
-                load: plan.task_load,
-                load_routes: plan.task_load && i == 0,
-            };
-            workers.push(Worker::spawn(g, l.id, l.cpu, stop.clone(), dpdk, tasks, l.walks_per_poll)?);
-        }
-        // The inputs that end, among the ports some lcore polls.
-        let polled = |p: &Arc<Port>| plan.lcores.iter().any(|l| l.rx.iter().any(|(id, _)| *id == p.id()));
-        let finite: Vec<&Arc<Port>> = ports.iter().filter(|p| p.has_finite_rx() && polled(p)).collect();
-        let mut prev_ports = BTreeMap::new();
-        let mut last_print = Instant::now();
-        loop {
-            std::thread::sleep(Duration::from_millis(20));
-            let now = Instant::now();
-            if stop_signal.load(Relaxed) {
-                break;
-            }
-            if plan.duration.is_some_and(|d| now.duration_since(start).as_secs_f64() >= d) {
-                break;
-            }
-            if workers.iter().any(|w| w.is_finished()) {
-                break;
-            }
-            // Everything read has been handed to a graph: stopping lets the
-            // workers finish those walks and drain.
-            if plan.exit_on_eof && finite.iter().all(|p| p.rx_eof()) {
-                break;
-            }
-            if plan.stats_interval > 0.0
-                && now.duration_since(last_print).as_secs_f64() >= plan.stats_interval
-                && !quiet
-            {
-                let secs = now.duration_since(last_print).as_secs_f64();
-                last_print = now;
-                println!("== l3fwd-graph: {:.1} s ==", now.duration_since(start).as_secs_f64());
-                print!("{}", format_table(&cluster.get()));
-                println!("{}", ports_table(&ports, &mut prev_ports, secs));
-            }
-        }
-        for p in &ports {
-            p.set_rx_enabled(false);
-        }
-        stop.store(true, Relaxed);
-        let mut failures = Vec::new();
-        for w in workers {
-            if let Err(e) = w.join() {
-                failures.push(e);
-            }
-        }
-        let elapsed = start.elapsed().as_secs_f64();
-        if let Some(path) = &plan.control_socket {
-            let _ = std::fs::remove_file(path);
-        }
-        if plan.task_load {
-            let _ = std::fs::remove_file(control::load_file());
-        }
-        for p in &ports {
-            if let Err(e) = p.flush() {
-                failures.push(format!("port {}: flushing output: {e}", p.id()));
-            }
-        }
-        let rows = cluster.get();
-        if !quiet {
-            println!("== l3fwd-graph: final, {elapsed:.2} s ==");
-            print!("{}", format_table(&rows));
-            let mut zero = BTreeMap::new();
-            println!("{}", ports_table(&ports, &mut zero, elapsed));
-        }
-        let report = Report {
-            elapsed_s: elapsed,
-            ports: ports.iter().map(|p| PortReport::new(p.id(), p.stats())).collect(),
-            nodes: node_reports(&rows),
-            lcores: plan.lcores.iter().map(|l| l.id).collect(),
-            pool_in_use: 0,
-        };
-        Ok(Outcome { report, failures })
-    })();
+    let result = forward(plan, quiet, dpdk, &env, &ports, &pools, &stop_signal);
     for p in &ports {
         let _ = env.ports.close(p.id());
     }
@@ -491,40 +300,134 @@ pub fn run(plan: &Plan, quiet: bool, dpdk: bool) -> Result<Outcome, RunError> {
     })
 }
 
-/// Writes the report as JSON.
-pub fn write_json(path: &Path, r: &Report) -> Result<(), RunError> {
-    let text = serde_json::to_string_pretty(r).map_err(|e| RunError::Runtime(e.to_string()))?;
-    std::fs::write(path, text + "\n").map_err(|e| RunError::Runtime(format!("--stats-json {}: {e}", path.display())))
+/// Whether some lcore polls port `p`.
+fn polled(plan: &Plan, p: &Port) -> bool {
+    plan.lcores.iter().any(|l| l.rx.iter().any(|(id, _)| *id == p.id()))
 }
 
-/// A few lines for humans: what went through, how fast, what was dropped.
-pub fn summary(r: &Report) -> String {
-    let rx: u64 = r.ports.iter().map(|p| p.rx_packets).sum();
-    let tx: u64 = r.ports.iter().map(|p| p.tx_packets).sum();
-    let mut drops: Vec<(String, u64)> = Vec::new();
-    for n in &r.nodes {
-        for (k, v) in &n.counters {
-            if *v > 0 {
-                drops.push((format!("{}.{k}", n.name), *v));
-            }
+/// Binds the control socket (before any worker starts, so a bad path is a
+/// setup error). A stale socket from an earlier run is replaced; anything
+/// else at that path is left alone (bind then fails).
+fn bind_control(plan: &Plan) -> Result<Option<(UnixListener, ClusterStats)>, RunError> {
+    let Some(path) = &plan.control_socket else { return Ok(None) };
+    use std::os::unix::fs::FileTypeExt;
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket()) {
+        let _ = std::fs::remove_file(path);
+    }
+    let l =
+        UnixListener::bind(path).map_err(|e| RunError::Setup(format!("--control-socket {}: {e}", path.display())))?;
+    l.set_nonblocking(true).map_err(|e| RunError::Setup(format!("--control-socket: {e}")))?;
+    Ok(Some((l, worker_stats()?)))
+}
+
+fn worker_stats() -> Result<ClusterStats, RunError> {
+    ClusterStats::new(&["worker_*"]).map_err(|e| RunError::Runtime(e.to_string()))
+}
+
+/// Configures the nodes, starts one worker per lcore with its tasks (every
+/// lcore gets a command queue; the first also serves the control socket
+/// and writes the JSON lines), supervises until a stop condition, then
+/// stops and joins the workers and reports.
+fn forward(
+    plan: &Plan,
+    quiet: bool,
+    dpdk: bool,
+    env: &StockEnv,
+    ports: &[Arc<Port>],
+    pools: &[Mempool],
+    stop_signal: &AtomicBool,
+) -> Result<Outcome, RunError> {
+    if plan.exit_on_eof && !ports.iter().any(|p| p.has_finite_rx() && polled(plan, p)) {
+        return Err(RunError::Setup(
+            "--exit-on-eof: no port reads a finite input (a pcap without loop = \"forever\", a generator with count)"
+                .into(),
+        ));
+    }
+    let graphs = configure_nodes(plan, env, ports)?;
+    let mut cluster = worker_stats()?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let start = Instant::now();
+    let (cmd_tx, cmd_rx): (Vec<_>, Vec<_>) = plan.lcores.iter().map(|_| graph_lcore::task::channel()).unzip();
+    let lcore_ids: Vec<u32> = plan.lcores.iter().map(|l| l.id).collect();
+    let shared = Arc::new(control::Shared::new(cmd_tx, env.clone(), pools.to_vec(), lcore_ids.clone(), start));
+    let mut listener = bind_control(plan)?;
+    let mut jsonl = match &plan.stats_jsonl {
+        Some(p) => Some((p.clone(), plan.stats_jsonl_interval, worker_stats()?)),
+        None => None,
+    };
+    let mut workers = Vec::new();
+    for (i, ((g, l), cmds)) in graphs.into_iter().zip(&plan.lcores).zip(cmd_rx).enumerate() {
+        let tasks = LcoreTasks {
+            cmds,
+            shared: shared.clone(),
+            listener: if i == 0 { listener.take() } else { None },
+            jsonl: if i == 0 { jsonl.take() } else { None },
+            load: plan.task_load,
+            load_routes: plan.task_load && i == 0,
+        };
+        workers.push(Worker::spawn(g, l.id, l.cpu, stop.clone(), dpdk, tasks, l.walks_per_poll)?);
+    }
+    supervise(plan, quiet, ports, &workers, &mut cluster, start, stop_signal);
+    for p in ports {
+        p.set_rx_enabled(false);
+    }
+    stop.store(true, Relaxed);
+    let mut failures: Vec<String> = workers.into_iter().filter_map(|w| w.join().err()).collect();
+    let elapsed = start.elapsed().as_secs_f64();
+    if let Some(path) = &plan.control_socket {
+        let _ = std::fs::remove_file(path);
+    }
+    if plan.task_load {
+        let _ = std::fs::remove_file(control::load_file());
+    }
+    for p in ports {
+        if let Err(e) = p.flush() {
+            failures.push(format!("port {}: flushing output: {e}", p.id()));
         }
     }
-    let dropped: u64 = drops.iter().map(|(_, v)| v).sum();
-    let mut s = format!(
-        "l3fwd-graph: {rx} packets received, {tx} sent, {dropped} dropped in {:.2} s on {} worker lcore(s): {:.2} Mpps forwarded\n",
-        r.elapsed_s,
-        r.lcores.len(),
-        tx as f64 / r.elapsed_s.max(1e-9) / 1e6
-    );
-    for (k, v) in drops {
-        s.push_str(&format!("  dropped {v:>12} {k}\n"));
+    let rows = cluster.get();
+    if !quiet {
+        println!("== l3fwd-graph: final, {elapsed:.2} s ==");
+        print!("{}", format_table(&rows));
+        println!("{}", ports_table(ports, &mut BTreeMap::new(), elapsed));
     }
-    let per_node: Vec<String> = r
-        .nodes
-        .iter()
-        .filter(|n| n.objs > 0)
-        .map(|n| format!("{} {:.1}", n.name, n.cycles as f64 / n.objs as f64))
-        .collect();
-    s.push_str(&format!("  cycles/packet: {}\n", per_node.join(", ")));
-    s
+    // In use is taken after the ports close (by the caller).
+    let report = Report::collect(elapsed, ports, &rows, &lcore_ids, &[]);
+    Ok(Outcome { report, failures })
+}
+
+/// Waits for a stop condition (a signal, the duration, a worker ending,
+/// or every finite input read), printing the tables every interval.
+fn supervise(
+    plan: &Plan,
+    quiet: bool,
+    ports: &[Arc<Port>],
+    workers: &[Worker],
+    cluster: &mut ClusterStats,
+    start: Instant,
+    stop_signal: &AtomicBool,
+) {
+    let finite: Vec<&Arc<Port>> = ports.iter().filter(|p| p.has_finite_rx() && polled(plan, p)).collect();
+    let mut prev_ports = BTreeMap::new();
+    let mut last_print = Instant::now();
+    loop {
+        std::thread::sleep(Duration::from_millis(20));
+        let now = Instant::now();
+        if stop_signal.load(Relaxed)
+            || plan.duration.is_some_and(|d| now.duration_since(start).as_secs_f64() >= d)
+            || workers.iter().any(|w| w.is_finished())
+            // Everything read has been handed to a graph: stopping lets
+            // the workers finish those walks and drain.
+            || (plan.exit_on_eof && finite.iter().all(|p| p.rx_eof()))
+        {
+            return;
+        }
+        if plan.stats_interval > 0.0 && now.duration_since(last_print).as_secs_f64() >= plan.stats_interval && !quiet {
+            let secs = now.duration_since(last_print).as_secs_f64();
+            last_print = now;
+            println!("== l3fwd-graph: {:.1} s ==", now.duration_since(start).as_secs_f64());
+            print!("{}", format_table(&cluster.get()));
+            println!("{}", ports_table(ports, &mut prev_ports, secs));
+        }
+    }
 }

@@ -71,6 +71,30 @@ unsafe impl TxBackend for Tx {
     }
 }
 
+/// Undoes a partial open when dropped armed.
+struct Undo {
+    port: u16,
+    started: bool,
+    armed: bool,
+}
+
+impl Drop for Undo {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        // SAFETY: `port` is a valid port this open configured (and maybe
+        // started); no queue of it was handed out, so stopping and closing
+        // it cannot pull a queue from under a user.
+        unsafe {
+            if self.started {
+                sys::rte_eth_dev_stop(self.port);
+            }
+            sys::rte_eth_dev_close(self.port);
+        }
+    }
+}
+
 pub(crate) fn open(id: u16, cfg: &PortConfig, pool: &Mempool) -> Result<Opened, PortError> {
     let mut p = cfg.params("dpdk");
     let port: u16 = p.parse("port_id", id)?;
@@ -120,6 +144,10 @@ pub(crate) fn open(id: u16, cfg: &PortConfig, pool: &Mempool) -> Result<Opened, 
     if rc != 0 {
         return Err(fail(format!("port {port}: rte_eth_dev_configure"), rc));
     }
+    // From here on a failure undoes what was done: the device is stopped
+    // if it was started and closed, so that it holds no queue, descriptor
+    // ring or buffer of ours.
+    let mut undo = Undo { port, started: false, armed: true };
     // SAFETY: `port` is a valid port (checked above); the call reads its
     // device data.
     let socket = unsafe { sys::rte_eth_dev_socket_id(port) }.max(0) as u32;
@@ -142,6 +170,7 @@ pub(crate) fn open(id: u16, cfg: &PortConfig, pool: &Mempool) -> Result<Opened, 
     if rc != 0 {
         return Err(fail(format!("port {port}: rte_eth_dev_start"), rc));
     }
+    undo.started = true;
     if promisc != 0 {
         // SAFETY: started port. Not every driver supports it; that is fine.
         unsafe { sys::rte_eth_promiscuous_enable(port) };
@@ -170,6 +199,7 @@ pub(crate) fn open(id: u16, cfg: &PortConfig, pool: &Mempool) -> Result<Opened, 
             sys::rte_eth_dev_close(port);
         }
     };
+    undo.armed = false;
     Ok(Opened {
         rx: (0..cfg.nb_rxq).map(|q| Box::new(Rx { port, queue: q }) as Box<dyn RxBackend>).collect(),
         tx: (0..cfg.nb_txq).map(|q| Box::new(Tx { port, queue: q }) as Box<dyn TxBackend>).collect(),

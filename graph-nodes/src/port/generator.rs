@@ -17,26 +17,7 @@ use crate::mempool::{free_raw, Mempool};
 use crate::wire::{self, Udp4};
 
 /// A parsed IPv4 prefix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Prefix {
-    /// Network address.
-    pub addr: u32,
-    /// Prefix length.
-    pub len: u8,
-}
-
-impl std::str::FromStr for Prefix {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let (a, l) = s.split_once('/').unwrap_or((s, "32"));
-        let addr: std::net::Ipv4Addr = a.parse().map_err(|_| format!("\"{a}\" is not an IPv4 address"))?;
-        let len: u8 = l.parse().map_err(|_| format!("\"{l}\" is not a prefix length"))?;
-        if len > 32 {
-            return Err(format!("prefix length {len} exceeds 32"));
-        }
-        Ok(Prefix { addr: u32::from(addr), len })
-    }
-}
+pub use crate::wire::Ipv4Prefix as Prefix;
 
 /// What the generator produces.
 #[derive(Debug, Clone)]

@@ -8,9 +8,11 @@
 //! | `pcap`      | `rx_pcap=FILE` (one per rx queue), `tx_pcap=FILE`, `loop=N\|forever` |
 //! | `generator` | `dst=PFX[;PFX..]`, `size=N`, `flows=N`, `ipv6=F`, `arp=F`, `bad=F`, `count=N`, `seed=N`, `dst_mac=MAC`, `src_mac=MAC` |
 //! | `ring`      | `rx=NAME`, `tx=NAME`, `size=N` |
-//! | `af_packet` | `iface=NAME`, `frames=N`, `fanout=ID` |
+//! | `af_packet` | `iface=NAME`, `frames=N`, `fanout=ID`, `promisc=0\|1` |
+//! | `dpdk`      | `port_id=N`, `rxd=N`, `txd=N`, `promisc=0\|1` (feature `dpdk`, EAL initialised) |
 //!
-//! Each queue is taken once ([`Port::take_rx_queue`]) by the lcore that
+//! Ports live in a [`Ports`] table, which a router hands to its graphs
+//! through their environment. Each queue is taken once ([`Port::take_rx_queue`]) by the lcore that
 //! polls it and used without locks (`&mut self`); counters are per queue,
 //! single-writer atomics, summed by [`Port::stats`] from any thread.
 
@@ -45,7 +47,7 @@ pub enum PortError {
     #[error("port spec \"{spec}\": {reason}")]
     BadSpec { spec: String, reason: String },
     /// Unknown backend.
-    #[error("unknown port backend \"{0}\" (known: pcap, generator, ring, af_packet)")]
+    #[error("unknown port backend \"{0}\" (known: pcap, generator, ring, af_packet{dpdk})", dpdk = if cfg!(feature = "dpdk") { ", dpdk" } else { "" })]
     UnknownBackend(String),
     /// A parameter is missing, unknown or invalid.
     #[error("{backend} port: parameter {key}: {reason}")]

@@ -120,6 +120,51 @@ pub fn ipv4_set_checksum(hdr: &mut [u8]) {
     hdr[ipv4::CSUM..ipv4::CSUM + 2].copy_from_slice(&c.to_be_bytes());
 }
 
+/// An IPv4 prefix `a.b.c.d/len` (`/32` when the length is left out): the
+/// one parser for routes in config files, on the control socket and in
+/// port parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ipv4Prefix {
+    /// Network address, host order.
+    pub addr: u32,
+    /// Prefix length, 0..=32.
+    pub len: u8,
+}
+
+/// Why a string is not an IPv4 prefix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PrefixError {
+    /// The address part does not parse.
+    #[error("\"{0}\" is not an IPv4 address")]
+    Addr(String),
+    /// The length part is not a number in 0..=32.
+    #[error("\"{0}\" is not a prefix length 0..=32")]
+    Len(String),
+}
+
+impl Ipv4Prefix {
+    /// The address as `Ipv4Addr`.
+    pub fn ip(&self) -> std::net::Ipv4Addr {
+        std::net::Ipv4Addr::from(self.addr)
+    }
+}
+
+impl std::str::FromStr for Ipv4Prefix {
+    type Err = PrefixError;
+    fn from_str(s: &str) -> Result<Self, PrefixError> {
+        let (a, l) = s.split_once('/').unwrap_or((s, "32"));
+        let addr: std::net::Ipv4Addr = a.parse().map_err(|_| PrefixError::Addr(a.to_string()))?;
+        let len: u8 = l.parse().ok().filter(|l| *l <= 32).ok_or_else(|| PrefixError::Len(l.to_string()))?;
+        Ok(Ipv4Prefix { addr: u32::from(addr), len })
+    }
+}
+
+impl std::fmt::Display for Ipv4Prefix {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.ip(), self.len)
+    }
+}
+
 /// A MAC address in the usual text form.
 pub fn mac_to_string(m: &[u8; 6]) -> String {
     format!("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2], m[3], m[4], m[5])
@@ -289,6 +334,15 @@ mod tests {
         assert_eq!(parse_mac("02:00:00:00:00"), None);
         assert_eq!(parse_mac("02:00:00:00:00:0a:1"), None);
         assert_eq!(parse_mac("zz:00:00:00:00:00"), None);
+        let p: Ipv4Prefix = "10.1.0.0/16".parse().unwrap();
+        assert_eq!((p.addr, p.len, p.to_string()), (0x0a01_0000, 16, "10.1.0.0/16".to_string()));
+        assert_eq!("192.0.2.1".parse::<Ipv4Prefix>().unwrap().len, 32);
+        assert_eq!(
+            "300.0.0.0/8".parse::<Ipv4Prefix>().unwrap_err().to_string(),
+            "\"300.0.0.0\" is not an IPv4 address"
+        );
+        assert_eq!("10.0.0.0/33".parse::<Ipv4Prefix>().unwrap_err(), PrefixError::Len("33".into()));
+        assert!("10.0.0.0/x".parse::<Ipv4Prefix>().is_err());
         assert_eq!(mac_to_string(&[2, 0, 0, 0, 0, 10]), "02:00:00:00:00:0a");
     }
 }

@@ -1,0 +1,176 @@
+//! The statistics schema, one for every output: the final `--stats-json`
+//! file, each `--stats-jsonl` line and the control socket's `stats` reply
+//! are all a [`Report`], serialised the same way.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use graph_core::ClusterNodeStats;
+use graph_nodes::port::{Port, PortCounters};
+use graph_nodes::Mempool;
+use serde::Serialize;
+
+/// One port's counters (`rte_eth_stats`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PortReport {
+    pub id: u16,
+    pub rx_packets: u64,
+    pub tx_packets: u64,
+    pub rx_missed: u64,
+    pub tx_errors: u64,
+    pub rx_bytes: u64,
+    pub tx_bytes: u64,
+    pub rx_nombuf: u64,
+    pub rx_errors: u64,
+}
+
+impl PortReport {
+    /// From a port's counters.
+    pub fn new(id: u16, c: PortCounters) -> Self {
+        PortReport {
+            id,
+            rx_packets: c.ipackets,
+            tx_packets: c.opackets,
+            rx_missed: c.imissed,
+            tx_errors: c.oerrors,
+            rx_bytes: c.ibytes,
+            tx_bytes: c.obytes,
+            rx_nombuf: c.rx_nombuf,
+            rx_errors: c.ierrors,
+        }
+    }
+}
+
+/// One node, summed over the workers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeReport {
+    pub name: String,
+    pub calls: u64,
+    pub objs: u64,
+    pub cycles: u64,
+    pub counters: BTreeMap<String, u64>,
+}
+
+/// Statistics of a run so far (or of the whole run, at the end).
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub elapsed_s: f64,
+    pub ports: Vec<PortReport>,
+    pub nodes: Vec<NodeReport>,
+    pub lcores: Vec<u32>,
+    /// Buffers of the router's pools not free (0 at the end of a clean
+    /// run; packets in flight while it runs).
+    pub pool_in_use: u32,
+}
+
+impl Report {
+    /// A report from the ports, the cluster statistics rows, the worker
+    /// lcores and the pools.
+    pub fn collect(
+        elapsed_s: f64,
+        ports: &[Arc<Port>],
+        rows: &[ClusterNodeStats],
+        lcores: &[u32],
+        pools: &[Mempool],
+    ) -> Report {
+        Report {
+            elapsed_s,
+            ports: ports.iter().map(|p| PortReport::new(p.id(), p.stats())).collect(),
+            nodes: rows
+                .iter()
+                .map(|r| NodeReport {
+                    name: r.name.clone(),
+                    calls: r.calls,
+                    objs: r.objs,
+                    cycles: r.cycles,
+                    counters: r.counters.clone(),
+                })
+                .collect(),
+            lcores: lcores.to_vec(),
+            pool_in_use: pools.iter().map(Mempool::in_use).sum(),
+        }
+    }
+
+    /// One line of JSON.
+    pub fn to_json_line(&self) -> String {
+        serde_json::to_string(self).expect("a report serialises")
+    }
+
+    /// Writes the report as pretty JSON to `path`.
+    pub fn write_json(&self, path: &Path) -> std::io::Result<()> {
+        let text = serde_json::to_string_pretty(self).expect("a report serialises");
+        std::fs::write(path, text + "\n")
+    }
+
+    /// A few lines for humans: what went through, how fast, what was
+    /// dropped.
+    pub fn summary(&self) -> String {
+        let rx: u64 = self.ports.iter().map(|p| p.rx_packets).sum();
+        let tx: u64 = self.ports.iter().map(|p| p.tx_packets).sum();
+        let mut drops: Vec<(String, u64)> = Vec::new();
+        for n in &self.nodes {
+            for (k, v) in &n.counters {
+                if *v > 0 {
+                    drops.push((format!("{}.{k}", n.name), *v));
+                }
+            }
+        }
+        let dropped: u64 = drops.iter().map(|(_, v)| v).sum();
+        let mut s = format!(
+            "l3fwd-graph: {rx} packets received, {tx} sent, {dropped} dropped in {:.2} s on {} worker lcore(s): {:.2} Mpps forwarded\n",
+            self.elapsed_s,
+            self.lcores.len(),
+            tx as f64 / self.elapsed_s.max(1e-9) / 1e6
+        );
+        for (k, v) in drops {
+            s.push_str(&format!("  dropped {v:>12} {k}\n"));
+        }
+        let per_node: Vec<String> = self
+            .nodes
+            .iter()
+            .filter(|n| n.objs > 0)
+            .map(|n| format!("{} {:.1}", n.name, n.cycles as f64 / n.objs as f64))
+            .collect();
+        s.push_str(&format!("  cycles/packet: {}\n", per_node.join(", ")));
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_schema_with_every_port_counter() {
+        let r = Report {
+            elapsed_s: 2.0,
+            ports: vec![PortReport::new(3, PortCounters { ipackets: 10, opackets: 8, ..Default::default() })],
+            nodes: vec![NodeReport {
+                name: "ip4_lookup".into(),
+                calls: 1,
+                objs: 10,
+                cycles: 200,
+                counters: [("no_route".to_string(), 2)].into(),
+            }],
+            lcores: vec![1],
+            pool_in_use: 0,
+        };
+        let j: serde_json::Value = serde_json::from_str(&r.to_json_line()).unwrap();
+        for k in [
+            "id",
+            "rx_packets",
+            "tx_packets",
+            "rx_missed",
+            "tx_errors",
+            "rx_bytes",
+            "tx_bytes",
+            "rx_nombuf",
+            "rx_errors",
+        ] {
+            assert!(j["ports"][0].get(k).is_some(), "{k}");
+        }
+        assert_eq!(j["nodes"][0]["counters"]["no_route"], 2);
+        assert!(r.summary().contains("10 packets received, 8 sent, 2 dropped"));
+    }
+}
