@@ -21,21 +21,8 @@ pcap=$(cd .. && pwd)/shared/data/ipv4-udp-64b-1024.pcap
 [ -f "$pcap" ] || { echo "compare-builds: $pcap not found (../shared missing?)" >&2; exit 1; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cat >"$work/pcap.toml" <<TOML
-stats_interval = 0
-[[port]]
-id = 0
-backend = "pcap"
-params = { rx_pcap = "$pcap", loop = "forever" }
-[[port]]
-id = 1
-backend = "pcap"
-params = { rx_pcap = "$pcap", loop = "forever" }
-[[lcore]]
-id = 1
-cpu = 1
-rx = [[0, 0], [1, 0]]
-TOML
+. benches/pcap-config.sh
+pcap_config "$work/pcap.toml" "$pcap"
 
 for r in $(seq 1 "$rounds"); do
   for b in old new; do

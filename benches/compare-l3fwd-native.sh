@@ -36,21 +36,8 @@ dpdk="$work/dpdk-src/build/l3fwd-graph"
 
 cargo build --release -q -p l3fwd-graph
 ours=target/release/l3fwd-graph
-cat >"$work/pcap.toml" <<TOML
-stats_interval = 0
-[[port]]
-id = 0
-backend = "pcap"
-params = { rx_pcap = "$pcap", loop = "forever" }
-[[port]]
-id = 1
-backend = "pcap"
-params = { rx_pcap = "$pcap", loop = "forever" }
-[[lcore]]
-id = 1
-cpu = 1
-rx = [[0, 0], [1, 0]]
-TOML
+. benches/pcap-config.sh
+pcap_config "$work/pcap.toml" "$pcap"
 
 for r in $(seq 1 "$rounds"); do
   echo "round $r/$rounds: DPDK l3fwd-graph" >&2

@@ -13,6 +13,28 @@ pub(crate) struct Selected {
     pub edges: Vec<usize>,
 }
 
+/// For a pattern that names a clone not made yet (`ethdev_rx-0-0` with
+/// `ethdev_rx` registered): what to call first.
+fn clone_hint(all: &[NodeEntry], pattern: &str) -> String {
+    if pattern.contains(['*', '?', '[']) {
+        return String::new();
+    }
+    let parent = all
+        .iter()
+        .filter(|e| e.parent.is_none())
+        .filter(|e| pattern.strip_prefix(e.name.as_str()).is_some_and(|rest| rest.len() > 1 && rest.starts_with('-')))
+        .max_by_key(|e| e.name.len());
+    match parent {
+        Some(p) => format!(
+            "; \"{}\" is registered: make the clone first with node_clone(\"{}\", \"{}\") (for ports, eth_config does)",
+            p.name,
+            p.name,
+            &pattern[p.name.len() + 1..]
+        ),
+        None => String::new(),
+    }
+}
+
 /// Selects and checks the nodes of graph `graph` from `patterns`.
 ///
 /// Order: nodes matching the patterns in pattern order (registry order
@@ -38,7 +60,7 @@ pub(crate) fn select(reg: &Registry, graph: &str, patterns: &[String]) -> Result
             found = true;
         }
         if !found {
-            return Err(GraphError::PatternNoMatch { pattern: pat.clone() });
+            return Err(GraphError::PatternNoMatch { pattern: pat.clone(), hint: clone_hint(all, pat) });
         }
     }
 

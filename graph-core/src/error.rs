@@ -33,8 +33,8 @@ pub enum GraphError {
     #[error("node \"{node}\": {count} edges exceed the maximum of {max}")]
     TooManyEdges { node: String, count: usize, max: usize },
     /// A node-name pattern of a graph matched no registered node.
-    #[error("pattern \"{pattern}\" matches no registered node")]
-    PatternNoMatch { pattern: String },
+    #[error("pattern \"{pattern}\" matches no registered node{hint}")]
+    PatternNoMatch { pattern: String, hint: String },
     /// A pattern is not a valid glob.
     #[error("pattern \"{pattern}\" is not a valid glob: {reason}")]
     BadPattern { pattern: String, reason: String },

@@ -24,10 +24,21 @@ fn clone_src(suffix: &str, edges: &[&str]) -> String {
 #[test]
 fn pattern_matching_nothing() {
     let err = Graph::create("e_pat", &GraphParam::new(["t_src", "nomatch*"])).unwrap_err();
-    assert_eq!(err, GraphError::PatternNoMatch { pattern: "nomatch*".into() });
+    assert_eq!(err, GraphError::PatternNoMatch { pattern: "nomatch*".into(), hint: String::new() });
     assert!(err.to_string().contains("nomatch*"));
     let err = Graph::create("e_pat2", &GraphParam::new(["[oops"])).unwrap_err();
     assert!(matches!(err, GraphError::BadPattern { .. }), "{err}");
+}
+
+/// A graph asking for a clone nobody made says which node to clone, and
+/// how (setup order cannot fail silently).
+#[test]
+fn a_missing_clone_names_its_parent_and_the_call() {
+    let err = Graph::create("e_clone", &GraphParam::new(["t_src-7-3"])).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("\"t_src\" is registered") && msg.contains("node_clone(\"t_src\", \"7-3\")"), "{msg}");
+    let err = Graph::create("e_clone2", &GraphParam::new(["t_src-"])).unwrap_err();
+    assert!(!err.to_string().contains("node_clone"), "{err}");
 }
 
 #[test]

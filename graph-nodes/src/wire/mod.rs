@@ -49,6 +49,8 @@ pub mod ipv4 {
     pub const VER_IHL: usize = 0;
     /// Total length (2 bytes).
     pub const TOTAL_LEN: usize = 2;
+    /// Identification (2 bytes).
+    pub const IDENT: usize = 4;
     /// Flags and fragment offset (2 bytes).
     pub const FRAG: usize = 6;
     /// TTL.

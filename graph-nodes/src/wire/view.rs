@@ -193,18 +193,7 @@ pub struct Ipv4Packet<T> {
     buffer: T,
 }
 
-/// IPv4 field offsets.
-mod ip4f {
-    pub const VER_IHL: usize = 0;
-    pub const TOTAL_LEN: usize = 2;
-    pub const IDENT: usize = 4;
-    pub const FRAG: usize = 6;
-    pub const TTL: usize = 8;
-    pub const PROTO: usize = 9;
-    pub const CSUM: usize = 10;
-    pub const SRC: usize = 12;
-    pub const DST: usize = 16;
-}
+use super::ipv4 as ip4f;
 
 impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     /// The packet, if `buffer` holds a usable IPv4 header (RFC 1812
