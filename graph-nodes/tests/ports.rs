@@ -249,13 +249,20 @@ fn bad_specs_name_the_parameter() {
     let err = |spec: &str| Port::open(50, &PortConfig::parse(spec).unwrap(), &p).unwrap_err().to_string();
     assert!(err("pcap:").contains("rx_pcap: required"));
     assert!(err("pcap:rx_pcap=/nonexistent/x.pcap").contains("/nonexistent/x.pcap"));
-    assert!(err("pcap:rx_pcap=/dev/null").contains("not a pcap file"));
+    assert!(err("pcap:rx_pcap=/dev/null").contains("not a regular file"));
+    let empty = tmp("empty.pcap");
+    std::fs::write(empty.path(), b"").unwrap();
+    assert!(err(&format!("pcap:rx_pcap={empty}")).contains("not a pcap file"));
     assert!(err("pcap:rx_pcap=a,loop=often").contains("loop"));
     assert!(err("generator:sizee=64").contains("sizee: unknown parameter"));
     assert!(err("generator:size=10").contains("size"));
     assert!(err("generator:dst=300.0.0.0/8").contains("dst"));
     assert!(err("generator:ipv6=2").contains("ipv6"));
     assert!(err("ring:tx=a").contains("rx: required"));
+    // Bounded at open, with the bound in the message.
+    assert!(err("ring:rx=a,tx=a,size=4294967296").contains("outside 1..=1048576"));
+    assert!(err("generator:flows=1000000000000").contains("outside 1..=65536"));
+    assert!(err("pcap:rx_pcap=/dev/zero").contains("/dev/zero: not a regular file"));
     assert!(err("warp:x=1").contains("unknown port backend \"warp\""));
     assert!(PortConfig::parse("pcap:novalue").unwrap_err().to_string().contains("not key=value"));
     assert!(PortConfig::parse(":a=b").is_err());

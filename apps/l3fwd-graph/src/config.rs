@@ -28,6 +28,17 @@ pub enum ConfigError {
     Invalid(String),
 }
 
+/// Most rx queues per port.
+pub const MAX_RX_QUEUES: u16 = 64;
+/// Most buffers in one pool (about 2.5 GiB of 2432-byte buffers).
+pub const MAX_POOL_SIZE: u32 = 1 << 20;
+/// Largest frame a buffer holds (its data room), so the largest
+/// `--max-pkt-len`; the largest MTU is this minus 18 (Ethernet header, one
+/// VLAN tag).
+pub const MAX_FRAME: u32 = graph_nodes::mbuf::DEFAULT_DATAROOM as u32;
+/// Shortest `stats_jsonl_interval`, in seconds.
+pub const MIN_JSONL_INTERVAL: f64 = 0.001;
+
 macro_rules! bail {
     ($($t:tt)*) => { return Err(ConfigError::Invalid(format!($($t)*))) };
 }
@@ -385,8 +396,8 @@ fn prefix(s: &str) -> Result<(Ipv4Addr, u8), ConfigError> {
 /// What the machine offers the plan.
 #[derive(Debug, Clone)]
 pub struct Env {
-    /// CPUs that exist.
-    pub ncpu: usize,
+    /// CPUs this process may run on (its affinity mask), ascending.
+    pub cpus: Vec<usize>,
     /// With an initialised EAL: its view.
     pub dpdk: Option<DpdkEnv>,
 }
@@ -403,9 +414,31 @@ pub struct DpdkEnv {
 }
 
 impl Env {
-    /// No DPDK: `ncpu` CPUs.
+    /// No DPDK: CPUs `0..ncpu`.
     pub fn native(ncpu: usize) -> Env {
-        Env { ncpu, dpdk: None }
+        Env::with_cpus((0..ncpu.max(1)).collect())
+    }
+
+    /// No DPDK: exactly these CPUs (the process's affinity mask).
+    pub fn with_cpus(mut cpus: Vec<usize>) -> Env {
+        cpus.sort_unstable();
+        cpus.dedup();
+        if cpus.is_empty() {
+            cpus.push(0);
+        }
+        Env { cpus, dpdk: None }
+    }
+
+    /// The allowed CPUs, for messages: `1`, `0-3`, or `0, 2, 5`.
+    fn cpu_list(&self) -> String {
+        let (first, last) = (self.cpus[0], self.cpus[self.cpus.len() - 1]);
+        if self.cpus.len() == 1 {
+            first.to_string()
+        } else if last - first + 1 == self.cpus.len() {
+            format!("{first}-{last}")
+        } else {
+            self.cpus.iter().map(usize::to_string).collect::<Vec<_>>().join(", ")
+        }
     }
 }
 
@@ -433,6 +466,32 @@ fn dpdk_ports(d: &DpdkEnv, o: &Overrides) -> Vec<PortFile> {
         .collect()
 }
 
+/// Checks, before anything starts, that an output file can be written
+/// later: its directory exists and is writable (or the file is), and it is
+/// not a directory. Nothing is created or changed.
+pub fn check_output(key: &str, path: &Path) -> Result<(), ConfigError> {
+    use std::os::unix::ffi::OsStrExt;
+    let bad = |why: String| ConfigError::Invalid(format!("{key} {}: {why}", path.display()));
+    if path.is_dir() {
+        return Err(bad("is a directory".into()));
+    }
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !parent.is_dir() {
+        return Err(bad(format!("directory {} does not exist", parent.display())));
+    }
+    let target = if path.exists() { path } else { parent };
+    let c = std::ffi::CString::new(target.as_os_str().as_bytes()).map_err(|_| bad("NUL in the path".into()))?;
+    // SAFETY: `c` is a NUL-terminated path that lives across the call;
+    // access(2) only reads it.
+    if unsafe { libc::access(c.as_ptr(), libc::W_OK) } != 0 {
+        return Err(bad(format!("not writable ({})", std::io::Error::last_os_error())));
+    }
+    Ok(())
+}
+
 /// Merges file and flags and checks everything against `env`.
 pub fn plan(file: &FileConfig, o: &Overrides, env: &Env) -> Result<Plan, ConfigError> {
     let ports = plan_ports(file, o, env)?;
@@ -440,6 +499,14 @@ pub fn plan(file: &FileConfig, o: &Overrides, env: &Env) -> Result<Plan, ConfigE
     let hops = plan_hops(file, &ports)?;
     let routes = plan_routes(file, &ports, &hops)?;
     let tuning = plan_tuning(file, o, &ports, &mut lcores)?;
+    let stats_json = o.stats_json.clone().or_else(|| file.stats_json.clone());
+    let stats_jsonl = o.stats_jsonl.clone().or_else(|| file.stats_jsonl.clone());
+    if let Some(p) = &stats_json {
+        check_output("stats_json", p)?;
+    }
+    if let Some(p) = &stats_jsonl {
+        check_output("stats_jsonl", p)?;
+    }
     Ok(Plan {
         ports,
         lcores,
@@ -452,10 +519,10 @@ pub fn plan(file: &FileConfig, o: &Overrides, env: &Env) -> Result<Plan, ConfigE
         stats_interval: tuning.stats_interval,
         duration: tuning.duration,
         exit_on_eof: o.exit_on_eof || file.exit_on_eof.unwrap_or(false),
-        stats_json: o.stats_json.clone().or_else(|| file.stats_json.clone()),
+        stats_json,
         tbl8_groups: tuning.tbl8_groups,
         control_socket: o.control_socket.clone().or_else(|| file.control_socket.clone()),
-        stats_jsonl: o.stats_jsonl.clone().or_else(|| file.stats_jsonl.clone()),
+        stats_jsonl,
         stats_jsonl_interval: tuning.stats_jsonl_interval,
         task_load: o.task_load,
     })
@@ -495,12 +562,25 @@ fn plan_ports(file: &FileConfig, o: &Overrides, env: &Env) -> Result<Vec<PortPla
             params.push((k.clone(), param_string(k, v)?));
         }
         let mtu = match o.max_pkt_len {
-            Some(l) if !(64..=9600).contains(&l) => bail!("--max-pkt-len {l}: outside 64..=9600"),
+            Some(l) if !(64..=MAX_FRAME).contains(&l) => {
+                bail!("--max-pkt-len {l}: outside 64..={MAX_FRAME} (a frame must fit one {MAX_FRAME}-byte buffer)")
+            }
             Some(l) => (l - 18) as u16,
             None => p.mtu,
         };
         if mtu < 68 {
             bail!("port {} mtu = {mtu}: below IPv4's minimum of 68", p.id);
+        }
+        if u32::from(mtu) + 18 > MAX_FRAME {
+            bail!(
+                "port {} mtu = {mtu}: frames up to {} bytes do not fit one {MAX_FRAME}-byte buffer (largest mtu {})",
+                p.id,
+                u32::from(mtu) + 18,
+                MAX_FRAME - 18
+            );
+        }
+        if p.rx_queues > MAX_RX_QUEUES {
+            bail!("port {} rx_queues = {}: at most {MAX_RX_QUEUES}", p.id, p.rx_queues);
         }
         let neighbour = match (o.eth_dest.iter().rev().find(|(id, _)| *id == p.id), &p.neighbour) {
             (Some((_, m)), _) => *m,
@@ -543,7 +623,6 @@ fn plan_ports(file: &FileConfig, o: &Overrides, env: &Env) -> Result<Vec<PortPla
 /// every rx queue, on the last CPU (the first one reports stats). Each
 /// (port, queue) belongs to one lcore.
 fn plan_lcores(file: &FileConfig, o: &Overrides, env: &Env, ports: &[PortPlan]) -> Result<Vec<LcorePlan>, ConfigError> {
-    let ncpu = env.ncpu;
     let port = |id: u16| ports.iter().find(|p| p.id == id);
 
     // Lcores: --config overrides the file; default one lcore polling every
@@ -573,7 +652,7 @@ fn plan_lcores(file: &FileConfig, o: &Overrides, env: &Env, ports: &[PortPlan]) 
             // with DPDK.
             let cpu = match &env.dpdk {
                 Some(d) => d.lcores.iter().copied().find(|&l| l != d.main_lcore).unwrap_or(d.main_lcore) as usize,
-                None => ncpu.saturating_sub(1),
+                None => env.cpus[env.cpus.len() - 1],
             };
             let rx = ports.iter().flat_map(|p| (0..p.rx_queues).map(move |q| (p.id, q))).collect();
             vec![LcorePlan { id: cpu as u32, cpu, rx, walks_per_poll: 1 }]
@@ -595,8 +674,8 @@ fn plan_lcores(file: &FileConfig, o: &Overrides, env: &Env, ports: &[PortPlan]) 
             if l.id == d.main_lcore {
                 bail!("lcore {}: the main lcore reports stats; put workers on other lcores", l.id);
             }
-        } else if l.cpu >= ncpu {
-            bail!("lcore {} cpu = {}: this machine has CPUs 0..{}", l.id, l.cpu, ncpu - 1);
+        } else if !env.cpus.contains(&l.cpu) {
+            bail!("lcore {} cpu = {}: this process may run on CPUs {}", l.id, l.cpu, env.cpu_list());
         }
         if l.rx.is_empty() {
             bail!("lcore {}: polls no (port, queue)", l.id);
@@ -619,6 +698,18 @@ fn plan_lcores(file: &FileConfig, o: &Overrides, env: &Env, ports: &[PortPlan]) 
     if lcores.is_empty() {
         bail!("no lcore polls any selected port");
     }
+    if env.dpdk.is_none() {
+        let mut on_cpu: BTreeMap<usize, u32> = BTreeMap::new();
+        for l in &lcores {
+            if let Some(other) = on_cpu.insert(l.cpu, l.id) {
+                bail!(
+                    "lcores {other} and {} are both on cpu {}: a worker busy-polls its CPU, give each its own",
+                    l.id,
+                    l.cpu
+                );
+            }
+        }
+    }
     Ok(lcores)
 }
 
@@ -630,9 +721,21 @@ fn plan_hops(file: &FileConfig, ports: &[PortPlan]) -> Result<Vec<HopPlan>, Conf
     // Next hops: one per port (its neighbour, id = port id, as DPDK),
     // plus the file's.
     let mut hops: Vec<HopPlan> = ports.iter().map(|p| HopPlan { id: p.id, port: p.id, mac: p.neighbour }).collect();
+    let mut seen = BTreeSet::new();
     for n in &file.neighbours {
         if port(n.port).is_none() {
             bail!("neighbour {} port = {}: port {} is not configured", n.id, n.port, n.port);
+        }
+        if port(n.id).is_some() {
+            bail!(
+                "neighbour id = {}: next hop {} is port {}'s own neighbour (set it with that port's neighbour key); use an id that is not a port id",
+                n.id,
+                n.id,
+                n.id
+            );
+        }
+        if !seen.insert(n.id) {
+            bail!("neighbour id = {}: defined twice", n.id);
         }
         let m = mac(&format!("neighbour {} mac", n.id), &n.mac)?;
         match hops.iter_mut().find(|h| h.id == n.id) {
@@ -656,8 +759,20 @@ fn plan_routes(file: &FileConfig, ports: &[PortPlan], hops: &[HopPlan]) -> Resul
             }
         }
     }
+    let mut seen = BTreeSet::new();
     for r in &file.routes {
         let (addr, depth) = prefix(&r.prefix)?;
+        let mask = if depth == 0 { 0 } else { u32::MAX << (32 - depth) };
+        if u32::from(addr) & !mask != 0 {
+            bail!(
+                "route prefix = \"{}\": host bits set (the network is {}/{depth})",
+                r.prefix,
+                Ipv4Addr::from(u32::from(addr) & mask)
+            );
+        }
+        if !seen.insert((addr, depth)) {
+            bail!("route prefix = \"{}\": defined twice", r.prefix);
+        }
         let nh = match (r.port, r.next_hop) {
             (Some(p), None) => {
                 if port(p).is_none() {
@@ -711,6 +826,22 @@ fn plan_tuning(
     if pool_size < burst as u32 * 2 {
         bail!("pool_size = {pool_size}: smaller than two bursts ({})", burst * 2);
     }
+    if pool_size > MAX_POOL_SIZE {
+        bail!("pool_size = {pool_size}: at most {MAX_POOL_SIZE} buffers");
+    }
+    // Each lcore's cache keeps up to 1.5 caches' worth before it flushes:
+    // beyond what all caches can hold, the pool must keep a burst for the
+    // shared stack, or an lcore can starve for ever while the others'
+    // caches sit on every buffer (a pool merely short of buffers is fine:
+    // it is counted in rx_nombuf).
+    let cached = lcores.len() as u32 * pool_cache * 3 / 2;
+    let need = cached + burst as u32;
+    if pool_size < need {
+        bail!(
+            "pool_size = {pool_size}: {} lcore cache(s) of pool_cache = {pool_cache} can hold {cached} buffers; give at least {need} (a burst beyond them) or a smaller pool_cache",
+            lcores.len()
+        );
+    }
     let stats_interval = o.stats_interval.or(file.stats_interval).unwrap_or(1.0);
     if !(0.0..=86400.0).contains(&stats_interval) {
         bail!("stats_interval = {stats_interval}: outside 0..=86400 seconds");
@@ -723,8 +854,8 @@ fn plan_tuning(
     }
     let tbl8_groups = file.tbl8_groups.unwrap_or(graph_nodes::ip4_lookup::DEFAULT_TBL8_GROUPS);
     let stats_jsonl_interval = file.stats_jsonl_interval.unwrap_or(1.0);
-    if !(stats_jsonl_interval > 0.0 && stats_jsonl_interval <= 86400.0) {
-        bail!("stats_jsonl_interval = {stats_jsonl_interval}: outside (0, 86400] seconds");
+    if !(MIN_JSONL_INTERVAL..=86400.0).contains(&stats_jsonl_interval) {
+        bail!("stats_jsonl_interval = {stats_jsonl_interval}: outside {MIN_JSONL_INTERVAL}..=86400 seconds");
     }
     if let Some(r) = o.walks_per_poll {
         if r == 0 || r > 1_000_000 {
@@ -818,6 +949,84 @@ mod tests {
         for e in [err("burst = 0", &o), err(&format!("{base}burst = 0"), &o)] {
             assert!(!e.contains('\n'), "{e}");
         }
+    }
+
+    /// Limits and conflicts that used to be accepted silently: each is
+    /// refused with one line naming the key and the limit.
+    #[test]
+    fn limits_and_conflicts_are_refused_with_the_limit() {
+        let base = "[[port]]\nid = 0\nbackend = \"generator\"\n";
+        let two = format!("{base}[[port]]\nid = 1\nbackend = \"generator\"\n");
+        let o = Overrides::default();
+        // A frame must fit one buffer.
+        let e = err(&format!("{base}mtu = 9000\n"), &o);
+        assert!(e.contains("mtu = 9000") && e.contains("largest mtu 2030"), "{e}");
+        let e = err(base, &Overrides { max_pkt_len: Some(9018), ..Overrides::default() });
+        assert!(e.contains("--max-pkt-len 9018: outside 64..=2048"), "{e}");
+        assert!(plan(&parse_file(&format!("{base}mtu = 2030\n")).unwrap(), &o, &Env::native(2)).is_ok());
+        // Bounded sizes.
+        let e = err(&format!("pool_size = 100000000\n{base}"), &o);
+        assert!(e.contains("at most 1048576"), "{e}");
+        let e = err(&format!("{base}rx_queues = 65535\n"), &o);
+        assert!(e.contains("rx_queues = 65535: at most 64"), "{e}");
+        let e = err(&format!("stats_jsonl_interval = 1e-300\n{base}"), &o);
+        assert!(e.contains("outside 0.001..=86400"), "{e}");
+        // Caches that could hold the whole pool.
+        let lc = "[[lcore]]\nid = 0\ncpu = 0\nrx = [[0, 0]]\n[[lcore]]\nid = 1\ncpu = 1\nrx = [[1, 0]]\n";
+        let o2 = Overrides { pool_size: Some(64), burst: Some(32), ..Overrides::default() };
+        let e = err(&format!("{two}{lc}"), &o2);
+        assert!(e.contains("pool_size = 64") && e.contains("can hold 768") && e.contains("at least 800"), "{e}");
+        let ok = parse_file(&format!("pool_cache = 0\n{two}{lc}")).unwrap();
+        assert!(plan(
+            &ok,
+            &Overrides { pool_size: Some(256), burst: Some(32), ..Overrides::default() },
+            &Env::native(2)
+        )
+        .is_ok());
+        // Host bits, duplicate routes and neighbours, a neighbour id that is
+        // a port's next hop.
+        let e = err(&format!("{base}[[route]]\nprefix = \"10.0.0.1/8\"\nport = 0\n"), &o);
+        assert!(e.contains("host bits set (the network is 10.0.0.0/8)"), "{e}");
+        let r = "[[route]]\nprefix = \"10.0.0.0/8\"\nport = 0\n";
+        assert!(err(&format!("{base}{r}{r}"), &o).contains("\"10.0.0.0/8\": defined twice"));
+        let n = "[[neighbour]]\nid = 7\nport = 0\nmac = \"52:00:00:00:00:07\"\n";
+        assert!(err(&format!("{base}{n}{n}"), &o).contains("neighbour id = 7: defined twice"));
+        let e = err(&format!("{base}[[neighbour]]\nid = 0\nport = 0\nmac = \"52:00:00:00:00:07\"\n"), &o);
+        assert!(e.contains("neighbour id = 0") && e.contains("not a port id"), "{e}");
+        // Two workers on one CPU.
+        let same = "[[lcore]]\nid = 0\ncpu = 1\nrx = [[0, 0]]\n[[lcore]]\nid = 1\ncpu = 1\nrx = [[1, 0]]\n";
+        assert!(err(&format!("{two}{same}"), &o).contains("lcores 0 and 1 are both on cpu 1"));
+    }
+
+    #[test]
+    fn output_paths_are_checked_before_the_run() {
+        let base = "[[port]]\nid = 0\nbackend = \"generator\"\n";
+        let o = |p: &str| Overrides { stats_json: Some(PathBuf::from(p)), ..Overrides::default() };
+        assert!(err(base, &o("/nonexistent/dir/s.json")).contains("directory /nonexistent/dir does not exist"));
+        assert!(err(base, &o("/tmp")).contains("stats_json /tmp: is a directory"));
+        let jl = Overrides { stats_jsonl: Some(PathBuf::from("/nonexistent/s.jsonl")), ..Overrides::default() };
+        assert!(err(base, &jl).contains("stats_jsonl /nonexistent/s.jsonl: directory /nonexistent does not exist"));
+        let ok = std::env::temp_dir().join(format!("l3fwd-out-{}.json", std::process::id()));
+        assert!(plan(&parse_file(base).unwrap(), &o(ok.to_str().unwrap()), &Env::native(2)).is_ok());
+        assert!(!ok.exists(), "the check creates nothing");
+    }
+
+    /// CPUs come from the affinity mask: under `taskset -c 1`, CPU 1 is
+    /// the one to use, and CPU 0 is refused with the allowed set.
+    #[test]
+    fn cpus_come_from_the_affinity_mask() {
+        let only1 = Env::with_cpus(vec![1]);
+        let p = plan(&demo_file(), &Overrides::default(), &only1).unwrap();
+        assert_eq!(p.lcores[0].cpu, 1);
+        let f = parse_file("[[port]]\nid = 0\nbackend = \"generator\"\n[[lcore]]\nid = 1\ncpu = 1\nrx = [[0, 0]]\n")
+            .unwrap();
+        assert!(plan(&f, &Overrides::default(), &only1).is_ok());
+        let f0 = parse_file("[[port]]\nid = 0\nbackend = \"generator\"\n[[lcore]]\nid = 0\ncpu = 0\nrx = [[0, 0]]\n")
+            .unwrap();
+        let e = plan(&f0, &Overrides::default(), &only1).unwrap_err().to_string();
+        assert!(e.contains("cpu = 0: this process may run on CPUs 1"), "{e}");
+        assert_eq!(Env::with_cpus(vec![0, 2, 5]).cpu_list(), "0, 2, 5");
+        assert_eq!(Env::with_cpus(vec![3, 2]).cpu_list(), "2-3");
     }
 
     #[test]

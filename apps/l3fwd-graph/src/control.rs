@@ -171,10 +171,20 @@ const HELP: &str = "ok commands: route add P/L port N | route add P/L via NH | r
 
 /// Handles one command line; the reply line.
 fn command(line: &str, stats: &mut ClusterStats, shared: &Arc<Shared>) -> String {
-    match run_command(line, stats, shared) {
+    let reply = match run_command(line, stats, shared) {
         Ok(s) => s,
         Err(e) => format!("error: {e}"),
+    };
+    printable(&reply)
+}
+
+/// A reply with control characters (echoed from a client's line) escaped,
+/// so one reply stays one printable line on the client's terminal.
+fn printable(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_string();
     }
+    s.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
 }
 
 fn run_command(line: &str, stats: &mut ClusterStats, shared: &Arc<Shared>) -> Result<String, String> {
@@ -213,7 +223,9 @@ fn run_command(line: &str, stats: &mut ClusterStats, shared: &Arc<Shared>) -> Re
         }
         ["neigh", "del", nh] => {
             let nh: u16 = nh.parse().map_err(|_| format!("next hop \"{nh}\" is not a number"))?;
-            shared.env.next_hops.delete(nh);
+            if !shared.env.next_hops.delete(nh) {
+                return Err(format!("no next hop {nh}"));
+            }
             Ok(format!("ok deleted next hop {nh}"))
         }
         ["stats"] => Ok(stats_report(stats, shared).to_json_line()),
@@ -223,6 +235,16 @@ fn run_command(line: &str, stats: &mut ClusterStats, shared: &Arc<Shared>) -> Re
             if !stats.node_names().any(|n| n == *node) {
                 let known: Vec<&str> = stats.node_names().collect();
                 return Err(format!("no node \"{node}\" (nodes: {})", known.join(", ")));
+            }
+            // A tap sees a node's stream before the node runs; a source's
+            // is empty (it makes its packets), so it would capture nothing.
+            if let Some(s) =
+                graph_core::node_list().unwrap_or_default().into_iter().find(|s| s.name == *node && s.source)
+            {
+                let next = s.edges.first().map_or("the node after it", String::as_str);
+                return Err(format!(
+                    "{node} is a source node: it receives packets, a tap sees none; capture at {next} to see what it received"
+                ));
             }
             static IDS: AtomicU64 = AtomicU64::new(1);
             let id = IDS.fetch_add(1, Ordering::Relaxed);
@@ -416,6 +438,13 @@ mod tests {
         assert_eq!(fib.route_lookup("192.0.2.7".parse().unwrap()), Some((Ip4LookupNext::Rewrite.edge(), 1)));
         assert_eq!(ask("route del 192.0.2.0/24"), "ok deleted 192.0.2.0/24");
         assert_eq!(fib.route_lookup("192.0.2.7".parse().unwrap()), None);
+        // Deleting what does not exist is an error, not "ok".
+        assert_eq!(ask("neigh del 4242"), "error: no next hop 4242");
+        assert_eq!(ask("neigh add 4242 1 52:00:00:00:00:01"), "ok next hop 4242 -> port 1");
+        assert_eq!(ask("neigh del 4242"), "ok deleted next hop 4242");
+        // Control characters from the client come back escaped.
+        let r = ask("route add \u{1b}[2J/8 port 1");
+        assert!(!r.chars().any(char::is_control) && r.contains("\\u{1b}"), "{r}");
         assert!(ask("route add 192.0.2.0/24 port one").contains("port \"one\" is not a number"));
         assert!(ask("route add 300.0.0.0/8 port 1").contains("\"300.0.0.0\" is not an IPv4 address"));
         assert!(ask("neigh add 7 1 zz:00:00:00:00:00").contains("not a MAC address"));

@@ -16,31 +16,30 @@ use l3fwd_graph::run::{self, RunError};
 
 /// Initialises the EAL when there are EAL arguments (DPDK mode).
 #[cfg(feature = "dpdk")]
-fn start_eal(argv0: &str, eal: &[String], ncpu: usize) -> Result<config::Env, String> {
+fn start_eal(argv0: &str, eal: &[String], cpus: Vec<usize>) -> Result<config::Env, String> {
     use graph_nodes::dpdk;
     if eal.is_empty() {
-        return Ok(config::Env::native(ncpu));
+        return Ok(config::Env::with_cpus(cpus));
     }
     let mut argv = vec![argv0.to_string()];
     argv.extend_from_slice(eal);
     dpdk::eal_init(&argv).map_err(|e| e.to_string())?;
     let lcores = (0..graph_nodes::lcore::MAX_LCORE as u32).filter(|&l| dpdk::lcore_enabled(l)).collect();
-    Ok(config::Env {
-        ncpu,
-        dpdk: Some(config::DpdkEnv { nb_ports: dpdk::eth_dev_count(), lcores, main_lcore: dpdk::main_lcore() }),
-    })
+    let mut env = config::Env::with_cpus(cpus);
+    env.dpdk = Some(config::DpdkEnv { nb_ports: dpdk::eth_dev_count(), lcores, main_lcore: dpdk::main_lcore() });
+    Ok(env)
 }
 
 /// Without the dpdk feature there is no EAL to start.
 #[cfg(not(feature = "dpdk"))]
-fn start_eal(_argv0: &str, eal: &[String], ncpu: usize) -> Result<config::Env, String> {
+fn start_eal(_argv0: &str, eal: &[String], cpus: Vec<usize>) -> Result<config::Env, String> {
     if !eal.is_empty() {
         return Err(format!(
             "EAL arguments ({}) need a build with the dpdk feature (cargo build --features dpdk)",
             eal.join(" ")
         ));
     }
-    Ok(config::Env::native(ncpu))
+    Ok(config::Env::with_cpus(cpus))
 }
 
 fn fail(code: u8, msg: &str) -> ExitCode {
@@ -53,7 +52,7 @@ fn main() -> ExitCode {
     let inv = match cli::parse(&args) {
         Ok(i) => i,
         Err(CliError::Help(h)) => {
-            print!("{h}");
+            run::out(&h);
             return ExitCode::SUCCESS;
         }
         Err(CliError::Bad(e)) => return fail(2, &e),
@@ -70,10 +69,12 @@ fn main() -> ExitCode {
         None if !eal.is_empty() => config::FileConfig::default(),
         None => config::demo_file(),
     };
-    let ncpu = core_affinity::get_core_ids().map(|v| v.len()).unwrap_or(1).max(1);
+    // The CPUs of this process's affinity mask (taskset, cgroups), not of
+    // the machine.
+    let cpus: Vec<usize> = core_affinity::get_core_ids().unwrap_or_default().into_iter().map(|c| c.id).collect();
     // EAL arguments: before `--`, or the file's `eal` list.
     let eal_args: Vec<String> = if eal.is_empty() { file.eal.clone().unwrap_or_default() } else { eal };
-    let env = match start_eal(&args[0], &eal_args, ncpu) {
+    let env = match start_eal(&args[0], &eal_args, cpus) {
         Ok(e) => e,
         Err(e) => return fail(2, &e),
     };
@@ -86,17 +87,17 @@ fn main() -> ExitCode {
         plan.duration = Some(3.0);
     }
     if demo && !cli.quiet {
-        println!(
-            "l3fwd-graph demo: {} generator ports, {} worker lcore(s) on CPU(s) {:?}, routes 198.18.N.0/24 -> port N, for {} s",
+        run::out(&format!(
+            "l3fwd-graph demo: {} generator ports, {} worker lcore(s) on CPU(s) {:?}, routes 198.18.N.0/24 -> port N, for {} s\n",
             plan.ports.len(),
             plan.lcores.len(),
             plan.lcores.iter().map(|l| l.cpu).collect::<Vec<_>>(),
             plan.duration.unwrap_or(0.0)
-        );
+        ));
     }
     match run::run(&plan, cli.quiet, dpdk_mode) {
         Ok(out) => {
-            print!("{}", out.report.summary());
+            run::out(&out.report.summary());
             if let Some(path) = &plan.stats_json {
                 if let Err(e) = out.report.write_json(path) {
                     return fail(1, &format!("--stats-json {}: {e}", path.display()));

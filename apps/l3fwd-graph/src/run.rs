@@ -278,8 +278,20 @@ pub struct Outcome {
 /// the ports close, before the pools' in-use count is taken.
 pub fn run(plan: &Plan, quiet: bool, dpdk: bool) -> Result<Outcome, RunError> {
     let stop_signal = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, stop_signal.clone())
+    // INT, TERM and HUP (a closed terminal) stop cleanly: the workers
+    // drain, outputs are flushed, the report is written. USR1/USR2 are
+    // received and ignored (by default they would kill the process with no
+    // cleanup).
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
+    let ignored = Arc::new(AtomicBool::new(false));
+    for (sig, flag) in [
+        (SIGINT, &stop_signal),
+        (SIGTERM, &stop_signal),
+        (SIGHUP, &stop_signal),
+        (SIGUSR1, &ignored),
+        (SIGUSR2, &ignored),
+    ] {
+        signal_hook::flag::register(sig, flag.clone())
             .map_err(|e| RunError::Runtime(format!("signal handler: {e}")))?;
     }
     let env = StockEnv {
@@ -298,6 +310,16 @@ pub fn run(plan: &Plan, quiet: bool, dpdk: bool) -> Result<Outcome, RunError> {
         o.report.pool_in_use = pools.iter().map(|p| p.in_use()).sum();
         o
     })
+}
+
+/// Writes to standard output, ignoring failures: a closed pipe (`| head`)
+/// or a full disk under a redirect must not stop forwarding or the
+/// shutdown (the report files are still written). Rust ignores SIGPIPE, so
+/// a closed pipe is an `EPIPE` error here, which `print!` would panic on.
+pub fn out(text: &str) {
+    use std::io::Write;
+    let mut o = std::io::stdout().lock();
+    let _ = o.write_all(text.as_bytes()).and_then(|()| o.flush());
 }
 
 /// Whether some lcore polls port `p`.
@@ -387,9 +409,11 @@ fn forward(
     }
     let rows = cluster.get();
     if !quiet {
-        println!("== l3fwd-graph: final, {elapsed:.2} s ==");
-        print!("{}", format_table(&rows));
-        println!("{}", ports_table(ports, &mut BTreeMap::new(), elapsed));
+        out(&format!(
+            "== l3fwd-graph: final, {elapsed:.2} s ==\n{}{}\n",
+            format_table(&rows),
+            ports_table(ports, &mut BTreeMap::new(), elapsed)
+        ));
     }
     // In use is taken after the ports close (by the caller).
     let report = Report::collect(elapsed, ports, &rows, &lcore_ids, &[]);
@@ -425,9 +449,12 @@ fn supervise(
         if plan.stats_interval > 0.0 && now.duration_since(last_print).as_secs_f64() >= plan.stats_interval && !quiet {
             let secs = now.duration_since(last_print).as_secs_f64();
             last_print = now;
-            println!("== l3fwd-graph: {:.1} s ==", now.duration_since(start).as_secs_f64());
-            print!("{}", format_table(&cluster.get()));
-            println!("{}", ports_table(ports, &mut prev_ports, secs));
+            out(&format!(
+                "== l3fwd-graph: {:.1} s ==\n{}{}\n",
+                now.duration_since(start).as_secs_f64(),
+                format_table(&cluster.get()),
+                ports_table(ports, &mut prev_ports, secs)
+            ));
         }
     }
 }

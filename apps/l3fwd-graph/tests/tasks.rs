@@ -150,6 +150,11 @@ fn capture_writes_a_valid_pcap_off_the_hot_path() {
     let bad = ask(&mut s, &mut rd, &format!("capture ip6_lookup 1 {}", out.display()));
     assert!(bad.starts_with("error: no node \"ip6_lookup\""), "{bad}");
     assert!(ask(&mut s, &mut rd, "capture ip4_lookup 0 /tmp/x.pcap").contains("count must be"));
+    // A source's stream is empty when a tap looks: refused, with where to
+    // look instead (it used to answer "ok" and capture nothing).
+    let src = ask(&mut s, &mut rd, &format!("capture ethdev_rx-0-0 5 {}", d.0.join("src.pcap").display()));
+    assert!(src.starts_with("error: ethdev_rx-0-0 is a source node") && src.contains("capture at pkt_cls"), "{src}");
+    assert!(ask(&mut s, &mut rd, "neigh del 999").starts_with("error: no next hop 999"));
     let t0 = Instant::now();
     let frames = loop {
         if let Ok(f) = read_pcap(&out) {

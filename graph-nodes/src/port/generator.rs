@@ -19,6 +19,9 @@ use crate::wire::{self, Udp4};
 /// A parsed IPv4 prefix.
 pub use crate::wire::Ipv4Prefix as Prefix;
 
+/// Most flows (templates) per queue: each is a frame kept in memory.
+pub const MAX_FLOWS: usize = 1 << 16;
+
 /// What the generator produces.
 #[derive(Debug, Clone)]
 pub struct GenConfig {
@@ -213,8 +216,8 @@ pub(crate) fn open(id: u16, cfg: &PortConfig, pool: &Mempool) -> Result<Opened, 
     if g.ipv6 + g.arp + g.bad > 1.0 {
         return Err(p.err("ipv6", "ipv6 + arp + bad exceed 1"));
     }
-    if g.flows == 0 {
-        return Err(p.err("flows", "must be at least 1"));
+    if g.flows == 0 || g.flows > MAX_FLOWS {
+        return Err(p.err("flows", format!("{} is outside 1..={MAX_FLOWS}", g.flows)));
     }
     if g.size < 42 || g.size > pool.data_room() as usize {
         return Err(p.err("size", format!("{} is outside 42..={}", g.size, pool.data_room())));

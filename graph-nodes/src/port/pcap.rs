@@ -63,8 +63,28 @@ pub fn parse_pcap(bytes: &[u8]) -> Result<Frames, String> {
     Ok(f)
 }
 
-/// Reads and parses a pcap file.
+/// Largest pcap file read as input (it is held in memory).
+pub const MAX_PCAP_BYTES: u64 = 1 << 30;
+
+/// Reads and parses a pcap file: a regular file of at most
+/// [`MAX_PCAP_BYTES`] (a device or a FIFO is refused, not read for ever).
 pub fn read_pcap(path: &Path) -> Result<Frames, PortError> {
+    let bad = |reason: String| PortError::BadParam { backend: "pcap", key: "rx_pcap".into(), reason };
+    let meta = std::fs::metadata(path).map_err(|source| PortError::Io {
+        backend: "pcap",
+        what: format!("reading {}", path.display()),
+        source,
+    })?;
+    if !meta.is_file() {
+        return Err(bad(format!("{}: not a regular file", path.display())));
+    }
+    if meta.len() > MAX_PCAP_BYTES {
+        return Err(bad(format!(
+            "{}: {} bytes, more than the {MAX_PCAP_BYTES} an input may hold",
+            path.display(),
+            meta.len()
+        )));
+    }
     let bytes = std::fs::read(path).map_err(|source| PortError::Io {
         backend: "pcap",
         what: format!("reading {}", path.display()),

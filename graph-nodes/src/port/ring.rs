@@ -16,6 +16,9 @@ use super::{Opened, PortConfig, PortError, PortId, QueueStats, RxBackend, TxBack
 use crate::mbuf::Mbuf;
 use crate::mempool::free_raw;
 
+/// Largest ring, in packets.
+pub const MAX_RING: usize = 1 << 20;
+
 struct Ring {
     q: ArrayQueue<Obj>,
 }
@@ -105,8 +108,8 @@ pub(crate) fn open(cfg: &PortConfig) -> Result<Opened, PortError> {
     let rx = p.get("rx")?;
     let tx = p.get("tx")?;
     let size: usize = p.parse("size", 1024)?;
-    if size == 0 {
-        return Err(p.err("size", "must be at least 1"));
+    if size == 0 || size > MAX_RING {
+        return Err(p.err("size", format!("{size} is outside 1..={MAX_RING}")));
     }
     p.finish()?;
     let need = |v: Option<String>, key: &str, n: u16| -> Result<String, PortError> {

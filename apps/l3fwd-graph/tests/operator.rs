@@ -1,0 +1,97 @@
+//! What an operator does to a running router: pipes its output into a
+//! program that exits early, hangs up its terminal, sends it stray signals.
+//! None of these may stop forwarding uncleanly: the run ends (or goes on)
+//! with the report written and every buffer back in its pool.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Dir(PathBuf);
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn dir(name: &str) -> Dir {
+    let d = std::env::temp_dir().join(format!("l3fwd-operator-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    Dir(d)
+}
+
+fn report(path: &std::path::Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn sent(j: &serde_json::Value) -> u64 {
+    j["ports"].as_array().unwrap().iter().map(|p| p["tx_packets"].as_u64().unwrap()).sum()
+}
+
+/// `l3fwd-graph ... | head -1`: the reader goes away after one line. The
+/// router used to panic on the next print (exit 101, no report).
+#[test]
+fn a_closed_stdout_does_not_stop_the_run() {
+    let d = dir("pipe");
+    let stats = d.0.join("s.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_l3fwd-graph"))
+        .args(["--demo", "--duration", "1.5", "--stats-interval", "0.1", "--stats-json"])
+        .arg(&stats)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    // The reader is dropped here: the pipe is closed.
+    assert!(first.starts_with("l3fwd-graph demo"), "{first}");
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{:?}: {}", out.status, String::from_utf8_lossy(&out.stderr));
+    let j = report(&stats);
+    assert!(sent(&j) > 0);
+    assert_eq!(j["pool_in_use"], 0);
+}
+
+fn signal(pid: u32, sig: i32) {
+    // SAFETY: kill(2) on our own child's pid; no memory is passed.
+    assert_eq!(unsafe { libc::kill(pid as i32, sig) }, 0);
+}
+
+/// SIGUSR1/SIGUSR2 are ignored (they used to kill it with no cleanup);
+/// SIGHUP stops it cleanly like SIGTERM, report written.
+#[test]
+fn stray_signals_are_ignored_and_a_hangup_stops_cleanly() {
+    let d = dir("hup");
+    let stats = d.0.join("s.json");
+    let sock = d.0.join("ctl.sock");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_l3fwd-graph"))
+        .args(["--demo", "--duration", "60", "-q", "--stats-json"])
+        .arg(&stats)
+        .arg("--control-socket")
+        .arg(&sock)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while !sock.exists() {
+        assert!(t0.elapsed() < Duration::from_secs(10), "router did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    signal(child.id(), libc::SIGUSR1);
+    signal(child.id(), libc::SIGUSR2);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(child.try_wait().unwrap().is_none(), "SIGUSR1/2 must not end the run");
+    signal(child.id(), libc::SIGHUP);
+    let t1 = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(t1.elapsed() < Duration::from_secs(10));
+    assert!(out.status.success(), "{:?}: {}", out.status, String::from_utf8_lossy(&out.stderr));
+    let j = report(&stats);
+    assert!(sent(&j) > 0);
+    assert_eq!(j["pool_in_use"], 0);
+    assert!(!sock.exists(), "the control socket is removed on the way out");
+}
