@@ -492,6 +492,56 @@ pub fn check_output(key: &str, path: &Path) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// Files the run reads and writes must not collide: two outputs into one
+/// file (two ports' `tx_pcap`) lose packets, an output over an input
+/// destroys it.
+fn check_paths<'a>(
+    ports: &[PortPlan],
+    extra_outputs: impl IntoIterator<Item = (&'a str, &'a Option<PathBuf>)>,
+) -> Result<(), ConfigError> {
+    // The same file under two spellings is found through its directory.
+    let key = |p: &str| -> PathBuf {
+        let p = Path::new(p);
+        let dir = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        match (dir.canonicalize(), p.file_name()) {
+            (Ok(d), Some(f)) => d.join(f),
+            _ => p.to_path_buf(),
+        }
+    };
+    let mut outputs: BTreeMap<PathBuf, String> = BTreeMap::new();
+    let mut inputs: BTreeMap<PathBuf, String> = BTreeMap::new();
+    for p in ports {
+        for (k, v) in &p.params {
+            let what = format!("port {} {k} = \"{v}\"", p.id);
+            match k.as_str() {
+                "tx_pcap" => {
+                    if let Some(other) = outputs.insert(key(v), what.clone()) {
+                        bail!("{what}: the same file as {other}; each output needs its own file");
+                    }
+                }
+                "rx_pcap" => {
+                    inputs.insert(key(v), what);
+                }
+                _ => {}
+            }
+        }
+    }
+    for (name, path) in extra_outputs {
+        if let Some(path) = path {
+            let what = format!("{name} {}", path.display());
+            if let Some(other) = outputs.insert(key(&path.to_string_lossy()), what.clone()) {
+                bail!("{what}: the same file as {other}; each output needs its own file");
+            }
+        }
+    }
+    for (k, out) in &outputs {
+        if let Some(input) = inputs.get(k) {
+            bail!("{out}: the same file as {input}; writing it would destroy the input");
+        }
+    }
+    Ok(())
+}
+
 /// Merges file and flags and checks everything against `env`.
 pub fn plan(file: &FileConfig, o: &Overrides, env: &Env) -> Result<Plan, ConfigError> {
     let ports = plan_ports(file, o, env)?;
@@ -501,6 +551,7 @@ pub fn plan(file: &FileConfig, o: &Overrides, env: &Env) -> Result<Plan, ConfigE
     let tuning = plan_tuning(file, o, &ports, &mut lcores)?;
     let stats_json = o.stats_json.clone().or_else(|| file.stats_json.clone());
     let stats_jsonl = o.stats_jsonl.clone().or_else(|| file.stats_jsonl.clone());
+    check_paths(&ports, [("stats_json", &stats_json), ("stats_jsonl", &stats_jsonl)])?;
     if let Some(p) = &stats_json {
         check_output("stats_json", p)?;
     }
@@ -996,6 +1047,27 @@ mod tests {
         // Two workers on one CPU.
         let same = "[[lcore]]\nid = 0\ncpu = 1\nrx = [[0, 0]]\n[[lcore]]\nid = 1\ncpu = 1\nrx = [[1, 0]]\n";
         assert!(err(&format!("{two}{same}"), &o).contains("lcores 0 and 1 are both on cpu 1"));
+    }
+
+    #[test]
+    fn outputs_may_not_collide_with_each_other_or_an_input() {
+        let port =
+            |id: u16, params: &str| format!("[[port]]\nid = {id}\nbackend = \"pcap\"\nparams = {{ {params} }}\n");
+        let o = Overrides::default();
+        let e = err(
+            &format!(
+                "{}{}",
+                port(0, "rx_pcap = \"/tmp/a.pcap\", tx_pcap = \"/tmp/o.pcap\""),
+                port(1, "rx_pcap = \"/tmp/b.pcap\", tx_pcap = \"/tmp/./o.pcap\"")
+            ),
+            &o,
+        );
+        assert!(e.contains("port 1 tx_pcap") && e.contains("the same file as port 0 tx_pcap"), "{e}");
+        let e = err(&port(0, "rx_pcap = \"/tmp/a.pcap\", tx_pcap = \"/tmp/a.pcap\""), &o);
+        assert!(e.contains("would destroy the input"), "{e}");
+        let json = Overrides { stats_json: Some(PathBuf::from("/tmp/o.pcap")), ..Overrides::default() };
+        let e = err(&port(0, "rx_pcap = \"/tmp/a.pcap\", tx_pcap = \"/tmp/o.pcap\""), &json);
+        assert!(e.contains("stats_json /tmp/o.pcap: the same file as port 0 tx_pcap"), "{e}");
     }
 
     #[test]

@@ -44,7 +44,7 @@ use crate::report::Report;
 pub enum LcoreCmd {
     /// Copy packets seen by `node` to `to` until `remaining` reaches 0, for
     /// capture `id` (replacing any tap at that node).
-    Tap { node: String, id: u64, remaining: Arc<AtomicUsize>, to: Sender<Vec<u8>> },
+    Tap { node: String, id: u64, remaining: Arc<AtomicUsize>, bytes_left: Arc<AtomicUsize>, to: Sender<Vec<u8>> },
     /// Stop copying at `node` if capture `id` still holds its tap.
     Untap { node: String, id: u64 },
 }
@@ -129,10 +129,23 @@ async fn lcore_commands(mut cmds: Receiver<LcoreCmd>) {
     let mut taps: HashMap<String, u64> = HashMap::new();
     while let Some(cmd) = cmds.recv().await {
         match cmd {
-            LcoreCmd::Tap { node, id, remaining, to } => {
+            LcoreCmd::Tap { node, id, remaining, bytes_left, to } => {
                 let tap = move |pkts: &[Pkt]| {
                     for m in pkts {
-                        // Claim a slot; stop once the count is reached.
+                        let len = m.data().len();
+                        // Claim the bytes, then a slot; stop once either
+                        // runs out (the writer then ends the capture).
+                        if bytes_left
+                            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| b.checked_sub(len))
+                            .is_err()
+                        {
+                            // Out of bytes: no more slots, and an empty
+                            // frame tells the writer to end now.
+                            if remaining.swap(0, Ordering::Relaxed) > 0 {
+                                to.send(Vec::new());
+                            }
+                            return;
+                        }
                         if remaining.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |r| r.checked_sub(1)).is_err() {
                             return;
                         }
@@ -164,6 +177,9 @@ fn stats_report(stats: &mut ClusterStats, shared: &Shared) -> Report {
     let ports: Vec<_> = shared.env.ports.list().into_iter().filter_map(|id| shared.env.ports.get(id).ok()).collect();
     Report::collect(shared.start.elapsed().as_secs_f64(), &ports, &stats.get(), &shared.lcore_ids, &shared.pools)
 }
+
+/// Most bytes of frames one capture holds before it is written.
+pub const CAPTURE_MAX_BYTES: usize = 64 << 20;
 
 const HELP: &str = "ok commands: route add P/L port N | route add P/L via NH | route del P/L | \
                     neigh add NH PORT MAC | neigh del NH | stats | capture NODE COUNT FILE | \
@@ -246,13 +262,23 @@ fn run_command(line: &str, stats: &mut ClusterStats, shared: &Arc<Shared>) -> Re
                     "{node} is a source node: it receives packets, a tap sees none; capture at {next} to see what it received"
                 ));
             }
+            crate::config::check_output("capture", std::path::Path::new(file)).map_err(|e| e.to_string())?;
             static IDS: AtomicU64 = AtomicU64::new(1);
             let id = IDS.fetch_add(1, Ordering::Relaxed);
             let replaced = shared.captures().insert(node.to_string(), (id, file.to_string()));
             let (tx, rx) = task::channel::<Vec<u8>>();
+            // Captured frames are held until the capture ends: bound them
+            // by bytes as well as by count.
             let remaining = Arc::new(AtomicUsize::new(count));
+            let bytes_left = Arc::new(AtomicUsize::new(CAPTURE_MAX_BYTES));
             for l in &shared.lcores {
-                l.send(LcoreCmd::Tap { node: node.to_string(), id, remaining: remaining.clone(), to: tx.clone() });
+                l.send(LcoreCmd::Tap {
+                    node: node.to_string(),
+                    id,
+                    remaining: remaining.clone(),
+                    bytes_left: bytes_left.clone(),
+                    to: tx.clone(),
+                });
             }
             drop(tx);
             let cap = Capture { id, node: node.to_string(), path: PathBuf::from(file), count };
@@ -290,6 +316,8 @@ async fn capture_writer(mut rx: Receiver<Vec<u8>>, cap: Capture, shared: Arc<Sha
     let mut frames = Vec::with_capacity(cap.count.min(4096));
     while frames.len() < cap.count {
         match rx.recv().await {
+            // Empty: the byte bound was reached (frames are never empty).
+            Some(f) if f.is_empty() => break,
             Some(f) => frames.push(f),
             None => break,
         }

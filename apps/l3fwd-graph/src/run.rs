@@ -334,6 +334,13 @@ fn bind_control(plan: &Plan) -> Result<Option<(UnixListener, ClusterStats)>, Run
     let Some(path) = &plan.control_socket else { return Ok(None) };
     use std::os::unix::fs::FileTypeExt;
     if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket()) {
+        // A live router answers on it: leave it alone and refuse.
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            return Err(RunError::Setup(format!(
+                "--control-socket {}: a running process is listening on it (another l3fwd-graph?)",
+                path.display()
+            )));
+        }
         let _ = std::fs::remove_file(path);
     }
     let l =

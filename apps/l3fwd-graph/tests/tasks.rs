@@ -270,3 +270,31 @@ fn a_control_socket_path_holding_a_file_is_a_clear_error_and_the_file_is_kept() 
     assert!(err.contains("--control-socket") && err.contains("precious.txt"), "{err}");
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "keep me");
 }
+
+/// A second router given a running one's socket path refuses to start and
+/// leaves the live socket alone (it used to remove it).
+#[test]
+fn a_second_router_on_a_live_control_socket_is_refused() {
+    let d = dir("twice");
+    let sock = d.0.join("ctl.sock");
+    let _a = start(&d.0, TWO_GENERATORS, &["--control-socket", sock.to_str().unwrap(), "--duration", "20", "-q"]);
+    let (mut s, mut rd) = connect(&sock);
+    let cfg = d.0.join("b.toml");
+    std::fs::write(&cfg, TWO_GENERATORS).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_l3fwd-graph"))
+        .arg("-f")
+        .arg(&cfg)
+        .args(["--control-socket", sock.to_str().unwrap(), "--duration", "5", "-q"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("a running process is listening on it"), "{err}");
+    // The first router still answers on its socket, new connections too.
+    assert!(ask(&mut s, &mut rd, "stats").starts_with('{'));
+    let (mut s2, mut rd2) = connect(&sock);
+    assert!(ask(&mut s2, &mut rd2, "stats").starts_with('{'));
+    // A capture into a file that cannot be written is refused at once.
+    let r = ask(&mut s, &mut rd, "capture ip4_rewrite 5 /nonexistent/dir/c.pcap");
+    assert!(r.starts_with("error: capture /nonexistent/dir/c.pcap: directory /nonexistent/dir does not exist"), "{r}");
+}
