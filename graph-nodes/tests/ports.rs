@@ -91,9 +91,11 @@ fn pcap_round_trip_is_byte_identical() {
     tx.flush().unwrap();
     drop((rx, tx));
     assert!(port.rx_eof());
+    let s = port.stats();
+    // The file is published when the port closes.
+    drop(port);
     let back = read_pcap(output.path()).unwrap();
     assert_eq!(back.iter().map(|x| x.to_vec()).collect::<Vec<_>>(), f);
-    let s = port.stats();
     assert_eq!((s.ipackets, s.opackets), (100, 100));
     assert_eq!(s.ibytes, f.iter().map(|x| x.len() as u64).sum::<u64>());
     assert_eq!(s.obytes, s.ibytes);
@@ -304,4 +306,45 @@ fn a_million_rx_tx_cycles_leave_the_pool_full() {
     assert_eq!(stats.opackets, done as u64);
     assert_eq!(p.available(), 1024);
     assert_eq!(p.double_frees(), 0);
+}
+
+/// A pcap output is written under a hidden part name and renamed over the
+/// file when the port closes; a port told to discard its outputs leaves an
+/// existing file as it was and removes the part file.
+#[test]
+fn pcap_output_replaces_the_file_only_when_the_port_closes() {
+    let out = tmp("kept.pcap");
+    let dir = out.path().parent().unwrap().to_path_buf();
+    std::fs::write(out.path(), b"precious").unwrap();
+    let p = pool("pcap-keep", 64);
+    let cfg = || PortConfig { nb_rxq: 0, ..PortConfig::parse(&format!("pcap:tx_pcap={out}")).unwrap() };
+    let parts = || {
+        std::fs::read_dir(&dir)
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".part"))
+            .count()
+    };
+
+    // Discarded: the old file stays, no part file is left.
+    let port = Port::open(70, &cfg(), &p).unwrap();
+    assert_eq!(std::fs::read(out.path()).unwrap(), b"precious", "nothing replaced while open");
+    assert_eq!(parts(), 1);
+    port.discard_outputs();
+    drop(port);
+    assert_eq!(std::fs::read(out.path()).unwrap(), b"precious");
+    assert_eq!(parts(), 0);
+
+    // Kept (the default): the pcap replaces the file at close.
+    let port = Port::open(71, &cfg(), &p).unwrap();
+    let mut tx = port.take_tx_queue(0).unwrap();
+    let mut pkts = p.alloc_bulk(3).unwrap();
+    for (m, f) in pkts.iter_mut().zip(frames(3)) {
+        assert!(m.set_data(&f));
+    }
+    assert_eq!(tx.tx_burst_vec(&mut pkts), 3);
+    drop(tx);
+    drop(port);
+    assert_eq!(read_pcap(out.path()).unwrap().len(), 3);
+    assert_eq!(parts(), 0);
+    assert_eq!(p.in_use(), 0);
 }

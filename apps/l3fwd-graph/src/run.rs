@@ -185,8 +185,17 @@ fn open_ports(plan: &Plan, table: &Ports, dpdk: bool) -> Result<(Vec<Arc<Port>>,
             mac: pp.mac,
             mtu: pp.mtu,
         };
-        let port = table.open(pp.id, &cfg, &pool).map_err(|e| RunError::Setup(format!("port {}: {e}", pp.id)))?;
-        ports.push(port);
+        match table.open(pp.id, &cfg, &pool) {
+            Ok(port) => ports.push(port),
+            Err(e) => {
+                // The start failed: what the ports opened so far would
+                // write must not replace existing files.
+                for p in &ports {
+                    p.discard_outputs();
+                }
+                return Err(RunError::Setup(format!("port {}: {e}", pp.id)));
+            }
+        }
     }
     Ok((ports, pools))
 }
@@ -302,6 +311,12 @@ pub fn run(plan: &Plan, quiet: bool, dpdk: bool) -> Result<Outcome, RunError> {
     };
     let (ports, pools) = open_ports(plan, &env.ports, dpdk)?;
     let result = forward(plan, quiet, dpdk, &env, &ports, &pools, &stop_signal);
+    if result.is_err() {
+        // The run did not start: existing output files stay as they were.
+        for p in &ports {
+            p.discard_outputs();
+        }
+    }
     for p in &ports {
         let _ = env.ports.close(p.id());
     }

@@ -95,3 +95,64 @@ fn stray_signals_are_ignored_and_a_hangup_stops_cleanly() {
     assert_eq!(j["pool_in_use"], 0);
     assert!(!sock.exists(), "the control socket is removed on the way out");
 }
+
+/// A start that fails after the ports are open (a later port's bad
+/// parameter, a route the FIB cannot hold, `--exit-on-eof` with only
+/// endless inputs) leaves existing output files exactly as they were; a run
+/// that starts replaces them when it ends.
+#[test]
+fn a_failed_start_leaves_existing_outputs_untouched() {
+    let d = dir("clobber");
+    let input = d.0.join("in.pcap");
+    graph_nodes::port::pcap::write_pcap(&input, [graph_nodes::wire::Udp4::default().build().as_slice()]).unwrap();
+    let out = d.0.join("out.pcap");
+    let port0 = format!(
+        "[[port]]\nid = 0\nbackend = \"pcap\"\nparams = {{ rx_pcap = \"{}\", tx_pcap = \"{}\" }}\n",
+        input.display(),
+        out.display()
+    );
+    let cases = [
+        (format!("{port0}[[port]]\nid = 1\nbackend = \"generator\"\nparams = {{ sizee = 64 }}\n"), vec![]),
+        (
+            format!(
+                "tbl8_groups = 1\n{port0}[[route]]\nprefix = \"10.0.0.0/25\"\nport = 0\n[[route]]\nprefix = \"10.1.0.0/25\"\nport = 0\n"
+            ),
+            vec![],
+        ),
+        (
+            format!("{}[[port]]\nid = 1\nbackend = \"generator\"\n", port0.replace(" }", ", loop = \"forever\" }")),
+            vec!["--exit-on-eof"],
+        ),
+    ];
+    for (toml, args) in &cases {
+        std::fs::write(&out, b"precious").unwrap();
+        let cfg = d.0.join("r.toml");
+        std::fs::write(&cfg, toml).unwrap();
+        let o = Command::new(env!("CARGO_BIN_EXE_l3fwd-graph"))
+            .arg("-f")
+            .arg(&cfg)
+            .args(args)
+            .args(["-q", "--duration", "2"])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{toml}\n{}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(std::fs::read(&out).unwrap(), b"precious", "{toml}");
+        let parts: Vec<_> = std::fs::read_dir(&d.0)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".part"))
+            .collect();
+        assert!(parts.is_empty(), "{parts:?}");
+    }
+    // A run that starts publishes its output when it ends.
+    let cfg = d.0.join("ok.toml");
+    std::fs::write(&cfg, &port0).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_l3fwd-graph"))
+        .arg("-f")
+        .arg(&cfg)
+        .args(["-q", "--exit-on-eof"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(graph_nodes::port::pcap::read_pcap(&out).is_ok(), "replaced by a pcap");
+}

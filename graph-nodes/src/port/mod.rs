@@ -313,6 +313,7 @@ pub struct Port {
     finite: Vec<bool>,
     device_stats: Option<Arc<dyn Fn() -> PortCounters + Send + Sync>>,
     on_close: Mutex<Option<Box<dyn FnOnce() + Send>>>,
+    keep_outputs: Arc<AtomicBool>,
 }
 
 impl Drop for Port {
@@ -389,8 +390,9 @@ impl Port {
                 reason: "a port needs at least one queue".into(),
             });
         }
+        let keep_outputs = Arc::new(AtomicBool::new(true));
         let opened = match cfg.backend.as_str() {
-            "pcap" => pcap::open(cfg, pool)?,
+            "pcap" => pcap::open(cfg, pool, &keep_outputs)?,
             "generator" => generator::open(id, cfg, pool)?,
             "ring" => ring::open(cfg)?,
             #[cfg(target_os = "linux")]
@@ -413,10 +415,20 @@ impl Port {
             finite: opened.rx.iter().map(|r| r.finite()).collect(),
             device_stats: opened.device_stats,
             on_close: Mutex::new(opened.on_close),
+            keep_outputs,
             rx: Mutex::new(opened.rx.into_iter().map(Some).collect()),
             tx: Mutex::new(opened.tx.into_iter().map(Some).collect()),
         });
         Ok(port)
+    }
+
+    /// Makes the port drop what it wrote instead of publishing it when it
+    /// closes. Output files (a pcap port's `tx_pcap`) are written under a
+    /// temporary name beside the final one and renamed over it when the
+    /// port closes; a program whose start fails after opening ports calls
+    /// this so that existing files stay as they were.
+    pub fn discard_outputs(&self) {
+        self.keep_outputs.store(false, Relaxed);
     }
 
     /// Id.

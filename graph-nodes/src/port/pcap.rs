@@ -4,6 +4,7 @@
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -244,7 +245,17 @@ unsafe impl TxBackend for Tx {
     }
 }
 
-pub(crate) fn open(cfg: &PortConfig, pool: &Mempool) -> Result<Opened, PortError> {
+/// Where the output is written while the port is open: a hidden file
+/// beside `path`, renamed over it when the port closes (unless discarded),
+/// so that a start that fails leaves an existing file as it was.
+fn part_path(path: &Path) -> std::path::PathBuf {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    path.with_file_name(format!(".{name}.{}.{seq}.part", std::process::id()))
+}
+
+pub(crate) fn open(cfg: &PortConfig, pool: &Mempool, keep: &Arc<AtomicBool>) -> Result<Opened, PortError> {
     let mut p = cfg.params("pcap");
     let rx_files = p.all("rx_pcap");
     let tx_file = p.get("tx_pcap")?;
@@ -281,19 +292,48 @@ pub(crate) fn open(cfg: &PortConfig, pool: &Mempool) -> Result<Opened, PortError
             Box::new(Rx { frames, next: 0, loops, pool: pool.clone() }) as Box<dyn RxBackend>
         })
         .collect();
+    let mut on_close: Option<Box<dyn FnOnce() + Send>> = None;
     let out = match &tx_file {
         Some(path) => {
-            let file = File::create(path).map_err(|source| PortError::Io {
+            // A device or a FIFO (/dev/full, a pipe to tshark) is written
+            // in place; a regular file through a part file.
+            let direct = std::fs::metadata(path).is_ok_and(|m| !m.is_file());
+            let part = if direct { std::path::PathBuf::from(path) } else { part_path(Path::new(path)) };
+            let file = File::create(&part).map_err(|source| PortError::Io {
                 backend: "pcap",
                 what: format!("creating {path}"),
                 source,
             })?;
+            // From here the part file exists: remove it if opening fails
+            // later, rename or remove it when the port closes.
+            struct Guard(Option<std::path::PathBuf>);
+            impl Drop for Guard {
+                fn drop(&mut self) {
+                    if let Some(p) = self.0.take() {
+                        let _ = std::fs::remove_file(p);
+                    }
+                }
+            }
+            let mut guard = Guard((!direct).then(|| part.clone()));
             let shared = SharedFile(Arc::new(Mutex::new(BufWriter::new(file))));
             let w = PcapWriter::with_header(shared.clone(), header()).map_err(|e| PortError::Io {
                 backend: "pcap",
                 what: format!("writing {path}"),
                 source: std::io::Error::other(e),
             })?;
+            guard.0 = None;
+            let (keep, final_path) = (keep.clone(), std::path::PathBuf::from(path));
+            on_close = (!direct).then(|| -> Box<dyn FnOnce() + Send> {
+                Box::new(move || {
+                    if keep.load(std::sync::atomic::Ordering::Relaxed) {
+                        if let Err(e) = std::fs::rename(&part, &final_path) {
+                            eprintln!("pcap port: moving {} to {}: {e}", part.display(), final_path.display());
+                        }
+                    } else {
+                        let _ = std::fs::remove_file(&part);
+                    }
+                })
+            });
             Some((Arc::new(Mutex::new(w)), shared))
         }
         None => None,
@@ -301,5 +341,5 @@ pub(crate) fn open(cfg: &PortConfig, pool: &Mempool) -> Result<Opened, PortError
     let path = tx_file.clone().unwrap_or_default();
     let tx =
         (0..cfg.nb_txq).map(|_| Box::new(Tx { out: out.clone(), path: path.clone() }) as Box<dyn TxBackend>).collect();
-    Ok(Opened { rx, tx, mac: None, device_stats: None, on_close: None })
+    Ok(Opened { rx, tx, mac: None, device_stats: None, on_close })
 }
