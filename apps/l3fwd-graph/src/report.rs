@@ -116,6 +116,13 @@ impl Report {
                 }
             }
         }
+        // Taken by a port but not sent (an output that failed): dropped
+        // there, so that received = sent + dropped stays exact.
+        for p in &self.ports {
+            if p.tx_errors > 0 {
+                drops.push((format!("port {} tx_errors", p.id), p.tx_errors));
+            }
+        }
         let dropped: u64 = drops.iter().map(|(_, v)| v).sum();
         let mut s = format!(
             "l3fwd-graph: {rx} packets received, {tx} sent, {dropped} dropped in {:.2} s on {} worker lcore(s): {:.2} Mpps forwarded\n",
@@ -172,5 +179,10 @@ mod tests {
         }
         assert_eq!(j["nodes"][0]["counters"]["no_route"], 2);
         assert!(r.summary().contains("10 packets received, 8 sent, 2 dropped"));
+        let mut r2 = r.clone();
+        r2.ports[0].tx_packets = 5;
+        r2.ports[0].tx_errors = 3;
+        assert!(r2.summary().contains("10 packets received, 5 sent, 5 dropped"), "{}", r2.summary());
+        assert!(r2.summary().contains("port 3 tx_errors"));
     }
 }

@@ -228,23 +228,51 @@ fn an_output_that_cannot_be_written() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("/nonexistent/in.pcap") && err.lines().count() == 1, "{err}");
 
-    // While running: /dev/full takes the file but not the bytes. The app
-    // keeps forwarding, counts tx errors, writes its stats and exits 1
-    // naming the file.
+    // A device that takes no bytes (/dev/full): refused at start, when
+    // the capture header cannot be written.
     let d = dir("full");
     let empty = d.0.join("empty.pcap");
     write_pcap(&empty, std::iter::empty()).unwrap();
-    let toml = format!(
-        "[[port]]\nid = 0\nbackend = \"generator\"\nparams = {{ dst = \"198.18.1.0/24\", count = 20000 }}\n\
-         [[port]]\nid = 1\nbackend = \"pcap\"\nparams = {{ rx_pcap = \"{}\", tx_pcap = \"/dev/full\" }}\n\
-         [[lcore]]\nid = 1\ncpu = 1\nrx = [[0, 0]]\n",
-        empty.display()
-    );
-    let (o, j, _d2) = generator_run(&toml, &["--exit-on-eof"]);
+    let toml = |out: &str| {
+        format!(
+            "[[port]]\nid = 0\nbackend = \"generator\"\nparams = {{ dst = \"198.18.1.0/24\", count = 20000 }}\n\
+             [[port]]\nid = 1\nbackend = \"pcap\"\nparams = {{ rx_pcap = \"{}\", tx_pcap = \"{out}\" }}\n\
+             [[lcore]]\nid = 1\ncpu = 1\nrx = [[0, 0]]\n",
+            empty.display()
+        )
+    };
+    let (o, _, _d2) = generator_run(&toml("/dev/full"), &["--exit-on-eof"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("/dev/full") && err.lines().count() == 1, "{err}");
+
+    // A disk that fills while running (a 64 KiB tmpfs, about 800 of the
+    // 20000 records): forwarding goes on, a packet is counted sent only if
+    // its whole record reached the file, the others are tx errors and
+    // dropped in the summary, the file is a valid capture of exactly the
+    // sent ones, and the run exits 1 naming the file.
+    let mnt = d.0.join("small");
+    std::fs::create_dir_all(&mnt).unwrap();
+    let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"]).arg(&mnt).status();
+    assert!(mounted.is_ok_and(|s| s.success()), "mounting a 64 KiB tmpfs (the tests run as root)");
+    struct Umount(PathBuf);
+    impl Drop for Umount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _u = Umount(mnt.clone());
+    let out = mnt.join("out.pcap");
+    let (o, j, _d3) = generator_run(&toml(&out.to_string_lossy()), &["--exit-on-eof"]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(err.contains("/dev/full"), "{err}");
-    assert!(j["ports"][1]["tx_errors"].as_u64().unwrap() > 0, "{j}");
-    assert_eq!(j["ports"][1]["tx_packets"], 20000);
+    assert!(err.contains("out.pcap"), "{err}");
+    let sent = j["ports"][1]["tx_packets"].as_u64().unwrap();
+    let failed = j["ports"][1]["tx_errors"].as_u64().unwrap();
+    assert_eq!(sent + failed, 20000, "{j}");
+    assert!(sent > 0 && failed > 0, "{j}");
+    assert_eq!(read_pcap(&out).unwrap().len() as u64, sent, "the file holds exactly the packets counted sent");
     assert_eq!(j["pool_in_use"], 0);
+    let summary = String::from_utf8_lossy(&o.stdout);
+    assert!(summary.contains(&format!("{sent} sent, {failed} dropped")), "{summary}");
 }

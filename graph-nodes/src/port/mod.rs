@@ -662,14 +662,19 @@ pub struct TxQueue {
 impl TxQueue {
     /// Sends packets from the front of `pkts` (`rte_eth_tx_burst`) and
     /// returns the ones the port did not take, still the caller's. Nothing
-    /// is taken while the link is down.
+    /// is taken while the link is down. A packet taken but not sent (an
+    /// output that failed) is counted in `oerrors`, not `opackets`.
     #[inline]
     pub fn tx_burst<'a>(&mut self, pkts: Objs<'a, Pkt>) -> Objs<'a, Pkt> {
         if !self.link.load(Relaxed) || pkts.is_empty() {
             return pkts;
         }
+        let errors = self.stats.errors.load(Relaxed);
         let n = self.inner.tx(as_objs(&pkts), &self.stats).min(pkts.len());
-        QueueStats::add(&self.stats.packets, n as u64);
+        // Taken but not sent (the backend counted them in `errors`): not
+        // in `packets`, so `opackets + oerrors` is what the port took.
+        let failed = self.stats.errors.load(Relaxed).wrapping_sub(errors).min(n as u64);
+        QueueStats::add(&self.stats.packets, n as u64 - failed);
         // The backend owns `pkts[..n]` now (`TxBackend`'s contract): that
         // part is forgotten here.
         pkts.split_at(n).1

@@ -182,65 +182,118 @@ unsafe impl RxBackend for Rx {
     }
 }
 
-/// The output file, shared by the port's tx queues; `flush` reaches the
-/// buffer under the pcap writer.
-#[derive(Clone)]
-struct SharedFile(Arc<Mutex<BufWriter<File>>>);
+/// A byte sink the pcap writer formats records into, one burst at a time.
+#[derive(Clone, Default)]
+struct Burst(Arc<Mutex<Vec<u8>>>);
 
-impl Write for SharedFile {
+impl Write for Burst {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).write(buf)
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(buf);
+        Ok(buf.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).flush()
+        Ok(())
     }
 }
 
+/// One tx queue's output: its records are formatted into `burst`, then
+/// written to the port's file with one write per burst.
+struct Out {
+    writer: PcapWriter<Burst>,
+    burst: Burst,
+    /// The file, shared by the port's tx queues.
+    file: Arc<Mutex<File>>,
+    /// Where each record of the current burst ends in `burst`.
+    ends: Vec<usize>,
+}
+
 struct Tx {
-    out: Option<(Arc<Mutex<PcapWriter<SharedFile>>>, SharedFile)>,
+    out: Option<Out>,
     path: String,
+    /// The first write error, reported by `flush` (and so at the end of a
+    /// run) while the packets it hit are counted in `errors`.
+    error: Option<std::io::ErrorKind>,
+    first_error: Option<String>,
+}
+
+impl Out {
+    /// Writes the burst's bytes; returns how many bytes reached the file
+    /// and the error that stopped it, if any.
+    fn write_burst(&mut self, bytes: &[u8]) -> (usize, Option<std::io::Error>) {
+        let mut f = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        let mut written = 0;
+        while written < bytes.len() {
+            match f.write(&bytes[written..]) {
+                Ok(0) => return (written, Some(std::io::ErrorKind::WriteZero.into())),
+                Ok(k) => written += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return (written, Some(e)),
+            }
+        }
+        (written, None)
+    }
 }
 
 // SAFETY: `tx` takes every packet it is given (writes, then frees them)
-// and returns their count.
+// and returns their count; those it could not write are counted in
+// `errors`.
 unsafe impl TxBackend for Tx {
     fn tx(&mut self, pkts: &[Obj], stats: &QueueStats) -> usize {
-        if let Some((out, _)) = &self.out {
-            let ts = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-            let mut w = out.lock().unwrap_or_else(|e| e.into_inner());
-            let mut failed = 0;
-            let mut bytes = 0u64;
-            for &o in pkts {
-                // SAFETY: the caller hands us these packets (they are ours
-                // once `tx` returns their count).
-                let m = unsafe { Mbuf::from_obj(o) };
-                let data = m.data();
-                bytes += u64::from(m.pkt_len());
-                if w.write_packet(&PcapPacket::new(ts, m.pkt_len().max(data.len() as u32), data)).is_err() {
-                    failed += 1;
-                }
-            }
-            if failed > 0 {
-                QueueStats::add(&stats.errors, failed);
-            }
-            QueueStats::add(&stats.bytes, bytes);
-        } else {
-            // SAFETY: as above.
+        let Some(out) = &mut self.out else {
+            // SAFETY: the caller hands these packets to us (`TxBackend`).
             let bytes = unsafe { super::total_len(pkts) };
             QueueStats::add(&stats.bytes, bytes);
+            // SAFETY: ours, as above, and not used again.
+            unsafe { free_raw(pkts) };
+            return pkts.len();
+        };
+        let ts = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        out.burst.0.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        out.ends.clear();
+        let mut lens = Vec::with_capacity(pkts.len().min(256));
+        for &o in pkts {
+            // SAFETY: the caller hands us these packets (they are ours
+            // once `tx` returns their count).
+            let m = unsafe { Mbuf::from_obj(o) };
+            let data = m.data();
+            // Formatting into memory cannot fail.
+            let _ = out.writer.write_packet(&PcapPacket::new(ts, m.pkt_len().max(data.len() as u32), data));
+            out.ends.push(out.burst.0.lock().unwrap_or_else(|e| e.into_inner()).len());
+            lens.push(u64::from(m.pkt_len()));
         }
+        let bytes = std::mem::take(&mut *out.burst.0.lock().unwrap_or_else(|e| e.into_inner()));
+        let (written, err) = out.write_burst(&bytes);
+        // A packet is sent when its whole record reached the file.
+        let sent = out.ends.iter().take_while(|&&e| e <= written).count();
+        if sent < pkts.len() {
+            QueueStats::add(&stats.errors, (pkts.len() - sent) as u64);
+            // A record cut in the middle is cut off again, so the file
+            // stays a valid capture of what was sent (regular files).
+            let complete = if sent == 0 { 0 } else { out.ends[sent - 1] };
+            if written > complete {
+                use std::io::{Seek, SeekFrom};
+                let mut f = out.file.lock().unwrap_or_else(|e| e.into_inner());
+                if let Ok(end) = f.stream_position() {
+                    let back = end - (written - complete) as u64;
+                    let _ = f.set_len(back).and_then(|()| f.seek(SeekFrom::Start(back)).map(|_| ()));
+                }
+            }
+            if let (None, Some(e)) = (&self.error, err) {
+                self.error = Some(e.kind());
+                self.first_error = Some(e.to_string());
+            }
+        }
+        QueueStats::add(&stats.bytes, lens[..sent].iter().sum());
         // SAFETY: the packets are ours (see above) and not used again.
         unsafe { free_raw(pkts) };
         pkts.len()
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        match &mut self.out {
-            Some((_, file)) => {
-                file.flush().map_err(|e| std::io::Error::new(e.kind(), format!("writing {}: {e}", self.path)))
-            }
-            None => Ok(()),
+        match (&self.error, &self.first_error) {
+            (Some(kind), Some(msg)) => Err(std::io::Error::new(*kind, format!("writing {}: {msg}", self.path))),
+            _ => Ok(()),
         }
     }
 }
@@ -315,8 +368,8 @@ pub(crate) fn open(cfg: &PortConfig, pool: &Mempool, keep: &Arc<AtomicBool>) -> 
                 }
             }
             let mut guard = Guard((!direct).then(|| part.clone()));
-            let shared = SharedFile(Arc::new(Mutex::new(BufWriter::new(file))));
-            let w = PcapWriter::with_header(shared.clone(), header()).map_err(|e| PortError::Io {
+            let mut file = file;
+            header().write_to(&mut file).map_err(|e| PortError::Io {
                 backend: "pcap",
                 what: format!("writing {path}"),
                 source: std::io::Error::other(e),
@@ -334,12 +387,29 @@ pub(crate) fn open(cfg: &PortConfig, pool: &Mempool, keep: &Arc<AtomicBool>) -> 
                     }
                 })
             });
-            Some((Arc::new(Mutex::new(w)), shared))
+            Some(Arc::new(Mutex::new(file)))
         }
         None => None,
     };
     let path = tx_file.clone().unwrap_or_default();
-    let tx =
-        (0..cfg.nb_txq).map(|_| Box::new(Tx { out: out.clone(), path: path.clone() }) as Box<dyn TxBackend>).collect();
+    let mut tx: Vec<Box<dyn TxBackend>> = Vec::new();
+    for _ in 0..cfg.nb_txq {
+        let out = match &out {
+            Some(file) => {
+                let burst = Burst::default();
+                // The writer formats records; the header it writes first
+                // went to the file already.
+                let writer = PcapWriter::with_header(burst.clone(), header()).map_err(|e| PortError::Io {
+                    backend: "pcap",
+                    what: format!("writing {path}"),
+                    source: std::io::Error::other(e),
+                })?;
+                burst.0.lock().unwrap_or_else(|e| e.into_inner()).clear();
+                Some(Out { writer, burst, file: file.clone(), ends: Vec::new() })
+            }
+            None => None,
+        };
+        tx.push(Box::new(Tx { out, path: path.clone(), error: None, first_error: None }));
+    }
     Ok(Opened { rx, tx, mac: None, device_stats: None, on_close })
 }
