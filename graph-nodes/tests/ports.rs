@@ -254,7 +254,7 @@ fn bad_specs_name_the_parameter() {
     assert!(err("pcap:rx_pcap=/dev/null").contains("not a regular file"));
     let empty = tmp("empty.pcap");
     std::fs::write(empty.path(), b"").unwrap();
-    assert!(err(&format!("pcap:rx_pcap={empty}")).contains("not a pcap file"));
+    assert!(err(&format!("pcap:rx_pcap={empty}")).contains("not a pcap or pcapng file"));
     assert!(err("pcap:rx_pcap=a,loop=often").contains("loop"));
     assert!(err("generator:sizee=64").contains("sizee: unknown parameter"));
     assert!(err("generator:size=10").contains("size"));
@@ -347,4 +347,53 @@ fn pcap_output_replaces_the_file_only_when_the_port_closes() {
     assert_eq!(read_pcap(out.path()).unwrap().len(), 3);
     assert_eq!(parts(), 0);
     assert_eq!(p.in_use(), 0);
+}
+
+/// pcapng inputs (what current capture tools write) are read like pcap
+/// ones, and a capture whose last record was cut off is read up to it.
+#[test]
+fn pcapng_inputs_and_a_truncated_tail_are_read() {
+    use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketBlock;
+    use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionBlock;
+    use pcap_file::pcapng::PcapNgWriter;
+    let f = frames(5);
+    let mut w = PcapNgWriter::new(Vec::new()).unwrap();
+    w.write_pcapng_block(InterfaceDescriptionBlock {
+        linktype: pcap_file::DataLink::ETHERNET,
+        snaplen: 65535,
+        options: vec![],
+    })
+    .unwrap();
+    for x in &f {
+        w.write_pcapng_block(EnhancedPacketBlock {
+            interface_id: 0,
+            timestamp: std::time::Duration::from_micros(1),
+            original_len: x.len() as u32,
+            data: std::borrow::Cow::Borrowed(x),
+            options: vec![],
+        })
+        .unwrap();
+    }
+    let ng = w.into_inner();
+    let got = graph_nodes::port::pcap::parse_pcap(&ng).unwrap();
+    assert_eq!(got.iter().map(<[u8]>::to_vec).collect::<Vec<_>>(), f);
+    assert!(!got.truncated);
+    // Cut into the last block: the four before it, flagged.
+    let cut = graph_nodes::port::pcap::parse_pcap(&ng[..ng.len() - 7]).unwrap();
+    assert_eq!((cut.len(), cut.truncated), (4, true));
+
+    // The same for pcap, through a port: 5 frames, the last one cut.
+    let input = tmp("cut.pcap");
+    write_pcap(input.path(), f.iter().map(|v| v.as_slice())).unwrap();
+    let mut bytes = std::fs::read(input.path()).unwrap();
+    bytes.truncate(bytes.len() - 10);
+    std::fs::write(input.path(), &bytes).unwrap();
+    let p = pool("pcap-cut", 64);
+    let port =
+        Port::open(72, &PortConfig { nb_txq: 0, ..PortConfig::parse(&format!("pcap:rx_pcap={input}")).unwrap() }, &p)
+            .unwrap();
+    let mut rx = port.take_rx_queue(0).unwrap();
+    let got = rx_all(&mut rx, 10);
+    assert_eq!(got.iter().map(|m| m.data().to_vec()).collect::<Vec<_>>(), f[..4].to_vec());
+    free_all(got);
 }

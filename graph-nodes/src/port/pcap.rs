@@ -23,6 +23,9 @@ use crate::mempool::{free_raw, Mempool};
 pub struct Frames {
     data: Vec<u8>,
     spans: Vec<(usize, usize)>,
+    /// Set when the file's last record was cut off (a capture interrupted
+    /// while writing): the frames before it are kept.
+    pub truncated: bool,
 }
 
 impl Frames {
@@ -48,18 +51,82 @@ impl Frames {
     }
 }
 
-/// Parses a pcap file image. Only Ethernet captures are accepted.
+/// The first four bytes of a pcapng file (its section header block type).
+const PCAPNG_MAGIC: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
+
+impl Frames {
+    fn push(&mut self, data: &[u8]) {
+        self.spans.push((self.data.len(), data.len()));
+        self.data.extend_from_slice(data);
+    }
+}
+
+/// Parses a capture file image, pcap or pcapng (what current capture tools
+/// write). Only Ethernet captures are accepted. A last record cut off is
+/// the end of the input (`truncated` is set); any other damage is an error
+/// naming the record.
 pub fn parse_pcap(bytes: &[u8]) -> Result<Frames, String> {
-    let mut r = PcapReader::new(bytes).map_err(|e| format!("not a pcap file: {e}"))?;
+    if bytes.starts_with(&PCAPNG_MAGIC) {
+        return parse_pcapng(bytes);
+    }
+    let mut r = PcapReader::new(bytes).map_err(|e| format!("not a pcap or pcapng file: {e}"))?;
     let lt = r.header().datalink;
     if lt != DataLink::ETHERNET {
         return Err(format!("link type {lt:?} is not Ethernet"));
     }
     let mut f = Frames::default();
     while let Some(p) = r.next_packet() {
-        let p = p.map_err(|e| format!("frame {}: {e}", f.len() + 1))?;
-        f.spans.push((f.data.len(), p.data.len()));
-        f.data.extend_from_slice(&p.data);
+        match p {
+            Ok(p) => f.push(&p.data),
+            Err(e) if cut_off(&e) => {
+                f.truncated = true;
+                break;
+            }
+            Err(e) => return Err(format!("frame {}: {e}", f.len() + 1)),
+        }
+    }
+    Ok(f)
+}
+
+/// Whether a reader error means the input ended inside a record.
+fn cut_off(e: &pcap_file::PcapError) -> bool {
+    match e {
+        pcap_file::PcapError::IncompleteBuffer => true,
+        pcap_file::PcapError::IoError(io) => io.kind() == std::io::ErrorKind::UnexpectedEof,
+        _ => false,
+    }
+}
+
+fn parse_pcapng(bytes: &[u8]) -> Result<Frames, String> {
+    use pcap_file::pcapng::{Block, PcapNgReader};
+    let mut r = PcapNgReader::new(bytes).map_err(|e| format!("not a pcapng file: {e}"))?;
+    let mut f = Frames::default();
+    // Link types of the section's interfaces, by interface id.
+    let mut links: Vec<DataLink> = Vec::new();
+    while let Some(b) = r.next_block() {
+        let (iface, data) = match b {
+            Ok(Block::InterfaceDescription(i)) => {
+                links.push(i.linktype);
+                continue;
+            }
+            Ok(Block::SectionHeader(_)) => {
+                links.clear();
+                continue;
+            }
+            Ok(Block::EnhancedPacket(p)) => (p.interface_id as usize, p.data),
+            Ok(Block::SimplePacket(p)) => (0, p.data),
+            Ok(_) => continue,
+            Err(e) if cut_off(&e) => {
+                f.truncated = true;
+                break;
+            }
+            Err(e) => return Err(format!("block after frame {}: {e}", f.len())),
+        };
+        match links.get(iface) {
+            Some(&DataLink::ETHERNET) => f.push(&data),
+            Some(lt) => return Err(format!("frame {}: link type {lt:?} is not Ethernet", f.len() + 1)),
+            None => return Err(format!("frame {}: no interface {iface} described before it", f.len() + 1)),
+        }
     }
     Ok(f)
 }
@@ -337,7 +404,11 @@ pub(crate) fn open(cfg: &PortConfig, pool: &Mempool, keep: &Arc<AtomicBool>) -> 
     }
     let mut loaded: Vec<Arc<Frames>> = Vec::new();
     for f in &rx_files {
-        loaded.push(Arc::new(read_pcap(Path::new(f))?));
+        let frames = read_pcap(Path::new(f))?;
+        if frames.truncated {
+            eprintln!("pcap port: {f}: the last record is cut off; reading the {} frames before it", frames.len());
+        }
+        loaded.push(Arc::new(frames));
     }
     let rx = (0..nb_rxq)
         .map(|q| {
