@@ -298,3 +298,74 @@ fn a_second_router_on_a_live_control_socket_is_refused() {
     let r = ask(&mut s, &mut rd, "capture ip4_rewrite 5 /nonexistent/dir/c.pcap");
     assert!(r.starts_with("error: capture /nonexistent/dir/c.pcap: directory /nonexistent/dir does not exist"), "{r}");
 }
+
+fn rss_kib(pid: u32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let l = s.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    l.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// Clients as they really behave: one that half-closes after its commands
+/// (and forgets the last newline) gets every reply; one that never reads
+/// cannot grow the router's memory; past the connection limit a client is
+/// told so; and forwarding goes on throughout.
+#[test]
+fn control_clients_are_bounded_and_answered() {
+    let d = dir("clients");
+    let sock = d.0.join("ctl.sock");
+    let r = start(&d.0, TWO_GENERATORS, &["--control-socket", sock.to_str().unwrap(), "--duration", "30", "-q"]);
+    let pid = r.0.id();
+    let (mut s0, mut rd0) = connect(&sock);
+    let tx_before = tx(&ask(&mut s0, &mut rd0, "stats"), 0);
+
+    // Half-close: 200 commands, the last without its newline, then EOF.
+    let (mut s, rd) = connect(&sock);
+    let mut cmds = "stats\n".repeat(199);
+    cmds.push_str("stats");
+    s.write_all(cmds.as_bytes()).unwrap();
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    let replies: Vec<String> = rd.lines().map(Result::unwrap).collect();
+    assert_eq!(replies.len(), 200, "every command answered after the half-close");
+    assert!(replies.iter().all(|l| l.starts_with('{')));
+
+    // A client that writes and never reads: its writes block once the
+    // router holds its bound of replies; the router's memory stays flat.
+    let rss0 = rss_kib(pid);
+    let mut hog = UnixStream::connect(&sock).unwrap();
+    hog.set_write_timeout(Some(Duration::from_secs(2))).unwrap();
+    let line = "stats\n".repeat(1000);
+    let mut sent = 0usize;
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(3) {
+        match hog.write(line.as_bytes()) {
+            Ok(n) => sent += n,
+            Err(_) => break, // blocked: the router stopped reading
+        }
+    }
+    assert!(sent < 64 << 20, "the router kept reading a client that never reads ({sent} bytes)");
+    let rss1 = rss_kib(pid);
+    assert!(rss1 < rss0 + 16 * 1024, "memory grew from {rss0} to {rss1} KiB");
+
+    // The connection limit: the ones past it are refused with a line.
+    let mut extra = Vec::new();
+    let mut refused = 0;
+    for _ in 0..80 {
+        let c = UnixStream::connect(&sock).unwrap();
+        extra.push(c);
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    for c in &mut extra {
+        c.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+        let mut l = String::new();
+        if BufReader::new(&*c).read_line(&mut l).is_ok() && l.starts_with("error: too many control connections") {
+            refused += 1;
+        }
+    }
+    // 64 allowed: s0, the hog and 62 of these.
+    assert_eq!(refused, 80 - 62, "refused past the limit");
+    drop(hog);
+    drop(extra);
+    // Forwarding went on, and the first client still gets answers.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(tx(&ask(&mut s0, &mut rd0, "stats"), 0) > tx_before);
+}
