@@ -70,7 +70,7 @@ fn soak_traffic_with_control_churn() {
          [[lcore]]\nid = 1\ncpu = 1\nrx = [[0, 0], [1, 0]]\n",
     )
     .unwrap();
-    let mut router = Command::new(env!("CARGO_BIN_EXE_l3fwd-graph"))
+    let router = Command::new(env!("CARGO_BIN_EXE_l3fwd-graph"))
         .arg("-f")
         .arg(&cfg)
         .args(["-q", "--control-socket"])
@@ -99,7 +99,7 @@ fn soak_traffic_with_control_churn() {
             .ask(&format!("neigh add {} {} 52:54:00:00:{:02x}:01", 100 + a as u16, i % 2, a))
             .starts_with("ok"));
         assert!(main.ask(&format!("route add 10.{a}.8.0/24 via {}", 100 + a as u16)).starts_with("ok"));
-        if i % 3 == 0 {
+        if i.is_multiple_of(3) {
             for c in [
                 format!("route del 10.{a}.0.0/24"),
                 format!("route del 10.{a}.7.9/32"),
@@ -110,20 +110,20 @@ fn soak_traffic_with_control_churn() {
             assert!(main.ask(&format!("neigh del {}", 100 + a as u16)).starts_with("ok"));
         }
         // Captures, some stopped early.
-        if i % 10 == 0 {
+        if i.is_multiple_of(10) {
             let f = d.0.join(format!("cap{}.pcap", i % 4));
             let r = main.ask(&format!("capture ip4_lookup 50 {}", f.display()));
             assert!(r.starts_with("ok capturing"), "{r}");
-            if i % 20 == 0 {
+            if i.is_multiple_of(20) {
                 let _ = main.ask("capture stop ip4_lookup");
             }
         }
         // Connections come and go.
-        if i % 5 == 0 {
+        if i.is_multiple_of(5) {
             let mut c = Client::connect(&sock);
             assert!(c.ask("stats").starts_with('{'));
         }
-        if i % 25 == 0 {
+        if i.is_multiple_of(25) {
             let j: serde_json::Value = serde_json::from_str(&main.ask("stats")).unwrap();
             assert!(j["ports"][0].get("rx_nombuf").is_some() && j["nodes"].is_array());
             if let Some(k) = rss_kib(pid) {
