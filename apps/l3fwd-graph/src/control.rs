@@ -61,6 +61,9 @@ pub struct Shared {
     pub start: Instant,
     /// Captures in progress: node → (capture id, file).
     captures: Mutex<HashMap<String, (u64, String)>>,
+    /// Outputs that failed while running (a capture file, the JSON
+    /// lines), one line each: the run reports them and exits 1.
+    failures: Mutex<Vec<String>>,
 }
 
 impl Shared {
@@ -71,7 +74,26 @@ impl Shared {
         lcore_ids: Vec<u32>,
         start: Instant,
     ) -> Shared {
-        Shared { lcores, env, pools, lcore_ids, start, captures: Mutex::new(HashMap::new()) }
+        Shared {
+            lcores,
+            env,
+            pools,
+            lcore_ids,
+            start,
+            captures: Mutex::new(HashMap::new()),
+            failures: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Records an output failure (also printed at once).
+    pub fn fail(&self, what: String) {
+        eprintln!("l3fwd-graph: {what}");
+        self.failures.lock().unwrap_or_else(|e| e.into_inner()).push(what);
+    }
+
+    /// The output failures so far.
+    pub fn failures(&self) -> Vec<String> {
+        self.failures.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     fn captures(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u64, String)>> {
@@ -333,7 +355,7 @@ async fn capture_writer(mut rx: Receiver<Vec<u8>>, cap: Capture, shared: Arc<Sha
     let r =
         task::blocking(move || graph_nodes::port::pcap::write_pcap(&path, frames.iter().map(|f| f.as_slice()))).await;
     if let Err(e) = r {
-        eprintln!("l3fwd-graph: capture at {}: {e}", cap.node);
+        shared.fail(format!("capture at {}: {e}", cap.node));
     }
 }
 
@@ -478,7 +500,7 @@ async fn stats_lines(path: PathBuf, secs: f64, mut stats: ClusterStats, shared: 
         let mut line = stats_report(&mut stats, &shared).to_json_line();
         line.push('\n');
         if let Err(e) = task::fs::append(path.clone(), line.into_bytes()).await {
-            eprintln!("l3fwd-graph: --stats-jsonl {}: {e}", path.display());
+            shared.fail(format!("--stats-jsonl {}: {e}", path.display()));
             return;
         }
     }

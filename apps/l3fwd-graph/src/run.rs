@@ -417,6 +417,7 @@ fn forward(
     }
     stop.store(true, Relaxed);
     let mut failures: Vec<String> = workers.into_iter().filter_map(|w| w.join().err()).collect();
+    failures.extend(shared.failures());
     let elapsed = start.elapsed().as_secs_f64();
     if let Some(path) = &plan.control_socket {
         let _ = std::fs::remove_file(path);

@@ -156,3 +156,45 @@ fn a_failed_start_leaves_existing_outputs_untouched() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(graph_nodes::port::pcap::read_pcap(&out).is_ok(), "replaced by a pcap");
 }
+
+/// A JSON-lines file on a disk that fills is reported (one line, exit 1)
+/// instead of ending silently with exit 0; forwarding and the final report
+/// are not affected.
+#[test]
+fn a_stats_lines_file_that_fills_its_disk_is_reported() {
+    let d = dir("jsonl");
+    let mnt = d.0.join("small");
+    std::fs::create_dir_all(&mnt).unwrap();
+    let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", "size=16k", "tmpfs"]).arg(&mnt).status();
+    assert!(mounted.is_ok_and(|s| s.success()), "mounting a 16 KiB tmpfs (the tests run as root)");
+    struct Umount(PathBuf);
+    impl Drop for Umount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _u = Umount(mnt.clone());
+    let cfg = d.0.join("r.toml");
+    std::fs::write(
+        &cfg,
+        "stats_jsonl_interval = 0.005\n[[port]]\nid = 0\nbackend = \"generator\"\n[[port]]\nid = 1\nbackend = \"generator\"\n",
+    )
+    .unwrap();
+    let stats = d.0.join("s.json");
+    let lines = mnt.join("s.jsonl");
+    let out = Command::new(env!("CARGO_BIN_EXE_l3fwd-graph"))
+        .arg("-f")
+        .arg(&cfg)
+        .args(["-q", "--duration", "1.5", "--stats-json"])
+        .arg(&stats)
+        .arg("--stats-jsonl")
+        .arg(&lines)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("--stats-jsonl") && err.contains("s.jsonl"), "{err}");
+    let j = report(&stats);
+    assert!(sent(&j) > 0);
+    assert_eq!(j["pool_in_use"], 0);
+}
