@@ -369,3 +369,30 @@ fn control_clients_are_bounded_and_answered() {
     std::thread::sleep(Duration::from_millis(300));
     assert!(tx(&ask(&mut s0, &mut rd0, "stats"), 0) > tx_before);
 }
+
+/// A capture asked for more than it may hold ends at its byte bound
+/// (64 MiB of frames) with a valid file, instead of growing the router's
+/// memory by gigabytes.
+#[test]
+fn a_capture_is_bounded_in_bytes() {
+    let d = dir("capbytes");
+    let sock = d.0.join("ctl.sock");
+    let toml = "stats_interval = 0\n[[port]]\nid = 0\nbackend = \"generator\"\nparams = { size = 1500 }\n\
+                [[port]]\nid = 1\nbackend = \"generator\"\nparams = { size = 1500 }\n";
+    let _r = start(&d.0, toml, &["--control-socket", sock.to_str().unwrap(), "--duration", "30", "-q"]);
+    let (mut s, mut rd) = connect(&sock);
+    let out = d.0.join("big.pcap");
+    let reply = ask(&mut s, &mut rd, &format!("capture ip4_lookup 1000000 {}", out.display()));
+    assert!(reply.starts_with("ok capturing 1000000"), "{reply}");
+    let t0 = Instant::now();
+    let frames = loop {
+        if let Ok(f) = read_pcap(&out) {
+            break f;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(20), "the capture never ended");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let bytes: usize = frames.iter().map(<[u8]>::len).sum();
+    assert!(bytes <= 64 << 20, "{bytes} bytes held");
+    assert!(frames.len() > 40_000 && frames.len() < 50_000, "{} frames of 1500 bytes", frames.len());
+}

@@ -165,14 +165,30 @@ pub fn read_pcap(path: &Path) -> Result<Frames, PortError> {
     })
 }
 
-/// Writes `frames` to a pcap file (for tests and tools).
+/// Writes `frames` to a pcap file. A regular file appears whole: it is
+/// written under a part name beside `path` and renamed over it at the end
+/// (a reader never sees half a capture; on error `path` is untouched).
 pub fn write_pcap<'a>(path: &Path, frames: impl IntoIterator<Item = &'a [u8]>) -> std::io::Result<()> {
-    let file = BufWriter::new(File::create(path)?);
-    let mut w = PcapWriter::with_header(file, header()).map_err(std::io::Error::other)?;
-    for f in frames {
-        w.write_packet(&PcapPacket::new(Default::default(), f.len() as u32, f)).map_err(std::io::Error::other)?;
+    let direct = std::fs::metadata(path).is_ok_and(|m| !m.is_file());
+    let target = if direct { path.to_path_buf() } else { part_path(path) };
+    let write = || -> std::io::Result<()> {
+        let file = BufWriter::new(File::create(&target)?);
+        let mut w = PcapWriter::with_header(file, header()).map_err(std::io::Error::other)?;
+        for f in frames {
+            w.write_packet(&PcapPacket::new(Default::default(), f.len() as u32, f)).map_err(std::io::Error::other)?;
+        }
+        w.into_writer().into_inner().map_err(|e| e.into_error()).map(drop)
+    };
+    match write() {
+        Ok(()) if direct => Ok(()),
+        Ok(()) => std::fs::rename(&target, path),
+        Err(e) => {
+            if !direct {
+                let _ = std::fs::remove_file(&target);
+            }
+            Err(e)
+        }
     }
-    w.into_writer().flush()
 }
 
 fn header() -> PcapHeader {
