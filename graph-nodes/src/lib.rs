@@ -42,6 +42,14 @@ pub mod wire;
 
 pub use mbuf::Mbuf;
 
+/// Prints a warning on standard error, ignoring failures (`eprintln!`
+/// would panic on a closed stderr, and a warning must never stop a port).
+pub(crate) fn warn(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut e = std::io::stderr().lock();
+    let _ = e.write_fmt(args).and_then(|()| e.write_all(b"\n"));
+}
+
 /// `docs/writing-a-packet-node.md`, compiled and run as a doc-test.
 #[cfg(doctest)]
 #[doc = include_str!("../../docs/writing-a-packet-node.md")]

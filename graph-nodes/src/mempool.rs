@@ -494,7 +494,11 @@ impl Drop for PoolInner {
         let avail = self.available();
         if avail != self.n {
             // Buffers are still out there: their memory must stay valid.
-            eprintln!("mempool \"{}\" dropped with {} buffers in use; leaking its memory", self.name, self.n - avail);
+            crate::warn(format_args!(
+                "mempool \"{}\" dropped with {} buffers in use; leaking its memory",
+                self.name,
+                self.n - avail
+            ));
             return;
         }
         // SAFETY: allocated in `Mempool::new` with this layout; every buffer

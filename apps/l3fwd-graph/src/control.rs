@@ -87,7 +87,7 @@ impl Shared {
 
     /// Records an output failure (also printed at once).
     pub fn fail(&self, what: String) {
-        eprintln!("l3fwd-graph: {what}");
+        crate::run::warn(&format!("l3fwd-graph: {what}"));
         self.failures.lock().unwrap_or_else(|e| e.into_inner()).push(what);
     }
 

@@ -43,7 +43,7 @@ fn start_eal(_argv0: &str, eal: &[String], cpus: Vec<usize>) -> Result<config::E
 }
 
 fn fail(code: u8, msg: &str) -> ExitCode {
-    eprintln!("l3fwd-graph: {msg}");
+    run::warn(&format!("l3fwd-graph: {msg}"));
     ExitCode::from(code)
 }
 

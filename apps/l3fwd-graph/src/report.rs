@@ -97,10 +97,21 @@ impl Report {
         serde_json::to_string(self).expect("a report serialises")
     }
 
-    /// Writes the report as pretty JSON to `path`.
+    /// Writes the report as pretty JSON to `path`, whole: a regular file
+    /// is written beside it and renamed over it, so a reader (or a run cut
+    /// short) never sees half a report.
     pub fn write_json(&self, path: &Path) -> std::io::Result<()> {
-        let text = serde_json::to_string_pretty(self).expect("a report serialises");
-        std::fs::write(path, text + "\n")
+        let text = serde_json::to_string_pretty(self).expect("a report serialises") + "\n";
+        if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+            return std::fs::write(path, text);
+        }
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let part = path.with_file_name(format!(".{name}.{}.part", std::process::id()));
+        let r = std::fs::write(&part, text).and_then(|()| std::fs::rename(&part, path));
+        if r.is_err() {
+            let _ = std::fs::remove_file(&part);
+        }
+        r
     }
 
     /// A few lines for humans: what went through, how fast, what was

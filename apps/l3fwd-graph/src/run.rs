@@ -245,7 +245,7 @@ fn worker_loop(
 ) -> Result<(), String> {
     if let Some(cpu) = cpu {
         if !core_affinity::set_for_current(core_affinity::CoreId { id: cpu }) {
-            eprintln!("l3fwd-graph: lcore {lcore_id}: could not pin to CPU {cpu}; running unpinned");
+            warn(&format!("l3fwd-graph: lcore {lcore_id}: could not pin to CPU {cpu}; running unpinned"));
         }
     }
     let guard = lcore::register(lcore_id).map_err(|e| format!("lcore {lcore_id}: {e}"))?;
@@ -335,6 +335,14 @@ pub fn out(text: &str) {
     use std::io::Write;
     let mut o = std::io::stdout().lock();
     let _ = o.write_all(text.as_bytes()).and_then(|()| o.flush());
+}
+
+/// Writes one line to standard error, ignoring failures (a closed stderr
+/// must not turn an error message into a panic).
+pub fn warn(line: &str) {
+    use std::io::Write;
+    let mut e = std::io::stderr().lock();
+    let _ = e.write_all(line.as_bytes()).and_then(|()| e.write_all(b"\n"));
 }
 
 /// Whether some lcore polls port `p`.

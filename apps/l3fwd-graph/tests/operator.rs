@@ -198,3 +198,24 @@ fn a_stats_lines_file_that_fills_its_disk_is_reported() {
     assert!(sent(&j) > 0);
     assert_eq!(j["pool_in_use"], 0);
 }
+
+/// Standard error closed (`2>&-` or a reader gone): error messages are
+/// lost, not turned into a panic; the exit status still says what happened.
+#[test]
+fn a_closed_stderr_does_not_turn_errors_into_panics() {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let mut fds = [0i32; 2];
+    // SAFETY: pipe(2) writes two new descriptors into `fds`.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    // SAFETY: both descriptors were just created and are owned here; the
+    // read end is closed at once, so every write to the other fails.
+    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    drop(read);
+    let out = Command::new(env!("CARGO_BIN_EXE_l3fwd-graph"))
+        .args(["-p", "zz"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(write))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "a bad flag is exit 2 even with nowhere to say so");
+}

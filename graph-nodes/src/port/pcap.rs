@@ -422,7 +422,10 @@ pub(crate) fn open(cfg: &PortConfig, pool: &Mempool, keep: &Arc<AtomicBool>) -> 
     for f in &rx_files {
         let frames = read_pcap(Path::new(f))?;
         if frames.truncated {
-            eprintln!("pcap port: {f}: the last record is cut off; reading the {} frames before it", frames.len());
+            crate::warn(format_args!(
+                "pcap port: {f}: the last record is cut off; reading the {} frames before it",
+                frames.len()
+            ));
         }
         loaded.push(Arc::new(frames));
     }
@@ -467,7 +470,11 @@ pub(crate) fn open(cfg: &PortConfig, pool: &Mempool, keep: &Arc<AtomicBool>) -> 
                 Box::new(move || {
                     if keep.load(std::sync::atomic::Ordering::Relaxed) {
                         if let Err(e) = std::fs::rename(&part, &final_path) {
-                            eprintln!("pcap port: moving {} to {}: {e}", part.display(), final_path.display());
+                            crate::warn(format_args!(
+                                "pcap port: moving {} to {}: {e}",
+                                part.display(),
+                                final_path.display()
+                            ));
                         }
                     } else {
                         let _ = std::fs::remove_file(&part);
