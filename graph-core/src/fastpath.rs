@@ -547,19 +547,38 @@ impl<O: Object> Ctx<'_, O> {
         n
     }
 
-    /// Adds `n` to the running node's counter number `counter` (as declared
-    /// in its registration's `counters`). Counters are published as they are
-    /// added; sum in a local and add once per burst.
+    /// Adds `n` to the running node's drop reason number `counter` (as
+    /// declared in its registration's `counters`): `n` objects it sent to
+    /// be freed for that reason. Counters are published as they are added;
+    /// sum in a local and add once per burst.
     #[inline(always)]
     pub fn count(&mut self, counter: usize, n: u64) {
         // SAFETY: the running node and its cold line are live; the index is
-        // checked against `nb_counters`, which sized the counter area.
+        // checked against `nb_drops`, which is at most `nb_counters`, which
+        // sized the counter area.
         unsafe {
             let cold = cold_of(self.node);
-            if counter >= (*cold).nb_counters as usize {
+            if counter >= (*cold).nb_drops as usize {
                 counter_out_of_range(self.node, counter);
             }
             bump(&*(*cold).counters.add(counter), n);
+        }
+    }
+
+    /// Adds `n` to the running node's plain counter number `counter` (as
+    /// declared in its registration's `observations`): something it saw,
+    /// not a drop.
+    #[inline(always)]
+    pub fn observe(&mut self, counter: usize, n: u64) {
+        // SAFETY: as in `count`; plain counters follow the drop reasons in
+        // the counter area, and the index is checked against their number.
+        unsafe {
+            let cold = cold_of(self.node);
+            let (drops, all) = ((*cold).nb_drops as usize, (*cold).nb_counters as usize);
+            if counter >= all - drops {
+                counter_out_of_range(self.node, drops + counter);
+            }
+            bump(&*(*cold).counters.add(drops + counter), n);
         }
     }
 

@@ -139,7 +139,8 @@ pub mod __private {
 ///         init: my_init,                   // optional, default MyCtx::default()
 ///         fini: my_fini,                   // optional
 ///         process: my_process,
-///         counters: &["reason_a", "reason_b"], // optional
+///         counters: &["reason_a", "reason_b"], // optional: drop reasons
+///         observations: &["seen_a"],        // optional: plain counters
 ///         next: &["next_a", "next_b"],
 ///     };
 /// }
@@ -170,6 +171,7 @@ macro_rules! node {
             $(fini: $fini:expr,)?
             process: $process:expr,
             $(counters: $counters:expr,)?
+            $(observations: $observations:expr,)?
             next: $next:expr $(,)?
         } $(;)?
     ) => {
@@ -204,6 +206,7 @@ macro_rules! node {
                 $next,
                 $crate::node!(@counters $($counters)?),
             )
+            .with_observations($crate::node!(@counters $($observations)?))
         };
         #[cfg(miri)]
         const _: () = {

@@ -116,6 +116,8 @@ pub(crate) struct NodeCold {
     pub(crate) name_len: usize,
     pub(crate) nb_counters: u32,
     pub(crate) index: u32,
+    /// The first `nb_drops` counters are drop reasons, the rest plain.
+    pub(crate) nb_drops: u32,
 }
 
 const _: () = {
@@ -177,7 +179,7 @@ impl GraphMem {
         let mut offs = Vec::with_capacity(nodes.len());
         let mut sz = nodes_start;
         for n in nodes {
-            sz += round_line(8 * n.reg.counters.len());
+            sz += round_line(8 * n.reg.nb_all_counters());
             sz += round_line(n.reg.vtable.ctx_size);
             sz += CACHE_LINE; // NodeCold
             offs.push(sz as u32);
@@ -236,7 +238,7 @@ impl GraphMem {
                 let cold = cold_of(node);
                 let counters = cold
                     .cast::<u8>()
-                    .sub(round_line(n.reg.vtable.ctx_size) + round_line(8 * n.reg.counters.len()))
+                    .sub(round_line(n.reg.vtable.ctx_size) + round_line(8 * n.reg.nb_all_counters()))
                     .cast::<AtomicU64>();
                 cold.write(NodeCold {
                     fence: FENCE,
@@ -244,8 +246,9 @@ impl GraphMem {
                     counters,
                     name: n.name.as_ptr(),
                     name_len: n.name.len(),
-                    nb_counters: n.reg.counters.len() as u32,
+                    nb_counters: n.reg.nb_all_counters() as u32,
                     index: i as u32,
+                    nb_drops: n.reg.counters.len() as u32,
                 });
                 node.write(NodeRt {
                     objs: alloc_stream(burst),

@@ -141,9 +141,14 @@ pub struct NodeRegistration {
     pub flags: NodeFlags,
     /// Next-node names, in edge order: edge `i` leads to `next_nodes[i]`.
     pub next_nodes: &'static [&'static str],
-    /// Names of the node's counters (drop reasons and the like), indexed as
-    /// in [`Ctx::count`].
+    /// Names of the node's drop reasons, indexed as in [`Ctx::count`]: each
+    /// counts objects the node sent to be freed, and the reports add them
+    /// up as drops.
     pub counters: &'static [&'static str],
+    /// Names of the node's plain counters (observations, such as packets
+    /// of a kind seen), indexed as in [`Ctx::observe`]: never reported as
+    /// drops.
+    pub observations: &'static [&'static str],
     #[doc(hidden)]
     pub vtable: NodeVTable,
 }
@@ -165,6 +170,7 @@ impl NodeRegistration {
             flags,
             next_nodes,
             counters,
+            observations: &[],
             vtable: NodeVTable {
                 process: crate::fastpath::process_trampoline::<N>,
                 ctx_size: core::mem::size_of::<N::Context>(),
@@ -179,6 +185,20 @@ impl NodeRegistration {
     }
 }
 
+impl NodeRegistration {
+    /// The descriptor with plain counters `observations` (see
+    /// [`Ctx::observe`]).
+    pub const fn with_observations(mut self, observations: &'static [&'static str]) -> Self {
+        self.observations = observations;
+        self
+    }
+
+    /// Drop reasons and plain counters together.
+    pub(crate) fn nb_all_counters(&self) -> usize {
+        self.counters.len() + self.observations.len()
+    }
+}
+
 impl fmt::Debug for NodeRegistration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("NodeRegistration")
@@ -186,6 +206,7 @@ impl fmt::Debug for NodeRegistration {
             .field("flags", &self.flags)
             .field("next_nodes", &self.next_nodes)
             .field("counters", &self.counters)
+            .field("observations", &self.observations)
             .field("context", &(self.vtable.ctx_type_name)())
             .field("object", &(self.vtable.obj_type_name)())
             .finish()
@@ -440,6 +461,8 @@ pub struct NodeSummary {
     pub edges: Vec<String>,
     /// Counter names.
     pub counters: Vec<String>,
+    /// Plain counter names.
+    pub observations: Vec<String>,
     /// Size in bytes of its private context.
     pub context_size: usize,
 }
@@ -457,6 +480,7 @@ pub fn node_list() -> Result<Vec<NodeSummary>> {
             source: e.is_source(),
             edges: e.next.clone(),
             counters: e.reg.counters.iter().map(|s| s.to_string()).collect(),
+            observations: e.reg.observations.iter().map(|s| s.to_string()).collect(),
             context_size: e.reg.vtable.ctx_size,
         })
         .collect())

@@ -26,8 +26,20 @@ pub struct NodeStats {
     pub cycles: u64,
     /// Times the node's stream grew.
     pub realloc_count: u64,
-    /// Named counters (drop reasons and the like).
+    /// Drop reasons: objects the node sent to be freed, by reason.
     pub counters: BTreeMap<String, u64>,
+    /// Plain counters (observations), never drops.
+    pub observations: BTreeMap<String, u64>,
+}
+
+/// Names and values of a node's counters, split into drop reasons and
+/// plain counters.
+fn split_counters(reg: &crate::NodeRegistration, values: &[u64]) -> (BTreeMap<String, u64>, BTreeMap<String, u64>) {
+    let (d, o) = values.split_at(reg.counters.len().min(values.len()));
+    (
+        reg.counters.iter().map(|c| c.to_string()).zip(d.iter().copied()).collect(),
+        reg.observations.iter().map(|c| c.to_string()).zip(o.iter().copied()).collect(),
+    )
 }
 
 pub(crate) fn graph_stats(g: &GraphShared) -> Vec<NodeStats> {
@@ -36,6 +48,7 @@ pub(crate) fn graph_stats(g: &GraphShared) -> Vec<NodeStats> {
         .enumerate()
         .map(|(i, n)| {
             let raw = g.mem.read_stats(i);
+            let (counters, observations) = split_counters(n.reg, &raw.counters);
             NodeStats {
                 name: n.name.clone(),
                 id: n.id,
@@ -43,7 +56,8 @@ pub(crate) fn graph_stats(g: &GraphShared) -> Vec<NodeStats> {
                 objs: raw.objs,
                 cycles: raw.cycles,
                 realloc_count: raw.realloc_count,
-                counters: n.reg.counters.iter().map(|c| c.to_string()).zip(raw.counters).collect(),
+                counters,
+                observations,
             }
         })
         .collect()
@@ -74,8 +88,10 @@ pub struct ClusterNodeStats {
     pub objs_per_sec: f64,
     /// Cycles per call since the previous sample.
     pub cycles_per_call: f64,
-    /// Named counters, summed.
+    /// Drop reasons, summed.
     pub counters: BTreeMap<String, u64>,
+    /// Plain counters (observations), summed.
+    pub observations: BTreeMap<String, u64>,
 }
 
 struct Member {
@@ -86,6 +102,7 @@ struct Member {
 struct ClusterNode {
     name: String,
     id: NodeId,
+    reg: &'static crate::NodeRegistration,
     counters: Vec<String>,
     members: Vec<Member>,
     prev: (u64, u64, u64),
@@ -138,10 +155,11 @@ impl ClusterStats {
                     None => nodes.push(ClusterNode {
                         name: n.name.clone(),
                         id: n.id,
-                        counters: n.reg.counters.iter().map(|c| c.to_string()).collect(),
+                        reg: n.reg,
+                        counters: n.reg.counters.iter().chain(n.reg.observations).map(|c| c.to_string()).collect(),
                         members: vec![member],
                         prev: (0, 0, 0),
-                        base: (0, 0, 0, 0, vec![0; n.reg.counters.len()]),
+                        base: (0, 0, 0, 0, vec![0; n.reg.nb_all_counters()]),
                     }),
                 }
             }
@@ -203,7 +221,8 @@ impl ClusterStats {
                 objs_per_call: if dcalls > 0 { dobjs as f64 / dcalls as f64 } else { 0.0 },
                 objs_per_sec: if secs > 0.0 { dobjs as f64 / secs } else { 0.0 },
                 cycles_per_call: if dcalls > 0 { dcycles as f64 / dcalls as f64 } else { 0.0 },
-                counters: c.counters.iter().cloned().zip(counters).collect(),
+                counters: split_counters(c.reg, &counters).0,
+                observations: split_counters(c.reg, &counters).1,
             });
         }
         out
@@ -254,11 +273,17 @@ pub fn format_table(stats: &[ClusterNodeStats]) -> String {
     out.push('\n');
     let mut counters = Table::new();
     counters.load_style(presets::ASCII_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Disabled);
-    counters.set_header(["Node", "counter", "count"]);
+    counters.set_header(["Node", "counter", "kind", "count"]);
     let mut any = false;
     for s in stats {
-        for (k, v) in s.counters.iter().filter(|(_, v)| **v > 0) {
-            counters.add_row(vec![Cell::new(&s.name), Cell::new(k), Cell::new(v).set_alignment(CellAlignment::Right)]);
+        let rows = s.counters.iter().map(|c| (c, "drop")).chain(s.observations.iter().map(|c| (c, "count")));
+        for ((k, v), kind) in rows.filter(|((_, v), _)| **v > 0) {
+            counters.add_row(vec![
+                Cell::new(&s.name),
+                Cell::new(k),
+                Cell::new(kind),
+                Cell::new(v).set_alignment(CellAlignment::Right),
+            ]);
             any = true;
         }
     }

@@ -186,3 +186,64 @@ fn typed_taps_see_typed_streams() {
     g.walk();
     assert_eq!(*seen.lock().unwrap(), vec![1, 2, 3, 4]);
 }
+
+// Counters of two kinds: drop reasons (`count`) and plain counters
+// (`observe`), reported apart so that only drops add up as drops.
+fn kinds(ctx: &mut Ctx<'_>, _: &mut (), objs: Objs<'_>) -> usize {
+    let n = objs.len();
+    ctx.count(0, 1);
+    ctx.observe(0, n as u64);
+    ctx.observe(1, 2);
+    n
+}
+fn kinds_src(ctx: &mut Ctx<'_>, _: &mut (), _objs: Objs<'_>) -> usize {
+    ctx.enqueue(0, &[Obj::from_addr(1), Obj::from_addr(2), Obj::from_addr(3)]);
+    3
+}
+node! {
+    static KINDS_SRC = { name: "kinds_src", flags: NodeFlags::SOURCE, process: kinds_src, next: &["kinds"] };
+}
+node! {
+    static KINDS = {
+        name: "kinds",
+        process: kinds,
+        counters: &["dropped_one"],
+        observations: &["seen", "twice"],
+        next: &[],
+    };
+}
+
+#[test]
+fn drop_reasons_and_plain_counters_are_apart() {
+    let mut g = Graph::create("kinds_g", &GraphParam::new(["kinds_src"])).unwrap();
+    g.walk();
+    g.walk();
+    let s = g.node_stats("kinds").unwrap();
+    assert_eq!(s.counters.into_iter().collect::<Vec<_>>(), vec![("dropped_one".to_string(), 2)]);
+    assert_eq!(s.observations["seen"], 6);
+    assert_eq!(s.observations["twice"], 4);
+    let mut c = graph_core::ClusterStats::for_graphs(&[&g]);
+    let row = c.get().into_iter().find(|r| r.name == "kinds").unwrap();
+    assert_eq!((row.counters["dropped_one"], row.observations["seen"]), (2, 6));
+    let table = graph_core::format_table(&c.get());
+    assert!(table.contains("seen") && table.contains("count") && table.contains("drop"), "{table}");
+    let summary = graph_core::node_list().unwrap().into_iter().find(|n| n.name == "kinds").unwrap();
+    assert_eq!(summary.observations, vec!["seen", "twice"]);
+}
+
+#[test]
+#[should_panic(expected = "counter 3 is not declared")]
+fn an_undeclared_plain_counter_panics_with_the_node_name() {
+    fn bad(ctx: &mut Ctx<'_>, _: &mut (), objs: Objs<'_>) -> usize {
+        ctx.observe(2, 1);
+        objs.len()
+    }
+    fn src(ctx: &mut Ctx<'_>, _: &mut (), _objs: Objs<'_>) -> usize {
+        ctx.enqueue_x1(0, Obj::from_addr(1));
+        1
+    }
+    node! { static BAD_OBS_SRC = { name: "bad_obs_src", flags: NodeFlags::SOURCE, process: src, next: &["bad_obs"] }; }
+    node! { static BAD_OBS = { name: "bad_obs", process: bad, counters: &["d"], observations: &["a", "b"], next: &[] }; }
+    let mut g = Graph::create("bad_obs_g", &GraphParam::new(["bad_obs_src"])).unwrap();
+    g.walk();
+}

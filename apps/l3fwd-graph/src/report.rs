@@ -49,7 +49,10 @@ pub struct NodeReport {
     pub calls: u64,
     pub objs: u64,
     pub cycles: u64,
+    /// Drop reasons: packets the node freed, by reason.
     pub counters: BTreeMap<String, u64>,
+    /// Plain counters (observations): never drops.
+    pub observations: BTreeMap<String, u64>,
 }
 
 /// Statistics of a run so far (or of the whole run, at the end).
@@ -85,6 +88,7 @@ impl Report {
                     objs: r.objs,
                     cycles: r.cycles,
                     counters: r.counters.clone(),
+                    observations: r.observations.clone(),
                 })
                 .collect(),
             lcores: lcores.to_vec(),
@@ -170,6 +174,7 @@ mod tests {
                 objs: 10,
                 cycles: 200,
                 counters: [("no_route".to_string(), 2)].into(),
+                observations: [("udp".to_string(), 10)].into(),
             }],
             lcores: vec![1],
             pool_in_use: 0,
@@ -189,7 +194,9 @@ mod tests {
             assert!(j["ports"][0].get(k).is_some(), "{k}");
         }
         assert_eq!(j["nodes"][0]["counters"]["no_route"], 2);
-        assert!(r.summary().contains("10 packets received, 8 sent, 2 dropped"));
+        assert!(r.summary().contains("10 packets received, 8 sent, 2 dropped"), "plain counters are not drops");
+        assert!(!r.summary().contains("udp"));
+        assert_eq!(j["nodes"][0]["observations"]["udp"], 10);
         let mut r2 = r.clone();
         r2.ports[0].tx_packets = 5;
         r2.ports[0].tx_errors = 3;
