@@ -53,6 +53,7 @@ fn fail(code: u8, msg: &str) -> ExitCode {
 /// with nodes of its own is this program linked with them:
 ///
 /// ```no_run
+/// // use my_nodes as _; // keeps a node crate the binary never names linked
 /// fn main() -> std::process::ExitCode {
 ///     l3fwd_graph::main()
 /// }
