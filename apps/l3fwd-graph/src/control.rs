@@ -30,7 +30,6 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use graph_core::ClusterStats;
 use graph_lcore::task::{self, Receiver, Sender};
 use graph_nodes::eth_config::StockEnv;
 use graph_nodes::ip4_lookup::{Fib, Ip4LookupNext};
@@ -38,7 +37,7 @@ use graph_nodes::pkt::Pkt;
 use graph_nodes::wire::Ipv4Prefix;
 use graph_nodes::Mempool;
 
-use crate::report::Report;
+use crate::report::{Report, StatsSource};
 
 /// A command for one lcore's own tasks.
 pub enum LcoreCmd {
@@ -112,9 +111,9 @@ pub struct LcoreTasks {
     pub cmds: Receiver<LcoreCmd>,
     pub shared: Arc<Shared>,
     /// The control socket, bound before any thread started (first lcore).
-    pub listener: Option<(UnixListener, ClusterStats)>,
+    pub listener: Option<(UnixListener, StatsSource)>,
     /// Statistics as JSON lines: file, interval (first lcore).
-    pub jsonl: Option<(PathBuf, f64, ClusterStats)>,
+    pub jsonl: Option<(PathBuf, f64, StatsSource)>,
     /// Busy tasks for measurement.
     pub load: bool,
     /// Route churn for measurement (first lcore).
@@ -195,9 +194,9 @@ fn parse_prefix(s: &str) -> Result<(Ipv4Addr, u8), String> {
 }
 
 /// The statistics so far, in the `--stats-json` schema.
-fn stats_report(stats: &mut ClusterStats, shared: &Shared) -> Report {
+fn stats_report(stats: &mut StatsSource, shared: &Shared) -> Report {
     let ports: Vec<_> = shared.env.ports.list().into_iter().filter_map(|id| shared.env.ports.get(id).ok()).collect();
-    Report::collect(shared.start.elapsed().as_secs_f64(), &ports, &stats.get(), &shared.lcore_ids, &shared.pools)
+    Report::collect(shared.start.elapsed().as_secs_f64(), &ports, stats, None, &shared.pools)
 }
 
 /// Most bytes of frames one capture holds before it is written.
@@ -208,7 +207,7 @@ const HELP: &str = "ok commands: route add P/L port N | route add P/L via NH | r
                     capture stop NODE";
 
 /// Handles one command line; the reply line.
-fn command(line: &str, stats: &mut ClusterStats, shared: &Arc<Shared>) -> String {
+fn command(line: &str, stats: &mut StatsSource, shared: &Arc<Shared>) -> String {
     let reply = match run_command(line, stats, shared) {
         Ok(s) => s,
         Err(e) => format!("error: {e}"),
@@ -225,7 +224,7 @@ fn printable(s: &str) -> String {
     s.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
 }
 
-fn run_command(line: &str, stats: &mut ClusterStats, shared: &Arc<Shared>) -> Result<String, String> {
+fn run_command(line: &str, stats: &mut StatsSource, shared: &Arc<Shared>) -> Result<String, String> {
     let w: Vec<&str> = line.split_whitespace().collect();
     match w.as_slice() {
         ["route", "add", pfx, "port", p] => {
@@ -379,7 +378,7 @@ struct Conn {
 
 impl Conn {
     /// Runs the complete lines received, while the replies fit.
-    fn run_lines(&mut self, stats: &mut ClusterStats, shared: &Arc<Shared>) {
+    fn run_lines(&mut self, stats: &mut StatsSource, shared: &Arc<Shared>) {
         while self.out.len() < MAX_PENDING_OUT {
             let line: Vec<u8> = match self.inbuf.iter().position(|&b| b == b'\n') {
                 Some(nl) => self.inbuf.drain(..=nl).collect(),
@@ -410,7 +409,7 @@ impl Conn {
     }
 }
 
-async fn control_socket(listener: UnixListener, shared: Arc<Shared>, mut stats: ClusterStats) {
+async fn control_socket(listener: UnixListener, shared: Arc<Shared>, mut stats: StatsSource) {
     use std::os::fd::AsRawFd;
     let mut conns: Vec<Conn> = Vec::new();
     let mut tick = task::interval(Duration::from_millis(5));
@@ -493,7 +492,7 @@ fn flush(c: &mut Conn) -> bool {
     true
 }
 
-async fn stats_lines(path: PathBuf, secs: f64, mut stats: ClusterStats, shared: Arc<Shared>) {
+async fn stats_lines(path: PathBuf, secs: f64, mut stats: StatsSource, shared: Arc<Shared>) {
     let mut tick = task::interval(Duration::from_secs_f64(secs));
     loop {
         tick.tick().await;
@@ -555,7 +554,7 @@ mod tests {
     #[test]
     fn commands_answer_one_line() {
         let _exec = task::LocalExecutor::new();
-        let (sh, mut st) = (shared(&[0, 1]), ClusterStats::for_graphs(&[]));
+        let (sh, mut st) = (shared(&[0, 1]), StatsSource::empty());
         let mut ask = |l: &str| command(l, &mut st, &sh);
         assert_eq!(ask("route add 192.0.2.0/24 port 1"), "ok route 192.0.2.0/24 -> port 1");
         let fib = sh.env.fib.clone();
@@ -587,7 +586,7 @@ mod tests {
         ) {
             let _exec = task::LocalExecutor::new();
             // Its own FIB and no ports.
-            let (sh, mut st) = (shared(&[]), ClusterStats::for_graphs(&[]));
+            let (sh, mut st) = (shared(&[]), StatsSource::empty());
             let line = words.join(" ");
             let r = command(&line, &mut st, &sh);
             proptest::prop_assert!(!r.contains('\n'), "{r}");

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use graph_core::ClusterNodeStats;
+use graph_core::{ClusterNodeStats, ClusterStats, GraphError};
 use graph_nodes::port::{Port, PortCounters};
 use graph_nodes::Mempool;
 use serde::Serialize;
@@ -55,43 +55,114 @@ pub struct NodeReport {
     pub observations: BTreeMap<String, u64>,
 }
 
+/// One worker lcore: where it runs, what it polls, its nodes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LcoreReport {
+    pub lcore: u32,
+    pub cpu: usize,
+    /// (port, queue) pairs it polls.
+    pub rx: Vec<(u16, u16)>,
+    pub nodes: Vec<NodeReport>,
+}
+
+/// A worker lcore as the statistics see it.
+pub struct Worker {
+    pub lcore: u32,
+    pub cpu: usize,
+    pub rx: Vec<(u16, u16)>,
+}
+
+/// Where a report's node rows come from: every worker's graph summed, and
+/// each worker's own.
+pub struct StatsSource {
+    all: ClusterStats,
+    lcores: Vec<(Worker, ClusterStats)>,
+}
+
+impl StatsSource {
+    /// Statistics of the graphs `worker_<lcore>` of `workers`.
+    pub fn new(workers: Vec<Worker>) -> Result<StatsSource, GraphError> {
+        let all = ClusterStats::new(&["worker_*"])?;
+        let lcores = workers
+            .into_iter()
+            .map(|w| Ok((ClusterStats::new(&[format!("worker_{}", w.lcore)])?, w)))
+            .map(|r: Result<_, GraphError>| r.map(|(c, w)| (w, c)))
+            .collect::<Result<_, _>>()?;
+        Ok(StatsSource { all, lcores })
+    }
+
+    /// No graphs (tests of the control commands).
+    pub fn empty() -> StatsSource {
+        StatsSource { all: ClusterStats::for_graphs(&[]), lcores: Vec::new() }
+    }
+
+    /// Rows summed over the workers (DPDK's cluster statistics).
+    pub fn all(&mut self) -> Vec<ClusterNodeStats> {
+        self.all.get()
+    }
+
+    /// Names of the nodes of the workers' graphs.
+    pub fn node_names(&self) -> impl Iterator<Item = &str> {
+        self.all.node_names()
+    }
+
+    fn lcore_reports(&mut self) -> Vec<LcoreReport> {
+        self.lcores
+            .iter_mut()
+            .map(|(w, c)| LcoreReport { lcore: w.lcore, cpu: w.cpu, rx: w.rx.clone(), nodes: node_reports(&c.get()) })
+            .collect()
+    }
+}
+
+fn node_reports(rows: &[ClusterNodeStats]) -> Vec<NodeReport> {
+    rows.iter()
+        .map(|r| NodeReport {
+            name: r.name.clone(),
+            calls: r.calls,
+            objs: r.objs,
+            cycles: r.cycles,
+            counters: r.counters.clone(),
+            observations: r.observations.clone(),
+        })
+        .collect()
+}
+
 /// Statistics of a run so far (or of the whole run, at the end).
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub elapsed_s: f64,
     pub ports: Vec<PortReport>,
+    /// Nodes summed over the worker lcores.
     pub nodes: Vec<NodeReport>,
     pub lcores: Vec<u32>,
+    /// Each worker lcore's own rows.
+    pub per_lcore: Vec<LcoreReport>,
     /// Buffers of the router's pools not free (0 at the end of a clean
     /// run; packets in flight while it runs).
     pub pool_in_use: u32,
 }
 
 impl Report {
-    /// A report from the ports, the cluster statistics rows, the worker
-    /// lcores and the pools.
+    /// A report from the ports, the node rows (`rows`, as printed, or
+    /// taken from `stats`), the workers and the pools.
     pub fn collect(
         elapsed_s: f64,
         ports: &[Arc<Port>],
-        rows: &[ClusterNodeStats],
-        lcores: &[u32],
+        stats: &mut StatsSource,
+        rows: Option<&[ClusterNodeStats]>,
         pools: &[Mempool],
     ) -> Report {
+        let nodes = match rows {
+            Some(r) => node_reports(r),
+            None => node_reports(&stats.all()),
+        };
+        let per_lcore = stats.lcore_reports();
         Report {
             elapsed_s,
             ports: ports.iter().map(|p| PortReport::new(p.id(), p.stats())).collect(),
-            nodes: rows
-                .iter()
-                .map(|r| NodeReport {
-                    name: r.name.clone(),
-                    calls: r.calls,
-                    objs: r.objs,
-                    cycles: r.cycles,
-                    counters: r.counters.clone(),
-                    observations: r.observations.clone(),
-                })
-                .collect(),
-            lcores: lcores.to_vec(),
+            nodes,
+            lcores: per_lcore.iter().map(|l| l.lcore).collect(),
+            per_lcore,
             pool_in_use: pools.iter().map(Mempool::in_use).sum(),
         }
     }
@@ -177,6 +248,7 @@ mod tests {
                 observations: [("udp".to_string(), 10)].into(),
             }],
             lcores: vec![1],
+            per_lcore: vec![],
             pool_in_use: 0,
         };
         let j: serde_json::Value = serde_json::from_str(&r.to_json_line()).unwrap();

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use comfy_table::{presets, Cell, CellAlignment, Table};
-use graph_core::{format_table, ClusterStats, Graph};
+use graph_core::{format_table, Graph};
 use graph_lcore::task::LcoreLoop;
 use graph_nodes::eth_config::{self, EthConf, RxBurst, StockEnv, TxQueues};
 use graph_nodes::ip4_lookup::{Fib, Ip4LookupNext};
@@ -18,7 +18,7 @@ use graph_nodes::{Mempool, PoolConfig};
 
 use crate::config::{ConfigError, Plan};
 use crate::control::{self, LcoreTasks};
-use crate::report::Report;
+use crate::report::{Report, StatsSource, Worker as StatsWorker};
 
 /// Why a run failed after the configuration was accepted.
 #[derive(Debug)]
@@ -353,7 +353,7 @@ fn polled(plan: &Plan, p: &Port) -> bool {
 /// Binds the control socket (before any worker starts, so a bad path is a
 /// setup error). A stale socket from an earlier run is replaced; anything
 /// else at that path is left alone (bind then fails).
-fn bind_control(plan: &Plan) -> Result<Option<(UnixListener, ClusterStats)>, RunError> {
+fn bind_control(plan: &Plan) -> Result<Option<(UnixListener, StatsSource)>, RunError> {
     let Some(path) = &plan.control_socket else { return Ok(None) };
     use std::os::unix::fs::FileTypeExt;
     if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket()) {
@@ -369,11 +369,13 @@ fn bind_control(plan: &Plan) -> Result<Option<(UnixListener, ClusterStats)>, Run
     let l =
         UnixListener::bind(path).map_err(|e| RunError::Setup(format!("--control-socket {}: {e}", path.display())))?;
     l.set_nonblocking(true).map_err(|e| RunError::Setup(format!("--control-socket: {e}")))?;
-    Ok(Some((l, worker_stats()?)))
+    Ok(Some((l, worker_stats(plan)?)))
 }
 
-fn worker_stats() -> Result<ClusterStats, RunError> {
-    ClusterStats::new(&["worker_*"]).map_err(|e| RunError::Runtime(e.to_string()))
+/// Statistics of every worker's graph, summed and each apart.
+fn worker_stats(plan: &Plan) -> Result<StatsSource, RunError> {
+    let workers = plan.lcores.iter().map(|l| StatsWorker { lcore: l.id, cpu: l.cpu, rx: l.rx.clone() }).collect();
+    StatsSource::new(workers).map_err(|e| RunError::Runtime(e.to_string()))
 }
 
 /// Configures the nodes, starts one worker per lcore with its tasks (every
@@ -396,7 +398,7 @@ fn forward(
         ));
     }
     let graphs = configure_nodes(plan, env, ports)?;
-    let mut cluster = worker_stats()?;
+    let mut cluster = worker_stats(plan)?;
     let stop = Arc::new(AtomicBool::new(false));
     let start = Instant::now();
     let (cmd_tx, cmd_rx): (Vec<_>, Vec<_>) = plan.lcores.iter().map(|_| graph_lcore::task::channel()).unzip();
@@ -404,7 +406,7 @@ fn forward(
     let shared = Arc::new(control::Shared::new(cmd_tx, env.clone(), pools.to_vec(), lcore_ids.clone(), start));
     let mut listener = bind_control(plan)?;
     let mut jsonl = match &plan.stats_jsonl {
-        Some(p) => Some((p.clone(), plan.stats_jsonl_interval, worker_stats()?)),
+        Some(p) => Some((p.clone(), plan.stats_jsonl_interval, worker_stats(plan)?)),
         None => None,
     };
     let mut workers = Vec::new();
@@ -418,6 +420,12 @@ fn forward(
             load_routes: plan.task_load && i == 0,
         };
         workers.push(Worker::spawn(g, l.id, l.cpu, stop.clone(), dpdk, tasks, l.walks_per_poll)?);
+    }
+    if !quiet {
+        for l in &plan.lcores {
+            let rx: Vec<String> = l.rx.iter().map(|(p, q)| format!("({p},{q})")).collect();
+            out(&format!("l3fwd-graph: lcore {} on CPU {} polls rx queues {}\n", l.id, l.cpu, rx.join(" ")));
+        }
     }
     supervise(plan, quiet, ports, &workers, &mut cluster, start, stop_signal);
     for p in ports {
@@ -438,7 +446,7 @@ fn forward(
             failures.push(format!("port {}: flushing output: {e}", p.id()));
         }
     }
-    let rows = cluster.get();
+    let rows = cluster.all();
     if !quiet {
         out(&format!(
             "== l3fwd-graph: final, {elapsed:.2} s ==\n{}{}\n",
@@ -447,7 +455,7 @@ fn forward(
         ));
     }
     // In use is taken after the ports close (by the caller).
-    let report = Report::collect(elapsed, ports, &rows, &lcore_ids, &[]);
+    let report = Report::collect(elapsed, ports, &mut cluster, Some(&rows), &[]);
     Ok(Outcome { report, failures })
 }
 
@@ -458,7 +466,7 @@ fn supervise(
     quiet: bool,
     ports: &[Arc<Port>],
     workers: &[Worker],
-    cluster: &mut ClusterStats,
+    cluster: &mut StatsSource,
     start: Instant,
     stop_signal: &AtomicBool,
 ) {
@@ -483,7 +491,7 @@ fn supervise(
             out(&format!(
                 "== l3fwd-graph: {:.1} s ==\n{}{}\n",
                 now.duration_since(start).as_secs_f64(),
-                format_table(&cluster.get()),
+                format_table(&cluster.all()),
                 ports_table(ports, &mut prev_ports, secs)
             ));
         }

@@ -190,6 +190,24 @@ fn two_workers_on_two_cpus_lose_and_duplicate_nothing() {
     let j = json(&stats);
     assert_eq!(j["lcores"], serde_json::json!([0, 1]));
     assert_eq!(j["pool_in_use"], 0);
+    // Per-lcore rows: each worker's CPU, queues and nodes; the rx nodes'
+    // packets add up to the total.
+    let per = j["per_lcore"].as_array().unwrap();
+    assert_eq!(per.len(), 2);
+    for (i, l) in per.iter().enumerate() {
+        assert_eq!((l["lcore"].as_u64(), l["cpu"].as_u64()), (Some(i as u64), Some(i as u64)));
+        assert_eq!(l["rx"], serde_json::json!([[i, 0]]));
+        let rx_node = format!("ethdev_rx-{i}-0");
+        let n = l["nodes"].as_array().unwrap().iter().find(|n| n["name"] == rx_node.as_str()).unwrap();
+        assert_eq!(n["objs"], 5000, "{l}");
+    }
+
+    // Without -q, a line per worker says where it runs and what it polls.
+    let out = bin().arg("-f").arg(&cfg).arg("--exit-on-eof").output().unwrap();
+    ok(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("lcore 0 on CPU 0 polls rx queues (0,0)"), "{text}");
+    assert!(text.contains("lcore 1 on CPU 1 polls rx queues (1,0)"), "{text}");
 }
 
 #[test]
