@@ -93,16 +93,26 @@ impl StockEnv {
     }
 }
 
+/// Makes clone `parent-suffix` unless it exists. Safe to race: a clone
+/// made by another thread between the check and the clone is fine.
 fn clone_once(parent: &str, suffix: &str) -> Result<(), GraphError> {
     if node_from_name(&format!("{parent}-{suffix}")).is_err() {
-        node_clone(node_from_name(parent)?, suffix)?;
+        match node_clone(node_from_name(parent)?, suffix) {
+            Ok(_) | Err(GraphError::DuplicateNode { .. }) => {}
+            Err(e) => return Err(e),
+        }
     }
     Ok(())
 }
 
 /// Makes the rx and tx clones for `ports` and links `ip4_rewrite` to every
-/// tx clone. Idempotent.
+/// tx clone. Idempotent, and safe to call from several threads at once
+/// (two routers set up concurrently).
 pub fn eth_config(ports: &[EthConf]) -> Result<(), GraphError> {
+    use std::sync::Mutex;
+    // The check-then-add of an edge must not interleave with another
+    // caller's, or the edge is added twice.
+    static EDGES: Mutex<()> = Mutex::new(());
     let rewrite = node_from_name("ip4_rewrite")?;
     for c in ports {
         for q in 0..c.nb_rxq {
@@ -110,6 +120,7 @@ pub fn eth_config(ports: &[EthConf]) -> Result<(), GraphError> {
         }
         clone_once("ethdev_tx", &c.port.to_string())?;
         let tx = format!("ethdev_tx-{}", c.port);
+        let _g = EDGES.lock().unwrap_or_else(|e| e.into_inner());
         if !node_edge_get(rewrite)?.contains(&tx) {
             node_edge_update(rewrite, None, &[&tx])?;
         }
