@@ -153,9 +153,12 @@ fn soak_traffic_with_control_churn() {
     assert_eq!(j["pool_in_use"], 0);
     assert!(i > 100, "the churn ran ({i} rounds)");
     // Memory flat: after the first quarter (tables and pools warm), the
-    // resident size moves by at most 32 MiB.
+    // resident size moves by at most RSS_SLACK_MIB (default 32; the
+    // AddressSanitizer run raises it, since its quarantine holds freed
+    // memory on purpose).
+    let limit_mib: u64 = std::env::var("RSS_SLACK_MIB").ok().and_then(|s| s.parse().ok()).unwrap_or(32);
     let warm: Vec<u64> = rss.iter().filter(|(t, _)| *t >= secs as f64 / 4.0).map(|(_, k)| *k).collect();
     if let (Some(lo), Some(hi)) = (warm.iter().min(), warm.iter().max()) {
-        assert!(hi - lo <= 32 * 1024, "resident memory went from {lo} to {hi} KiB: {rss:?}");
+        assert!(hi - lo <= limit_mib * 1024, "resident memory went from {lo} to {hi} KiB: {rss:?}");
     }
 }

@@ -344,7 +344,10 @@ fn control_clients_are_bounded_and_answered() {
     }
     assert!(sent < 64 << 20, "the router kept reading a client that never reads ({sent} bytes)");
     let rss1 = rss_kib(pid);
-    assert!(rss1 < rss0 + 16 * 1024, "memory grew from {rss0} to {rss1} KiB");
+    // RSS_SLACK_MIB: raised by the AddressSanitizer run (its quarantine
+    // keeps freed memory on purpose).
+    let slack: u64 = std::env::var("RSS_SLACK_MIB").ok().and_then(|s| s.parse().ok()).unwrap_or(16);
+    assert!(rss1 < rss0 + slack * 1024, "memory grew from {rss0} to {rss1} KiB");
 
     // The connection limit: the ones past it are refused with a line.
     let mut extra = Vec::new();
