@@ -5,25 +5,18 @@
 //! queue that refuses packets, an output that cannot be written.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use graph_nodes::port::pcap::{read_pcap, write_pcap};
 use graph_nodes::wire::{build_arp, build_udp6, checksum, ipv4_set_checksum, Udp4};
 
-struct Dir(PathBuf);
+mod common;
 
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use common::Dir;
 
 fn dir(name: &str) -> Dir {
-    let d = std::env::temp_dir().join(format!("l3fwd-hostile-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    Dir(d)
+    common::dir("hostile", name)
 }
 
 fn bin() -> Command {
@@ -252,16 +245,7 @@ fn an_output_that_cannot_be_written() {
     // dropped in the summary, the file is a valid capture of exactly the
     // sent ones, and the run exits 1 naming the file.
     let mnt = d.0.join("small");
-    std::fs::create_dir_all(&mnt).unwrap();
-    let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"]).arg(&mnt).status();
-    assert!(mounted.is_ok_and(|s| s.success()), "mounting a 64 KiB tmpfs (the tests run as root)");
-    struct Umount(PathBuf);
-    impl Drop for Umount {
-        fn drop(&mut self) {
-            let _ = Command::new("umount").arg(&self.0).status();
-        }
-    }
-    let _u = Umount(mnt.clone());
+    let _fs = common::Tmpfs::mount(&mnt, "64k");
     let out = mnt.join("out.pcap");
     let (o, j, _d3) = generator_run(&toml(&out.to_string_lossy()), &["--exit-on-eof"]);
     let err = String::from_utf8_lossy(&o.stderr);

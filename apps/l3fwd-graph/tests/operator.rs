@@ -3,24 +3,16 @@
 //! None of these may stop forwarding uncleanly: the run ends (or goes on)
 //! with the report written and every buffer back in its pool.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-struct Dir(PathBuf);
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use common::{Dir, Tmpfs};
 
 fn dir(name: &str) -> Dir {
-    let d = std::env::temp_dir().join(format!("l3fwd-operator-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    Dir(d)
+    common::dir("operator", name)
 }
 
 fn report(path: &std::path::Path) -> serde_json::Value {
@@ -164,16 +156,7 @@ fn a_failed_start_leaves_existing_outputs_untouched() {
 fn a_stats_lines_file_that_fills_its_disk_is_reported() {
     let d = dir("jsonl");
     let mnt = d.0.join("small");
-    std::fs::create_dir_all(&mnt).unwrap();
-    let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", "size=16k", "tmpfs"]).arg(&mnt).status();
-    assert!(mounted.is_ok_and(|s| s.success()), "mounting a 16 KiB tmpfs (the tests run as root)");
-    struct Umount(PathBuf);
-    impl Drop for Umount {
-        fn drop(&mut self) {
-            let _ = Command::new("umount").arg(&self.0).status();
-        }
-    }
-    let _u = Umount(mnt.clone());
+    let _fs = Tmpfs::mount(&mnt, "16k");
     let cfg = d.0.join("r.toml");
     std::fs::write(
         &cfg,

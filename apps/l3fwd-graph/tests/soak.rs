@@ -8,17 +8,10 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-struct Dir(PathBuf);
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+mod common;
 
 fn rss_kib(pid: u32) -> Option<u64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -56,9 +49,7 @@ impl Client {
 #[test]
 fn soak_traffic_with_control_churn() {
     let secs: u64 = std::env::var("SOAK_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(20);
-    let d = Dir(std::env::temp_dir().join(format!("l3fwd-soak-{}", std::process::id())));
-    let _ = std::fs::remove_dir_all(&d.0);
-    std::fs::create_dir_all(&d.0).unwrap();
+    let d = common::dir("soak", "run");
     let sock = d.0.join("ctl.sock");
     let stats = d.0.join("s.json");
     let cfg = d.0.join("r.toml");
