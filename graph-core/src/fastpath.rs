@@ -109,10 +109,10 @@ impl<'a, O: Object> Objs<'a, O> {
     #[inline]
     pub fn from_vec(v: &'a mut Vec<O>) -> Self {
         let len = v.len();
-        // SAFETY: the elements are moved into the `Objs` (the vector no
-        // longer counts them, so it will not drop or lend them); the
-        // buffer stays allocated and unaliased while `v` is borrowed for
-        // `'a`.
+        // The vector no longer counts the elements, so it will not drop or
+        // lend them.
+        // SAFETY: the elements move into the `Objs`; the buffer stays
+        // allocated and unaliased while `v` is borrowed for `'a`.
         unsafe {
             v.set_len(0);
             Objs::from_raw(v.as_mut_ptr(), len)
@@ -466,10 +466,10 @@ impl<O: Object> Ctx<'_, O> {
     pub fn next_stream_uninit(&mut self, next: u16, nb: usize) -> &mut [MaybeUninit<O>] {
         let node = self.next_node(next);
         let nb32 = u32::try_from(nb).unwrap_or(u32::MAX);
-        // SAFETY: another node of this graph (rules 1-2); after the growth
-        // check the stream has `nb` slots from `idx`; the slice borrows
-        // `self`, so no enqueue can move or grow that stream while it
-        // lives; `MaybeUninit` makes no claim about the slots' contents.
+        // The slice borrows `self`, so no enqueue can move or grow that
+        // stream while it lives.
+        // SAFETY: another node of this graph (rules 1-2) with `nb` slots
+        // from `idx` after the growth check; `MaybeUninit` claims nothing.
         unsafe {
             let idx = (*node).idx;
             if (*node).size - idx < nb32 {
@@ -524,11 +524,11 @@ impl<O: Object> Ctx<'_, O> {
             return 0;
         }
         let dst = self.next_node(next);
-        // Swapping (objs, size) keeps every array owned by exactly one node.
-        // SAFETY: `dst` is another node of this graph. The swap happens only
-        // when `objs` is exactly this node's stream (pointer and length),
-        // so no other part of it is lent out, and `objs` is consumed before
-        // the array changes owner (rule 2).
+        // Swapping (objs, size) keeps every array owned by exactly one node;
+        // it happens only when `objs` is exactly this node's stream (pointer
+        // and length), so no other part of it is lent out.
+        // SAFETY: `dst` is another node of this graph; `objs` is consumed
+        // before the array changes owner (rule 2).
         unsafe {
             let src = self.node;
             let whole = objs.as_ptr() == (*src).objs.cast::<O>().cast_const() && n == (*src).idx as usize;
@@ -684,10 +684,10 @@ pub type Tap = Box<dyn FnMut(&[Obj]) + Send>;
 /// `TAP`, `taps` has one entry per node.
 #[inline(always)]
 pub(crate) unsafe fn walk_impl<const STATS: bool, const TAP: bool>(g: *mut GraphHdr, taps: &mut [Option<Tap>]) {
-    // SAFETY: `g` is a live, initialised graph whose fast path the caller
-    // holds exclusively, and `taps` has one entry per node (contract above);
-    // every offset read from the source list and the circular buffer is a
+    // Every offset read from the source list and the circular buffer is a
     // node of this graph (written at population and by `tail_update`).
+    // SAFETY: `g` is a live, initialised graph whose fast path the caller
+    // holds exclusively; `taps` has one entry per node (contract above).
     unsafe {
         let base = g.cast::<u8>();
         let cir = (*g).cir;

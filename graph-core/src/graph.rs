@@ -305,10 +305,10 @@ impl Graph {
             });
         }
         let raw: fastpath::Tap = Box::new(move |objs: &[crate::Obj]| {
-            // SAFETY: the stream of node `i` holds values of its object
-            // type (fastpath rule 5), which is `O` or, for `O = Obj`, is
-            // read as opaque words (`Object` guarantees the layout); the
-            // view is shared and ends before the node runs.
+            // For `O = Obj` the words are read as opaque handles (`Object`
+            // guarantees the layout); the view ends before the node runs.
+            // SAFETY: node `i`'s stream holds values of its object type,
+            // `O` or opaque words (fastpath rule 5); the view is shared.
             let typed = unsafe { core::slice::from_raw_parts(objs.as_ptr().cast::<O>(), objs.len()) };
             tap(typed)
         });

@@ -532,10 +532,10 @@ pub(crate) unsafe fn free_raw(objs: &[Obj]) -> usize {
     let mut cur: *mut c_void = core::ptr::null_mut();
     let mut cur_native = true;
     for &o in objs {
+        // A pool's memory lives while any buffer is out (`PoolInner::drop`
+        // leaks it otherwise), so a header stays valid.
         // SAFETY: the caller passes handles of buffers it owns (this
-        // function's contract); a buffer's header stays valid while its
-        // pool lives, and a pool's memory lives while any buffer is out
-        // (`PoolInner::drop` leaks it otherwise).
+        // function's contract).
         let m = unsafe { Mbuf::from_obj(o) };
         let p = m.pool_ptr();
         if p != cur || nb == batch.len() {

@@ -83,11 +83,11 @@ impl StatsSource {
     /// Statistics of the graphs `worker_<lcore>` of `workers`.
     pub fn new(workers: Vec<Worker>) -> Result<StatsSource, GraphError> {
         let all = ClusterStats::new(&["worker_*"])?;
-        let lcores = workers
-            .into_iter()
-            .map(|w| Ok((ClusterStats::new(&[format!("worker_{}", w.lcore)])?, w)))
-            .map(|r: Result<_, GraphError>| r.map(|(c, w)| (w, c)))
-            .collect::<Result<_, _>>()?;
+        let mut lcores = Vec::with_capacity(workers.len());
+        for w in workers {
+            let c = ClusterStats::new(&[format!("worker_{}", w.lcore)])?;
+            lcores.push((w, c));
+        }
         Ok(StatsSource { all, lcores })
     }
 

@@ -687,10 +687,10 @@ impl TxQueue {
         let total = pkts.len();
         let left = self.tx_burst(Objs::from_vec(pkts)).len();
         let base = pkts.as_mut_ptr();
-        // SAFETY: `from_vec` moved the `total` packets out of the vector
-        // (its length is 0); the port took the first `total - left` and the
-        // last `left` are still owned by the buffer: move them to the front
-        // and count them again.
+        // `from_vec` moved the `total` packets out (the length is 0); the
+        // port took the first `total - left`.
+        // SAFETY: the last `left` are still owned by the buffer: they move
+        // to the front and are counted again.
         unsafe {
             core::ptr::copy(base.add(total - left), base, left);
             pkts.set_len(left);

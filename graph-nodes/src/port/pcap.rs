@@ -191,8 +191,15 @@ pub fn write_pcap<'a>(path: &Path, frames: impl IntoIterator<Item = &'a [u8]>) -
     }
 }
 
+/// The header of the pcap files we write: big-endian (as the records the
+/// tx queues format), microseconds, Ethernet.
 fn header() -> PcapHeader {
-    PcapHeader { datalink: DataLink::ETHERNET, snaplen: 65535, ..PcapHeader::default() }
+    PcapHeader {
+        datalink: DataLink::ETHERNET,
+        snaplen: 65535,
+        endianness: pcap_file::Endianness::Big,
+        ..PcapHeader::default()
+    }
 }
 
 /// How many times rx replays the file.
@@ -265,29 +272,14 @@ unsafe impl RxBackend for Rx {
     }
 }
 
-/// A byte sink the pcap writer formats records into, one burst at a time.
-#[derive(Clone, Default)]
-struct Burst(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Burst {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// One tx queue's output: its records are formatted into `burst`, then
-/// written to the port's file with one write per burst.
+/// One tx queue's output: its records are formatted into `buf` (in the
+/// byte order and resolution of [`header`]), then written to the port's
+/// file with one write per burst.
 struct Out {
-    writer: PcapWriter<Burst>,
-    burst: Burst,
+    buf: Vec<u8>,
     /// The file, shared by the port's tx queues.
     file: Arc<Mutex<File>>,
-    /// Where each record of the current burst ends in `burst`.
+    /// Where each record of the current burst ends in `buf`.
     ends: Vec<usize>,
 }
 
@@ -296,14 +288,13 @@ struct Tx {
     path: String,
     /// The first write error, reported by `flush` (and so at the end of a
     /// run) while the packets it hit are counted in `errors`.
-    error: Option<std::io::ErrorKind>,
-    first_error: Option<String>,
+    error: Option<(std::io::ErrorKind, String)>,
 }
 
 impl Out {
     /// Writes the burst's bytes; returns how many bytes reached the file
     /// and the error that stopped it, if any.
-    fn write_burst(&mut self, bytes: &[u8]) -> (usize, Option<std::io::Error>) {
+    fn write_burst(&self, bytes: &[u8]) -> (usize, Option<std::io::Error>) {
         let mut f = self.file.lock().unwrap_or_else(|e| e.into_inner());
         let mut written = 0;
         while written < bytes.len() {
@@ -332,21 +323,20 @@ unsafe impl TxBackend for Tx {
             return pkts.len();
         };
         let ts = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-        out.burst.0.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        let h = header();
+        out.buf.clear();
         out.ends.clear();
-        let mut lens = Vec::with_capacity(pkts.len().min(256));
         for &o in pkts {
             // SAFETY: the caller hands us these packets (they are ours
             // once `tx` returns their count).
             let m = unsafe { Mbuf::from_obj(o) };
             let data = m.data();
+            let p = PcapPacket::new(ts, m.pkt_len().max(data.len() as u32), data);
             // Formatting into memory cannot fail.
-            let _ = out.writer.write_packet(&PcapPacket::new(ts, m.pkt_len().max(data.len() as u32), data));
-            out.ends.push(out.burst.0.lock().unwrap_or_else(|e| e.into_inner()).len());
-            lens.push(u64::from(m.pkt_len()));
+            let _ = p.write_to::<_, byteorder::BigEndian>(&mut out.buf, h.ts_resolution, h.snaplen);
+            out.ends.push(out.buf.len());
         }
-        let bytes = std::mem::take(&mut *out.burst.0.lock().unwrap_or_else(|e| e.into_inner()));
-        let (written, err) = out.write_burst(&bytes);
+        let (written, err) = out.write_burst(&out.buf);
         // A packet is sent when its whole record reached the file.
         let sent = out.ends.iter().take_while(|&&e| e <= written).count();
         if sent < pkts.len() {
@@ -363,20 +353,20 @@ unsafe impl TxBackend for Tx {
                 }
             }
             if let (None, Some(e)) = (&self.error, err) {
-                self.error = Some(e.kind());
-                self.first_error = Some(e.to_string());
+                self.error = Some((e.kind(), e.to_string()));
             }
         }
-        QueueStats::add(&stats.bytes, lens[..sent].iter().sum());
+        // SAFETY: as above: ours until `tx` returns.
+        QueueStats::add(&stats.bytes, unsafe { super::total_len(&pkts[..sent]) });
         // SAFETY: the packets are ours (see above) and not used again.
         unsafe { free_raw(pkts) };
         pkts.len()
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        match (&self.error, &self.first_error) {
-            (Some(kind), Some(msg)) => Err(std::io::Error::new(*kind, format!("writing {}: {msg}", self.path))),
-            _ => Ok(()),
+        match &self.error {
+            Some((kind, msg)) => Err(std::io::Error::new(*kind, format!("writing {}: {msg}", self.path))),
+            None => Ok(()),
         }
     }
 }
@@ -486,24 +476,11 @@ pub(crate) fn open(cfg: &PortConfig, pool: &Mempool, keep: &Arc<AtomicBool>) -> 
         None => None,
     };
     let path = tx_file.clone().unwrap_or_default();
-    let mut tx: Vec<Box<dyn TxBackend>> = Vec::new();
-    for _ in 0..cfg.nb_txq {
-        let out = match &out {
-            Some(file) => {
-                let burst = Burst::default();
-                // The writer formats records; the header it writes first
-                // went to the file already.
-                let writer = PcapWriter::with_header(burst.clone(), header()).map_err(|e| PortError::Io {
-                    backend: "pcap",
-                    what: format!("writing {path}"),
-                    source: std::io::Error::other(e),
-                })?;
-                burst.0.lock().unwrap_or_else(|e| e.into_inner()).clear();
-                Some(Out { writer, burst, file: file.clone(), ends: Vec::new() })
-            }
-            None => None,
-        };
-        tx.push(Box::new(Tx { out, path: path.clone(), error: None, first_error: None }));
-    }
+    let tx = (0..cfg.nb_txq)
+        .map(|_| {
+            let out = out.as_ref().map(|file| Out { buf: Vec::new(), file: file.clone(), ends: Vec::new() });
+            Box::new(Tx { out, path: path.clone(), error: None }) as Box<dyn TxBackend>
+        })
+        .collect();
     Ok(Opened { rx, tx, mac: None, device_stats: None, on_close })
 }
