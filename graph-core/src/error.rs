@@ -71,6 +71,9 @@ pub enum GraphError {
     /// A node's init callback failed.
     #[error("node \"{node}\" init failed in graph \"{graph}\": {reason}")]
     NodeInit { graph: String, node: String, reason: String },
+    /// A feature arc or feature registration, or a use of one, is wrong.
+    #[error("{0}")]
+    FeatureArc(String),
     /// A graph-name pattern of cluster stats matched no graph.
     #[error("pattern \"{pattern}\" matches no graph")]
     GraphPatternNoMatch { pattern: String },

@@ -238,6 +238,24 @@ fn counter_out_of_range(node: *mut NodeRt, counter: usize) -> ! {
     panic!("node \"{name}\": counter {counter} is not declared")
 }
 
+impl<'g, O: Object> Ctx<'g, O> {
+    /// The state of `hook`'s feature arc for this walk: the same for every
+    /// node and object of the walk (see [`feature`](crate::feature)).
+    #[inline(always)]
+    pub fn arc(&self, hook: &crate::ArcHook) -> crate::ArcState<'g> {
+        // SAFETY: the header is this graph's (rule 1); `arcs[..nb_arcs]`
+        // are the tables the `Graph` owns and replaces only between walks
+        // (`Graph::refresh_arcs` takes `&mut Graph`), so they outlive the
+        // walk that `'g` covers. The index is checked against `nb_arcs`.
+        unsafe {
+            let g = self.graph;
+            let i = hook.arc();
+            assert!(i < (*g).nb_arcs as usize, "feature arc {i} is not registered in this process");
+            crate::ArcState::new(&*(*g).arcs.add(i))
+        }
+    }
+}
+
 impl<O: Object> Ctx<'_, O> {
     /// The node behind edge `next`.
     #[inline(always)]

@@ -162,6 +162,12 @@ pub fn graph_list() -> Vec<(GraphId, String)> {
 pub struct Graph {
     shared: Arc<GraphShared>,
     taps: Vec<Option<fastpath::Tap>>,
+    /// Where feature-arc changes come from, if the environment has them.
+    arcs_src: Option<crate::FeatureArcs>,
+    /// The generation of `arcs` (compared at the start of each walk).
+    arcs_gen: u64,
+    /// The tables walks read (the header points here).
+    arcs: Vec<Arc<crate::feature::ArcTable>>,
     _not_sync: PhantomData<Cell<()>>,
 }
 
@@ -263,7 +269,15 @@ impl Graph {
             g.shared = Arc::downgrade(&shared);
         }
         let taps = (0..shared.nodes.len()).map(|_| None).collect();
-        Ok(Graph { shared, taps, _not_sync: PhantomData })
+        let arcs_src = param.env.get::<crate::FeatureArcs>().cloned();
+        let (arcs_gen, arcs) = match &arcs_src {
+            Some(a) => a.snapshot(),
+            None => (0, crate::feature::all_off()),
+        };
+        // SAFETY: no walk yet; `arcs` moves into the `Graph` (its heap
+        // buffer does not move) and is replaced only by `refresh_arcs`.
+        unsafe { shared.mem.set_arcs(&arcs) };
+        Ok(Graph { shared, taps, arcs_src, arcs_gen, arcs, _not_sync: PhantomData })
     }
 
     /// Walks the graph once (`rte_graph_walk`): every source node runs, then
@@ -271,6 +285,11 @@ impl Graph {
     /// first object, until no stream is pending.
     #[inline]
     pub fn walk(&mut self) {
+        if let Some(src) = &self.arcs_src {
+            if src.generation() != self.arcs_gen {
+                self.refresh_arcs();
+            }
+        }
         let g = self.shared.mem.hdr();
         // SAFETY: `&mut self` gives this thread exclusive use of the fast
         // path; the graph is fully initialised (`create` returned it).
@@ -282,6 +301,26 @@ impl Graph {
                 (false, true) => fastpath::walk_impl::<false, true>(g, &mut self.taps),
             }
         }
+    }
+
+    /// Takes the current feature-arc state: between walks, so that every
+    /// object of a walk sees one state.
+    #[cold]
+    fn refresh_arcs(&mut self) {
+        let Some(src) = &self.arcs_src else { return };
+        let (generation, arcs) = src.snapshot();
+        // SAFETY: `&mut self`: no walk runs; the header is pointed at the
+        // new tables before the old ones are dropped.
+        unsafe { self.shared.mem.set_arcs(&arcs) };
+        self.arcs = arcs;
+        self.arcs_gen = generation;
+    }
+
+    /// The feature-arc generation this graph walks with (see
+    /// [`FeatureArcs::generation`](crate::FeatureArcs::generation)): a
+    /// change is in effect for this graph once this reaches it.
+    pub fn feature_generation(&self) -> u64 {
+        self.arcs_gen
     }
 
     /// Sets the tap of node `name`: a function called with the node's

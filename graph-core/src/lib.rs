@@ -95,6 +95,7 @@ mod env;
 mod error;
 mod export;
 mod fastpath;
+pub mod feature;
 mod graph;
 pub mod mem;
 mod obj;
@@ -102,6 +103,7 @@ mod registry;
 mod stats;
 
 pub use env::{Env, MissingEnv};
+pub use feature::{feature_arc_list, ArcHook, ArcState, ArcStatus, ArcSummary, FeatureArcs, FeatureChange, FeatureStatus};
 pub use error::{GraphError, Result};
 pub use fastpath::{Ctx, Invocation, Objs, ObjsIntoIter, ProcessFn, Tap};
 pub use graph::{
@@ -119,6 +121,10 @@ pub use stats::{ClusterNodeStats, ClusterStats, NodeStats};
 
 #[doc(hidden)]
 pub mod __private {
+    #[cfg(miri)]
+    pub use crate::feature::{miri_register_arc, miri_register_feature};
+    #[cfg(not(miri))]
+    pub use crate::feature::{ARC_REGISTRY, FEATURE_REGISTRY};
     #[cfg(miri)]
     pub use crate::registry::miri_register;
     #[cfg(not(miri))]
@@ -230,6 +236,94 @@ macro_rules! node {
     (@counters $c:expr) => { $c };
     (@flags) => { $crate::NodeFlags::empty() };
     (@flags $flags:expr) => { $flags };
+}
+
+/// Declares and registers a feature arc (see [`feature`]).
+///
+/// ```text
+/// feature_arc! {
+///     /// docs
+///     pub static IDENT = {
+///         name: "ip4_input",
+///         start: "pkt_cls",      // the node that sends objects into the arc
+///         end: "ip4_lookup",     // where they go after the last feature
+///     };
+/// }
+/// ```
+#[macro_export]
+macro_rules! feature_arc {
+    (
+        $(#[$meta:meta])*
+        $vis:vis static $ident:ident = {
+            name: $name:expr,
+            start: $start:expr,
+            end: $end:expr $(,)?
+        } $(;)?
+    ) => {
+        $(#[$meta])*
+        #[cfg_attr(not(miri), $crate::__private::linkme::distributed_slice($crate::__private::ARC_REGISTRY))]
+        #[cfg_attr(not(miri), linkme(crate = $crate::__private::linkme))]
+        $vis static $ident: $crate::feature::ArcRegistration =
+            $crate::feature::ArcRegistration { name: $name, start: $start, end: $end };
+        #[cfg(miri)]
+        const _: () = {
+            #[used]
+            #[unsafe(link_section = ".init_array")]
+            static __GRAPH_CORE_REGISTER: extern "C" fn() = {
+                extern "C" fn __register() {
+                    $crate::__private::miri_register_arc(&$ident);
+                }
+                __register
+            };
+        };
+    };
+}
+
+/// Declares a node as a feature of an arc (see [`feature`]). The node is
+/// declared with [`node!`] as usual; its name is the feature's name.
+///
+/// ```text
+/// feature! {
+///     pub static IDENT = {
+///         arc: "ip4_input",
+///         node: "my_acl",
+///         runs_after: &["other_feature"],   // optional
+///         runs_before: &["third_feature"],  // optional
+///     };
+/// }
+/// ```
+#[macro_export]
+macro_rules! feature {
+    (
+        $(#[$meta:meta])*
+        $vis:vis static $ident:ident = {
+            arc: $arc:expr,
+            node: $node:expr
+            $(, runs_after: $after:expr)?
+            $(, runs_before: $before:expr)? $(,)?
+        } $(;)?
+    ) => {
+        $(#[$meta])*
+        #[cfg_attr(not(miri), $crate::__private::linkme::distributed_slice($crate::__private::FEATURE_REGISTRY))]
+        #[cfg_attr(not(miri), linkme(crate = $crate::__private::linkme))]
+        $vis static $ident: $crate::feature::FeatureRegistration = $crate::feature::FeatureRegistration {
+            arc: $arc,
+            node: $node,
+            runs_after: $crate::node!(@counters $($after)?),
+            runs_before: $crate::node!(@counters $($before)?),
+        };
+        #[cfg(miri)]
+        const _: () = {
+            #[used]
+            #[unsafe(link_section = ".init_array")]
+            static __GRAPH_CORE_REGISTER: extern "C" fn() = {
+                extern "C" fn __register() {
+                    $crate::__private::miri_register_feature(&$ident);
+                }
+                __register
+            };
+        };
+    };
 }
 
 /// `docs/writing-a-node.md`, compiled and run as a doc-test.

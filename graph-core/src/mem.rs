@@ -76,6 +76,11 @@ pub struct GraphHdr {
     pub(crate) stats: bool,
     /// Whether some node has a tap (see `Graph::set_tap`).
     pub(crate) tapped: bool,
+    /// The walk's feature-arc tables, one per registered arc (owned by the
+    /// `Graph`, replaced only between walks).
+    pub(crate) arcs: *const std::sync::Arc<crate::feature::ArcTable>,
+    /// Number of entries at `arcs`.
+    pub(crate) nb_arcs: u32,
     pub(crate) fence: u64,
 }
 
@@ -225,6 +230,8 @@ impl GraphMem {
                 nodes_start: nodes_start as u32,
                 stats: true,
                 tapped: false,
+                arcs: core::ptr::null(),
+                nb_arcs: 0,
                 fence: FENCE,
             });
             let mut src_slot = -(nb_src as isize);
@@ -325,6 +332,19 @@ impl GraphMem {
         // SAFETY: as in `set_stats`.
         unsafe {
             (*self.hdr()).tapped = on;
+        }
+    }
+
+    /// Points the walk at feature-arc tables `arcs`.
+    ///
+    /// # Safety
+    /// As in `set_stats`; `arcs` stays allocated and unchanged until the
+    /// next call or the graph's end.
+    pub unsafe fn set_arcs(&self, arcs: &[std::sync::Arc<crate::feature::ArcTable>]) {
+        // SAFETY: as in `set_stats`.
+        unsafe {
+            (*self.hdr()).arcs = arcs.as_ptr();
+            (*self.hdr()).nb_arcs = arcs.len() as u32;
         }
     }
 

@@ -299,7 +299,35 @@ impl Registry {
                 r.broken.get_or_insert(e);
             }
         }
+        if r.broken.is_none() {
+            if let Err(e) = r.apply_arcs() {
+                r.broken = Some(e);
+            }
+        }
         r
+    }
+
+    /// Checks the feature arcs and gives their nodes the edges they need:
+    /// the start an edge to every feature and the end, each feature one to
+    /// every later feature and the end.
+    fn apply_arcs(&mut self) -> Result<()> {
+        let arcs = crate::feature::resolve(&|n| self.by_name.contains_key(n))?;
+        for a in &arcs {
+            let targets: Vec<&str> = a.features.iter().copied().chain([a.end]).collect();
+            for (from, rest) in std::iter::once(a.start).chain(a.features.iter().copied()).zip(0..) {
+                let id = self.by_name[from];
+                let e = &mut self.nodes[id.0 as usize];
+                for t in &targets[rest..] {
+                    if !e.next.iter().any(|n| n == t) {
+                        e.next.push(t.to_string());
+                    }
+                }
+                let count = e.next.len();
+                self.check_edges(from, count)?;
+            }
+        }
+        crate::feature::set_arcs(arcs);
+        Ok(())
     }
 
     fn check_edges(&self, name: &str, count: usize) -> Result<()> {
