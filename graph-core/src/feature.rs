@@ -398,6 +398,16 @@ pub struct FeatureChange<'a> {
     pub on: bool,
 }
 
+impl Default for FeatureArcs {
+    /// As [`FeatureArcs::new`]; with broken registrations (which every
+    /// graph creation reports) it holds no arcs.
+    fn default() -> Self {
+        FeatureArcs::new().unwrap_or_else(|_| {
+            FeatureArcs(Arc::new(ArcsInner { generation: AtomicU64::new(1), tables: Mutex::new(Vec::new()) }))
+        })
+    }
+}
+
 impl FeatureArcs {
     /// Every feature of every arc off. Fails if the registrations are
     /// broken.

@@ -2,8 +2,8 @@
 //! values the stock nodes read at init.
 //!
 //! [`eth_config`] clones `ethdev_rx-<port>-<queue>` for every rx queue and
-//! `ethdev_tx-<port>` for every port, and gives `ip4_rewrite` an edge to
-//! each `ethdev_tx-<port>` (node names are process-wide, as in DPDK).
+//! `ethdev_tx-<port>` for every port, and gives `ip4_rewrite` and
+//! `port_tx` an edge to each `ethdev_tx-<port>` (node names are process-wide, as in DPDK).
 //! What each graph's nodes use comes from the graph's environment
 //! ([`graph_core::GraphParam::with`]), never from process globals:
 //!
@@ -14,12 +14,13 @@
 //! | [`NextHops`](crate::ip4_rewrite::NextHops) | `ip4_rewrite` | required |
 //! | [`TxQueues`] | `ethdev_tx-*` | queue 0 on every port |
 //! | [`RxBurst`] | `ethdev_rx-*` | [`graph_core::BURST_SIZE`] |
+//! | [`FeatureArcs`] | the arcs' start nodes | every feature off |
 //!
 //! [`StockEnv`] gathers them for a graph.
 
 use std::collections::HashMap;
 
-use graph_core::{node_clone, node_edge_get, node_edge_update, node_from_name, Env, GraphError, GraphParam};
+use graph_core::{node_clone, node_edge_get, node_edge_update, node_from_name, Env, FeatureArcs, GraphError, GraphParam};
 
 use crate::ip4_lookup::Fib;
 use crate::ip4_rewrite::NextHops;
@@ -70,6 +71,8 @@ pub struct StockEnv {
     pub next_hops: NextHops,
     /// The rx burst size.
     pub rx_burst: RxBurst,
+    /// What is on on the feature arcs.
+    pub features: FeatureArcs,
 }
 
 impl StockEnv {
@@ -80,6 +83,7 @@ impl StockEnv {
             .with(self.fib.clone())
             .with(self.next_hops.clone())
             .with(self.rx_burst)
+            .with(self.features.clone())
             .with(tx_queues)
     }
 
@@ -114,6 +118,7 @@ pub fn eth_config(ports: &[EthConf]) -> Result<(), GraphError> {
     // caller's, or the edge is added twice.
     static EDGES: Mutex<()> = Mutex::new(());
     let rewrite = node_from_name("ip4_rewrite")?;
+    let port_tx = node_from_name("port_tx")?;
     for c in ports {
         for q in 0..c.nb_rxq {
             clone_once("ethdev_rx", &format!("{}-{}", c.port, q))?;
@@ -121,8 +126,10 @@ pub fn eth_config(ports: &[EthConf]) -> Result<(), GraphError> {
         clone_once("ethdev_tx", &c.port.to_string())?;
         let tx = format!("ethdev_tx-{}", c.port);
         let _g = EDGES.lock().unwrap_or_else(|e| e.into_inner());
-        if !node_edge_get(rewrite)?.contains(&tx) {
-            node_edge_update(rewrite, None, &[&tx])?;
+        for n in [rewrite, port_tx] {
+            if !node_edge_get(n)?.contains(&tx) {
+                node_edge_update(n, None, &[&tx])?;
+            }
         }
     }
     Ok(())

@@ -7,9 +7,11 @@
 //!
 //! Uses: nothing. Sets: `port`, `packet_type`, `vlan_tci` and
 //! `ol_flags::RX_VLAN | RX_VLAN_STRIPPED` for tagged frames. Next: edge 0,
-//! `pkt_cls` by default (change it with `node_edge_update`).
+//! `pkt_cls` by default (change it with `node_edge_update`). The start of
+//! the `eth_input` feature arc: with a feature on for its port, a burst
+//! goes to the first one instead (and `meta.arc_index` is the port).
 
-use graph_core::{node, Ctx, InitError, NodeFlags, NodeInfo, Objs};
+use graph_core::{node, ArcHook, Ctx, InitError, NodeFlags, NodeInfo, Objs};
 
 use crate::eth_config::RxBurst;
 use crate::mbuf::{ol_flags, ptype};
@@ -21,6 +23,8 @@ use crate::wire::{ethertype, EthernetFrame, VlanTag, ETH_HLEN, VLAN_HLEN};
 pub struct EthdevRxCtx {
     queue: RxQueue,
     burst: usize,
+    port: u16,
+    arc: ArcHook,
 }
 
 impl EthdevRxCtx {
@@ -43,7 +47,7 @@ fn init(info: &NodeInfo<'_>) -> Result<EthdevRxCtx, InitError> {
         .ok_or_else(|| format!("{}: expected a clone named ethdev_rx-<port>-<queue>", info.node_name))?;
     let queue = info.env::<Ports>()?.get(p)?.take_rx_queue(q)?;
     let burst = info.env.get::<RxBurst>().copied().unwrap_or_default().0.clamp(1, 1 << 16);
-    Ok(EthdevRxCtx { queue, burst })
+    Ok(EthdevRxCtx { queue, burst, port: p, arc: ArcHook::start(info, "eth_input")? })
 }
 
 /// Sets `packet_type` from the headers, stripping one VLAN tag.
@@ -86,7 +90,10 @@ pub fn parse(m: &mut Pkt) {
 }
 
 fn ethdev_rx(ctx: &mut Ctx<'_, Pkt>, c: &mut EthdevRxCtx, _objs: Objs<'_, Pkt>) -> usize {
-    let pkts = c.queue.rx_burst(ctx.next_stream_uninit(0, c.burst));
+    let arc = ctx.arc(&c.arc);
+    // Every packet of this queue has the same port: one choice per burst.
+    let edge = if arc.any() { c.arc.first(arc, c.port).unwrap_or(0) } else { 0 };
+    let pkts = c.queue.rx_burst(ctx.next_stream_uninit(edge, c.burst));
     let n = pkts.len();
     for m in pkts.iter_mut() {
         let p = m.packet_type();
@@ -94,10 +101,16 @@ fn ethdev_rx(ctx: &mut Ctx<'_, Pkt>, c: &mut EthdevRxCtx, _objs: Objs<'_, Pkt>) 
             parse(m);
         }
     }
+    if edge != 0 {
+        // A feature is on for the port, so the port is an arc index (< 256).
+        for m in pkts.iter_mut() {
+            m.meta_mut().arc_index = c.port as u8;
+        }
+    }
     // SAFETY: `rx_burst` returned the first `n` slots lent by
-    // `next_stream_uninit(0, _)` initialised with packets it handed over,
-    // which are not used after this.
-    unsafe { ctx.next_stream_commit(0, n) };
+    // `next_stream_uninit(edge, _)` initialised with packets it handed
+    // over, which are not used after this.
+    unsafe { ctx.next_stream_commit(edge, n) };
     n
 }
 

@@ -159,7 +159,7 @@ fn check(m: &mut Pkt) -> Result<u32, Ip4Drop> {
     if matches!(net(src), 0 | 127 | 224..) || matches!(net(dst), 0 | 127) {
         return Err(Ip4Drop::Martian);
     }
-    let meta = NodeMeta { nh: 0, ttl, rsvd: 0, cksum_le: ip.checksum_le(), total_len: ip.total_len() };
+    let meta = NodeMeta { nh: 0, ttl, arc_index: 0, cksum_le: ip.checksum_le(), total_len: ip.total_len() };
     *m.meta_mut() = meta;
     Ok(dst)
 }

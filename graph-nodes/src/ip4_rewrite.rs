@@ -7,10 +7,12 @@
 //! Next: `pkt_drop` (edge 0) and one `ethdev_tx-<port>` edge per port, added
 //! by [`eth_config`](crate::eth_config::eth_config); the table is the
 //! graph's [`NextHops`]. Drops are counted by
-//! reason ([`Ip4RewriteDrop`]).
+//! reason ([`Ip4RewriteDrop`]). The start of the `ip4_output` feature arc:
+//! a packet leaving a port with a feature on goes to the first one (and
+//! `meta.arc_index` is its tx port).
 
 use arc_swap::ArcSwap;
-use graph_core::{names, node, Ctx, InitError, NodeInfo, Objs};
+use graph_core::{names, node, ArcHook, ArcState, Ctx, InitError, NodeInfo, Objs};
 
 use std::sync::Arc;
 
@@ -146,6 +148,9 @@ pub struct Ip4RewriteCtx {
     source: Option<std::sync::Arc<Vec<Option<Hop>>>>,
     /// Indexed by next-hop id: every u16 is in range, no bounds check.
     local: Box<[Local; 1 << 16]>,
+    /// Edge → the port of the `ethdev_tx` behind it (for the arc).
+    edge_port: Vec<u16>,
+    arc: ArcHook,
 }
 
 impl Ip4RewriteCtx {
@@ -167,15 +172,24 @@ const UNSET: Local = Local { macs: [0; 12], mtu: 0, edge: NO_HOP };
 
 fn init(info: &NodeInfo<'_>) -> Result<Ip4RewriteCtx, InitError> {
     let mut port_edge = Box::new([NO_EDGE; MAX_PORTS]);
+    let mut edge_port = vec![u16::MAX; info.next_nodes.len()];
     for (e, name) in info.next_nodes.iter().enumerate() {
         if let Some(p) = name.strip_prefix("ethdev_tx-").and_then(|p| p.parse::<usize>().ok()) {
             if p < MAX_PORTS {
                 port_edge[p] = e as u16;
+                edge_port[e] = p as u16;
             }
         }
     }
     let local: Box<[Local; 1 << 16]> = vec![UNSET; 1 << 16].into_boxed_slice().try_into().expect("65536 entries");
-    Ok(Ip4RewriteCtx { table: info.env::<NextHops>()?.clone(), port_edge, source: None, local })
+    Ok(Ip4RewriteCtx {
+        table: info.env::<NextHops>()?.clone(),
+        port_edge,
+        source: None,
+        local,
+        edge_port,
+        arc: ArcHook::start(info, "ip4_output")?,
+    })
 }
 
 pub use crate::wire::{cksum_ttl_dec_le, cksum_update};
@@ -217,6 +231,10 @@ fn ip4_rewrite(ctx: &mut Ctx<'_, Pkt>, c: &mut Ip4RewriteCtx, objs: Objs<'_, Pkt
             c.compile(arc_swap::Guard::into_inner(t));
         }
     }
+    let arc = ctx.arc(&c.arc);
+    if arc.any() {
+        return ip4_rewrite_arc(ctx, c, objs, arc);
+    }
     let hops: &[Local; 1 << 16] = &c.local;
     let mut drops = [0u64; Ip4RewriteDrop::COUNT];
     let drop_edge = Ip4RewriteNext::Drop.edge();
@@ -227,6 +245,37 @@ fn ip4_rewrite(ctx: &mut Ctx<'_, Pkt>, c: &mut Ip4RewriteCtx, objs: Objs<'_, Pkt
             }
             *next = match rewrite(&mut objs[i], hops) {
                 Ok(edge) => edge,
+                Err(r) => {
+                    drops[r.idx()] += 1;
+                    drop_edge
+                }
+            };
+        }
+    });
+    ctx.count_all(&drops);
+    n
+}
+
+/// `ip4_rewrite` while some `ip4_output` feature is on: a packet leaving a
+/// port with features goes to the first.
+#[inline(never)]
+fn ip4_rewrite_arc(ctx: &mut Ctx<'_, Pkt>, c: &mut Ip4RewriteCtx, objs: Objs<'_, Pkt>, arc: ArcState<'_>) -> usize {
+    let hops: &[Local; 1 << 16] = &c.local;
+    let mut drops = [0u64; Ip4RewriteDrop::COUNT];
+    let drop_edge = Ip4RewriteNext::Drop.edge();
+    let n = pkt::dispatch(ctx, objs, |objs, nexts| {
+        for (m, next) in objs.iter_mut().zip(nexts.iter_mut()) {
+            *next = match rewrite(m, hops) {
+                Ok(edge) => {
+                    let port = c.edge_port[edge as usize];
+                    match c.arc.first(arc, port) {
+                        Some(f) => {
+                            m.meta_mut().arc_index = port as u8;
+                            f
+                        }
+                        None => edge,
+                    }
+                }
                 Err(r) => {
                     drops[r.idx()] += 1;
                     drop_edge

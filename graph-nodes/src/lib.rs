@@ -28,6 +28,7 @@ pub mod dpdk;
 pub mod eth_config;
 pub mod ethdev_rx;
 pub mod ethdev_tx;
+pub mod feature;
 pub mod ip4_lookup;
 pub mod ip4_rewrite;
 pub mod lcore;

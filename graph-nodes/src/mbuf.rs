@@ -103,8 +103,9 @@ pub struct NodeMeta {
     pub nh: u16,
     /// The IPv4 TTL ip4_lookup checked.
     pub ttl: u8,
-    /// Reserved.
-    pub rsvd: u8,
+    /// The index of the feature arc the packet is on, written by the arc's
+    /// start node (see [`feature::arc_index`](crate::feature::arc_index)).
+    pub arc_index: u8,
     /// The IPv4 header checksum as it sits in memory, read little-endian
     /// (see `ip4_rewrite::cksum_ttl_dec_le`).
     pub cksum_le: u16,

@@ -6,9 +6,11 @@
 //! here, so the loop stays scalar (the compiler unrolls it).
 //!
 //! Uses: `packet_type`. Sets: nothing. Next: [`PktClsNext`], plus
-//! `ip6_lookup` if the control plane added that edge.
+//! `ip6_lookup` if the control plane added that edge. The start of the
+//! `ip4_input` feature arc: an IPv4 packet from a port with a feature on
+//! goes to the first one (and `meta.arc_index` is its rx port).
 
-use graph_core::{names, node, Ctx, InitError, NodeInfo, Objs};
+use graph_core::{names, node, ArcHook, Ctx, InitError, NodeInfo, Objs};
 
 use crate::mbuf::ptype;
 use crate::pkt::{self, Pkt};
@@ -31,6 +33,7 @@ names! {
 /// Per-instance table: packet type (L2 and L3 bits) → edge.
 pub struct PktClsCtx {
     next: [u16; 256],
+    arc: ArcHook,
 }
 
 fn init(info: &NodeInfo<'_>) -> Result<PktClsCtx, InitError> {
@@ -44,10 +47,14 @@ fn init(info: &NodeInfo<'_>) -> Result<PktClsCtx, InitError> {
             *e = e6;
         }
     }
-    Ok(PktClsCtx { next })
+    Ok(PktClsCtx { next, arc: ArcHook::start(info, "ip4_input")? })
 }
 
 fn pkt_cls(ctx: &mut Ctx<'_, Pkt>, c: &mut PktClsCtx, objs: Objs<'_, Pkt>) -> usize {
+    let arc = ctx.arc(&c.arc);
+    if arc.any() {
+        return pkt_cls_arc(ctx, c, objs, arc);
+    }
     let (mut not_ip, mut v6) = (0u64, 0u64);
     let n = pkt::dispatch(ctx, objs, |objs, nexts| {
         for (i, next) in nexts.iter_mut().enumerate() {
@@ -72,6 +79,31 @@ fn pkt_cls(ctx: &mut Ctx<'_, Pkt>, c: &mut PktClsCtx, objs: Objs<'_, Pkt>) -> us
     if v6 > 0 {
         ctx.count(PktClsDrop::Ipv6NoLookup.idx(), v6);
     }
+    n
+}
+
+/// `pkt_cls` while some `ip4_input` feature is on: IPv4 packets of a port
+/// with features go to the first.
+#[inline(never)]
+fn pkt_cls_arc(ctx: &mut Ctx<'_, Pkt>, c: &mut PktClsCtx, objs: Objs<'_, Pkt>, arc: graph_core::ArcState<'_>) -> usize {
+    let mut drops = [0u64; PktClsDrop::COUNT];
+    let n = pkt::dispatch(ctx, objs, |objs, nexts| {
+        for (m, next) in objs.iter_mut().zip(nexts.iter_mut()) {
+            let p = m.packet_type();
+            let mut e = c.next[(p & 0xff) as usize];
+            if e == PktClsNext::Ip4Lookup.edge() {
+                if let Some(f) = c.arc.first(arc, m.port()) {
+                    m.meta_mut().arc_index = m.port() as u8;
+                    e = f;
+                }
+            } else if e == PktClsNext::Drop.edge() {
+                let r = if ptype::is_ipv6(p) { PktClsDrop::Ipv6NoLookup } else { PktClsDrop::NotIp };
+                drops[r.idx()] += 1;
+            }
+            *next = e;
+        }
+    });
+    ctx.count_all(&drops);
     n
 }
 
