@@ -157,8 +157,7 @@ fn order(arc: &str, feats: &[&'static FeatureRegistration]) -> Result<Vec<&'stat
         }
     }
     // Kahn's algorithm, always taking the ready feature with the least name.
-    let mut ready: BTreeMap<&str, usize> =
-        (0..feats.len()).filter(|&i| indeg[i] == 0).map(|i| (names[i], i)).collect();
+    let mut ready: BTreeMap<&str, usize> = (0..feats.len()).filter(|&i| indeg[i] == 0).map(|i| (names[i], i)).collect();
     let mut out = Vec::with_capacity(feats.len());
     while let Some((_, i)) = ready.pop_first() {
         out.push(names[i]);
@@ -173,7 +172,8 @@ fn order(arc: &str, feats: &[&'static FeatureRegistration]) -> Result<Vec<&'stat
         // Every feature left has a predecessor left: walk back along them
         // until one repeats; that stretch is a cycle.
         let done: Vec<bool> = (0..feats.len()).map(|i| out.contains(&names[i])).collect();
-        let pred = |j: usize| (0..feats.len()).find(|&i| !done[i] && after[i].contains(&j)).expect("a predecessor is left");
+        let pred =
+            |j: usize| (0..feats.len()).find(|&i| !done[i] && after[i].contains(&j)).expect("a predecessor is left");
         let mut path = vec![(0..feats.len()).find(|&i| !done[i]).expect("a feature is left")];
         loop {
             let p = pred(*path.last().expect("non-empty"));
@@ -437,10 +437,7 @@ impl FeatureArcs {
             let (ai, a) = find_arc(c.arc)?;
             let k = find_feature(a, c.feature)?;
             if c.index as usize >= MAX_ARC_INDEX {
-                return Err(bad(format!(
-                    "arc \"{}\": index {} is out of range (0..{MAX_ARC_INDEX})",
-                    c.arc, c.index
-                )));
+                return Err(bad(format!("arc \"{}\": index {} is out of range (0..{MAX_ARC_INDEX})", c.arc, c.index)));
             }
             checked.push((ai, 1u64 << k, c.index as usize, c.on));
         }
@@ -548,7 +545,10 @@ impl ArcHook {
     pub fn start(info: &NodeInfo<'_>, arc: &str) -> core::result::Result<ArcHook, GraphError> {
         let (ai, a) = find_arc(arc)?;
         if !Self::own_name(info).contains(&a.start) {
-            return Err(bad(format!("node \"{}\" is not the start of arc \"{arc}\" (\"{}\" is)", info.node_name, a.start)));
+            return Err(bad(format!(
+                "node \"{}\" is not the start of arc \"{arc}\" (\"{}\" is)",
+                info.node_name, a.start
+            )));
         }
         Self::build(info, ai, a, 0)
     }
@@ -562,10 +562,7 @@ impl ArcHook {
                 return Self::build(info, ai, a, k + 1);
             }
         }
-        Err(bad(format!(
-            "node \"{}\" is not a feature of any arc (register it with feature!)",
-            info.node_name
-        )))
+        Err(bad(format!("node \"{}\" is not a feature of any arc (register it with feature!)", info.node_name)))
     }
 
     /// The arc's name.
@@ -668,6 +665,9 @@ mod tests {
         static A: FeatureRegistration = f("a", &[], &["zz"]);
         static B: FeatureRegistration = f("b", &[], &[]);
         let e = order("t", &[&A, &B]).unwrap_err().to_string();
-        assert_eq!(e, "feature \"a\" of arc \"t\" runs_before \"zz\", which is not a feature of that arc (its features: a, b)");
+        assert_eq!(
+            e,
+            "feature \"a\" of arc \"t\" runs_before \"zz\", which is not a feature of that arc (its features: a, b)"
+        );
     }
 }

@@ -103,9 +103,11 @@ mod registry;
 mod stats;
 
 pub use env::{Env, MissingEnv};
-pub use feature::{feature_arc_list, ArcHook, ArcState, ArcStatus, ArcSummary, FeatureArcs, FeatureChange, FeatureStatus};
 pub use error::{GraphError, Result};
 pub use fastpath::{Ctx, Invocation, Objs, ObjsIntoIter, ProcessFn, Tap};
+pub use feature::{
+    feature_arc_list, ArcHook, ArcState, ArcStatus, ArcSummary, FeatureArcs, FeatureChange, FeatureStatus,
+};
 pub use graph::{
     graph_from_name, graph_id_to_name, graph_list, Graph, GraphId, GraphParam, BURST_SIZE, GRAPH_NAME_MAX,
 };

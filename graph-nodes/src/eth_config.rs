@@ -20,7 +20,9 @@
 
 use std::collections::HashMap;
 
-use graph_core::{node_clone, node_edge_get, node_edge_update, node_from_name, Env, FeatureArcs, GraphError, GraphParam};
+use graph_core::{
+    node_clone, node_edge_get, node_edge_update, node_from_name, Env, FeatureArcs, GraphError, GraphParam,
+};
 
 use crate::ip4_lookup::Fib;
 use crate::ip4_rewrite::NextHops;

@@ -157,6 +157,56 @@ pub struct FileConfig {
     /// Next hops.
     #[serde(default, rename = "neighbour")]
     pub neighbours: Vec<NeighbourFile>,
+    /// More nodes for every worker graph, by name or glob pattern (a
+    /// source of your own, a node your feature sends to).
+    pub nodes: Option<Vec<String>>,
+    /// Features enabled at start.
+    #[serde(default, rename = "feature")]
+    pub features: Vec<FeatureFile>,
+    /// `[node.NAME]`: a table for node `NAME`, which its init reads from
+    /// the graph's [`NodeConfig`].
+    #[serde(default, rename = "node")]
+    pub node_config: BTreeMap<String, toml::Table>,
+}
+
+/// `[[feature]]`: a feature enabled at start.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureFile {
+    /// The arc (`eth_input`, `ip4_input`, `ip4_output`, or one of yours).
+    pub arc: String,
+    /// The feature's node.
+    pub node: String,
+    /// The ports it is enabled on (rx ports on the input arcs, tx ports on
+    /// `ip4_output`); default every port.
+    pub ports: Option<Vec<u16>>,
+}
+
+/// The `[node.NAME]` tables of the config file, in every worker graph's
+/// environment: a node's init reads its own with
+/// `info.env::<NodeConfig>()?.get::<T>(info.node_name)`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NodeConfig(std::sync::Arc<BTreeMap<String, toml::Table>>);
+
+impl NodeConfig {
+    /// Tables by node name.
+    pub fn new(tables: BTreeMap<String, toml::Table>) -> NodeConfig {
+        NodeConfig(std::sync::Arc::new(tables))
+    }
+
+    /// Node `node`'s table, if the file has one.
+    pub fn table(&self, node: &str) -> Option<&toml::Table> {
+        self.0.get(node)
+    }
+
+    /// Node `node`'s table as a `T` (`None` without a table), or an error
+    /// naming the table and what is wrong in it.
+    pub fn get<T: serde::de::DeserializeOwned>(&self, node: &str) -> Result<Option<T>, ConfigError> {
+        let Some(t) = self.0.get(node) else { return Ok(None) };
+        T::deserialize(toml::Value::Table(t.clone()))
+            .map(Some)
+            .map_err(|e| ConfigError::Invalid(format!("[node.{node}]: {}", e.message().replace('\n', " "))))
+    }
 }
 
 /// Reads a config file.
@@ -243,6 +293,93 @@ pub struct Overrides {
     /// writer, route updates every 10 ms).
     #[arg(long = "task-load", hide = true)]
     pub task_load: bool,
+}
+
+/// A feature to enable at start, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeaturePlan {
+    pub arc: String,
+    pub node: String,
+    pub ports: Vec<u16>,
+}
+
+/// What to say about a node name nothing registers.
+fn not_linked(what: &str, name: &str) -> ConfigError {
+    let mut names: Vec<String> = graph_core::node_list()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|n| n.parent.is_none())
+        .map(|n| n.name)
+        .collect();
+    names.sort();
+    ConfigError::Invalid(format!(
+        "{what}: no node \"{name}\" is linked into this program (nodes: {}). A node crate the binary never \
+         names is dropped by the linker: name it in main.rs with `use my_nodes as _;`",
+        names.join(", ")
+    ))
+}
+
+/// Checks `nodes`, `[[feature]]` and `[node.NAME]` against what is
+/// registered in this program.
+fn plan_composition(
+    file: &FileConfig,
+    ports: &[PortPlan],
+) -> Result<(Vec<String>, Vec<FeaturePlan>, NodeConfig), ConfigError> {
+    let registry = graph_core::node_list().map_err(|e| ConfigError::Invalid(format!("node registry: {e}")))?;
+    let names: Vec<&str> = registry.iter().filter(|n| n.parent.is_none()).map(|n| n.name.as_str()).collect();
+    let nodes = file.nodes.clone().unwrap_or_default();
+    for pat in &nodes {
+        let g = glob::Pattern::new(pat).map_err(|e| ConfigError::Invalid(format!("nodes: \"{pat}\": {e}")))?;
+        if !names.iter().any(|n| g.matches(n)) {
+            return Err(not_linked("nodes", pat));
+        }
+        if g.matches("ethdev_rx") {
+            bail!("nodes: \"{pat}\" names ethdev_rx: rx queues are placed by the [[lcore]] sections");
+        }
+    }
+    let arcs = graph_core::feature_arc_list().map_err(|e| ConfigError::Invalid(e.to_string()))?;
+    let mut features = Vec::new();
+    for f in &file.features {
+        let Some(arc) = arcs.iter().find(|a| a.name == f.arc) else {
+            let known: Vec<&str> = arcs.iter().map(|a| a.name.as_str()).collect();
+            bail!("[[feature]] {}: no arc \"{}\" (arcs: {})", f.node, f.arc, known.join(", "));
+        };
+        if !arc.features.contains(&f.node) {
+            if !names.contains(&f.node.as_str()) {
+                return Err(not_linked(&format!("[[feature]] on arc {}", f.arc), &f.node));
+            }
+            bail!(
+                "[[feature]] {}: not a feature of arc {} (its features: {}); register it with feature!",
+                f.node,
+                f.arc,
+                if arc.features.is_empty() { "none".to_string() } else { arc.features.join(", ") }
+            );
+        }
+        let fports = match &f.ports {
+            Some(p) => p.clone(),
+            None => ports.iter().map(|p| p.id).collect(),
+        };
+        for p in &fports {
+            if !ports.iter().any(|x| x.id == *p) {
+                bail!("[[feature]] {} on {}: port {p} is not configured", f.node, f.arc);
+            }
+            if *p as usize >= graph_core::feature::MAX_ARC_INDEX {
+                bail!(
+                    "[[feature]] {} on {}: port {p} is above {}, the last port a feature can serve",
+                    f.node,
+                    f.arc,
+                    graph_core::feature::MAX_ARC_INDEX - 1
+                );
+            }
+        }
+        features.push(FeaturePlan { arc: f.arc.clone(), node: f.node.clone(), ports: fports });
+    }
+    for name in file.node_config.keys() {
+        if !names.contains(&name.as_str()) {
+            return Err(not_linked(&format!("[node.{name}]"), name));
+        }
+    }
+    Ok((nodes, features, NodeConfig::new(file.node_config.clone())))
 }
 
 /// Parses DPDK's `--config` value: `(port,queue,lcore)[,(port,queue,lcore)...]`.
@@ -352,6 +489,12 @@ pub struct Plan {
     pub stats_jsonl: Option<PathBuf>,
     pub stats_jsonl_interval: f64,
     pub task_load: bool,
+    /// Extra node patterns of every worker graph.
+    pub nodes: Vec<String>,
+    /// Features to enable at start.
+    pub features: Vec<FeaturePlan>,
+    /// The `[node.NAME]` tables.
+    pub node_config: NodeConfig,
 }
 
 /// DPDK's default destination MAC of port `p`: 02:00:00:00:00:<p>.
@@ -549,6 +692,7 @@ pub fn plan(file: &FileConfig, o: &Overrides, env: &Env) -> Result<Plan, ConfigE
     let hops = plan_hops(file, &ports)?;
     let routes = plan_routes(file, &ports, &hops)?;
     let tuning = plan_tuning(file, o, &ports, &mut lcores)?;
+    let (nodes, features, node_config) = plan_composition(file, &ports)?;
     let stats_json = o.stats_json.clone().or_else(|| file.stats_json.clone());
     let stats_jsonl = o.stats_jsonl.clone().or_else(|| file.stats_jsonl.clone());
     check_paths(&ports, [("stats_json", &stats_json), ("stats_jsonl", &stats_jsonl)])?;
@@ -576,6 +720,9 @@ pub fn plan(file: &FileConfig, o: &Overrides, env: &Env) -> Result<Plan, ConfigE
         stats_jsonl,
         stats_jsonl_interval: tuning.stats_jsonl_interval,
         task_load: o.task_load,
+        nodes,
+        features,
+        node_config,
     })
 }
 

@@ -199,12 +199,42 @@ fn stats_report(stats: &mut StatsSource, shared: &Shared) -> Report {
     Report::collect(shared.start.elapsed().as_secs_f64(), &ports, stats, None, &shared.pools)
 }
 
+/// Every feature arc as one JSON line: its features in order, the ports
+/// each is on, and each feature node's counters summed over the workers.
+fn features_report(stats: &mut StatsSource, shared: &Shared) -> String {
+    let report = stats_report(stats, shared);
+    let arcs: Vec<serde_json::Value> = shared
+        .env
+        .features
+        .status()
+        .into_iter()
+        .map(|a| {
+            let features: Vec<serde_json::Value> = a
+                .features
+                .into_iter()
+                .map(|f| {
+                    let n = report.nodes.iter().find(|n| n.name == f.name);
+                    serde_json::json!({
+                        "name": f.name,
+                        "enabled_on": f.enabled_on,
+                        "objs": n.map_or(0, |n| n.objs),
+                        "counters": n.map(|n| n.counters.clone()).unwrap_or_default(),
+                        "observations": n.map(|n| n.observations.clone()).unwrap_or_default(),
+                    })
+                })
+                .collect();
+            serde_json::json!({ "name": a.name, "start": a.start, "end": a.end, "features": features })
+        })
+        .collect();
+    serde_json::json!({ "arcs": arcs }).to_string()
+}
+
 /// Most bytes of frames one capture holds before it is written.
 pub const CAPTURE_MAX_BYTES: usize = 64 << 20;
 
 const HELP: &str = "ok commands: route add P/L port N | route add P/L via NH | route del P/L | \
                     neigh add NH PORT MAC | neigh del NH | stats | capture NODE COUNT FILE | \
-                    capture stop NODE";
+                    capture stop NODE | features | feature enable|disable ARC NODE PORT";
 
 /// Handles one command line; the reply line.
 fn command(line: &str, stats: &mut StatsSource, shared: &Arc<Shared>) -> String {
@@ -316,6 +346,20 @@ fn run_command(line: &str, stats: &mut StatsSource, shared: &Arc<Shared>) -> Res
             };
             shared.untap(node, id);
             Ok(format!("ok capture at {node} stopped; {file} gets the packets seen so far"))
+        }
+        ["features"] => Ok(features_report(stats, shared)),
+        ["feature", op @ ("enable" | "disable"), arc, node, p] => {
+            let p: u16 = p.parse().map_err(|_| format!("port \"{p}\" is not a number"))?;
+            if shared.env.ports.get(p).is_err() {
+                return Err(format!("port {p} is not configured"));
+            }
+            let on = *op == "enable";
+            let changed =
+                if on { shared.env.features.enable(arc, node, p) } else { shared.env.features.disable(arc, node, p) }
+                    .map_err(|e| e.to_string())?;
+            let state = if on { "enabled" } else { "disabled" };
+            let was = if changed { "" } else { " (it was already)" };
+            Ok(format!("ok {node} {state} on {arc} port {p}{was}"))
         }
         ["help"] | [] => Ok(HELP.into()),
         _ => Err(format!("unknown command \"{}\" (try help)", line.trim())),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use comfy_table::{presets, Cell, CellAlignment, Table};
-use graph_core::{format_table, Graph};
+use graph_core::{format_table, FeatureChange, Graph};
 use graph_lcore::task::LcoreLoop;
 use graph_nodes::eth_config::{self, EthConf, RxBurst, StockEnv, TxQueues};
 use graph_nodes::ip4_lookup::{Fib, Ip4LookupNext};
@@ -220,12 +220,19 @@ fn configure_nodes(plan: &Plan, env: &StockEnv, ports: &[Arc<Port>]) -> Result<V
             .route_add(r.prefix, r.depth, r.next_hop, Ip4LookupNext::Rewrite)
             .map_err(|e| RunError::Setup(format!("route {}/{}: {e}", r.prefix, r.depth)))?;
     }
+    let changes: Vec<FeatureChange<'_>> = plan
+        .features
+        .iter()
+        .flat_map(|f| f.ports.iter().map(|&p| FeatureChange { arc: &f.arc, feature: &f.node, index: p, on: true }))
+        .collect();
+    env.features.update(&changes).map_err(|e| setup(&e))?;
     let mut graphs = Vec::new();
     for (i, l) in plan.lcores.iter().enumerate() {
         let name = format!("worker_{}", l.id);
         let txq = TxQueues(ports.iter().map(|p| (p.id(), i as u16)).collect());
-        let patterns: Vec<String> = l.rx.iter().map(|(p, q)| format!("ethdev_rx-{p}-{q}")).collect();
-        let g = Graph::create(&name, &env.param(patterns, txq))
+        let mut patterns: Vec<String> = l.rx.iter().map(|(p, q)| format!("ethdev_rx-{p}-{q}")).collect();
+        patterns.extend(plan.nodes.iter().cloned());
+        let g = Graph::create(&name, &env.param(patterns, txq).with(plan.node_config.clone()))
             .map_err(|e| RunError::Setup(format!("graph {name}: {e}")))?;
         graphs.push(g);
     }
@@ -308,6 +315,7 @@ pub fn run(plan: &Plan, quiet: bool, dpdk: bool) -> Result<Outcome, RunError> {
         fib: Fib::new(plan.tbl8_groups),
         next_hops: NextHops::new(),
         rx_burst: RxBurst(plan.burst),
+        features: graph_core::FeatureArcs::new().map_err(|e| RunError::Setup(e.to_string()))?,
     };
     let (ports, pools) = open_ports(plan, &env.ports, dpdk)?;
     let result = forward(plan, quiet, dpdk, &env, &ports, &pools, &stop_signal);
@@ -425,6 +433,10 @@ fn forward(
         for l in &plan.lcores {
             let rx: Vec<String> = l.rx.iter().map(|(p, q)| format!("({p},{q})")).collect();
             out(&format!("l3fwd-graph: lcore {} on CPU {} polls rx queues {}\n", l.id, l.cpu, rx.join(" ")));
+        }
+        for f in &plan.features {
+            let ports: Vec<String> = f.ports.iter().map(u16::to_string).collect();
+            out(&format!("l3fwd-graph: feature {} on {}: ports {}\n", f.node, f.arc, ports.join(" ")));
         }
     }
     supervise(plan, quiet, ports, &workers, &mut cluster, start, stop_signal);
