@@ -11,3 +11,8 @@ pub mod report;
 pub mod run;
 
 pub use program::{main, main_with_args};
+
+/// `docs/adding-a-node-to-l3fwd-graph.md`, compiled and run as a doc-test.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/adding-a-node-to-l3fwd-graph.md")]
+pub struct AddingANodeToL3fwdGraph;

@@ -284,6 +284,44 @@ fn bad_input_is_one_line_and_exit_2() {
         ),
         #[cfg(not(feature = "dpdk"))]
         (vec!["a".into(), "--".into(), "-p".into(), "0x1".into()], None, "dpdk feature"),
+        // Composition: a node this binary does not link, named with the
+        // linker trap's fix; a node that is not a feature; bad arcs and
+        // ports; a pattern naming rx nodes.
+        (
+            vec!["-f".into(), cfgfile.display().to_string()],
+            Some("[[port]]\nid = 0\nbackend = \"generator\"\n[[feature]]\narc = \"ip4_input\"\nnode = \"acl4\"\n"),
+            "no node \"acl4\" is linked into this program (nodes: ethdev_rx, ethdev_tx, ip4_lookup",
+        ),
+        (
+            vec!["-f".into(), cfgfile.display().to_string()],
+            Some("[[port]]\nid = 0\nbackend = \"generator\"\n[[feature]]\narc = \"ip4_input\"\nnode = \"acl4\"\n"),
+            "use my_nodes as _;",
+        ),
+        (
+            vec!["-f".into(), cfgfile.display().to_string()],
+            Some("[[port]]\nid = 0\nbackend = \"generator\"\n[[feature]]\narc = \"ip4_input\"\nnode = \"pkt_drop\"\n"),
+            "pkt_drop: not a feature of arc ip4_input (its features: none)",
+        ),
+        (
+            vec!["-f".into(), cfgfile.display().to_string()],
+            Some("[[port]]\nid = 0\nbackend = \"generator\"\n[[feature]]\narc = \"ip9\"\nnode = \"x\"\n"),
+            "no arc \"ip9\" (arcs: eth_input, ip4_input, ip4_output)",
+        ),
+        (
+            vec!["-f".into(), cfgfile.display().to_string()],
+            Some("nodes = [\"udp_count*\"]\n[[port]]\nid = 0\nbackend = \"generator\"\n"),
+            "nodes: no node \"udp_count*\" is linked",
+        ),
+        (
+            vec!["-f".into(), cfgfile.display().to_string()],
+            Some("nodes = [\"ethdev_*\"]\n[[port]]\nid = 0\nbackend = \"generator\"\n"),
+            "rx queues are placed by the [[lcore]] sections",
+        ),
+        (
+            vec!["-f".into(), cfgfile.display().to_string()],
+            Some("[[port]]\nid = 0\nbackend = \"generator\"\n[node.my_acl]\nrules = []\n"),
+            "[node.my_acl]: no node \"my_acl\" is linked",
+        ),
     ];
     for (args, file, needle) in cases {
         if let Some(text) = file {
