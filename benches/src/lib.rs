@@ -418,3 +418,38 @@ pub fn run(t: &Topology, cfg: &RunConfig) -> graph_core::Result<RunResult> {
     };
     Ok(RunResult { topology: t.name, mobjs_per_sec, nodes: rows, walks_per_sec })
 }
+
+/// The body of a no-op feature: every packet on to the next enabled
+/// feature (what `benches/compare-arcs.sh` measures arcs with).
+pub fn nop_feature(
+    ctx: &mut Ctx<'_, graph_nodes::pkt::Pkt>,
+    hook: &mut graph_core::ArcHook,
+    objs: Objs<'_, graph_nodes::pkt::Pkt>,
+) -> usize {
+    graph_nodes::feature::pass(ctx, hook, objs)
+}
+
+/// The init of a no-op feature: its place on the arc.
+pub fn nop_feature_init(info: &graph_core::NodeInfo<'_>) -> Result<graph_core::ArcHook, graph_core::InitError> {
+    Ok(graph_core::ArcHook::feature(info)?)
+}
+
+/// Declares no-op feature nodes: `nop_features!(NODE_STATIC, FEATURE_STATIC, "name", "arc"; ...)`.
+#[macro_export]
+macro_rules! nop_features {
+    ($($node:ident, $feat:ident, $name:literal, $arc:literal);* $(;)?) => {
+        $(
+            graph_core::node! {
+                static $node = {
+                    name: $name,
+                    context: graph_core::ArcHook,
+                    object: graph_nodes::pkt::Pkt,
+                    init: $crate::nop_feature_init,
+                    process: $crate::nop_feature,
+                    next: &[],
+                };
+            }
+            graph_core::feature! { static $feat = { arc: $arc, node: $name }; }
+        )*
+    };
+}
