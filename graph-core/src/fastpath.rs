@@ -701,7 +701,10 @@ pub type Tap = Box<dyn FnMut(&[Obj]) + Send>;
 /// exclusive access to its fast path for the duration of the walk; with
 /// `TAP`, `taps` has one entry per node.
 #[inline(always)]
-pub(crate) unsafe fn walk_impl<const STATS: bool, const TAP: bool>(g: *mut GraphHdr, taps: &mut [Option<Tap>]) {
+pub(crate) unsafe fn walk_impl<const STATS: bool, const TAP: bool, const HIST: bool>(
+    g: *mut GraphHdr,
+    taps: &mut [Option<Tap>],
+) {
     // Every offset read from the source list and the circular buffer is a
     // node of this graph (written at population and by `tail_update`).
     // SAFETY: `g` is a live, initialised graph whose fast path the caller
@@ -731,14 +734,36 @@ pub(crate) unsafe fn walk_impl<const STATS: bool, const TAP: bool>(g: *mut Graph
                     tap(core::slice::from_raw_parts((*node).objs, (*node).idx as usize));
                 }
             }
+            // Histogram walks make each node's row a seqlock: odd while the
+            // call (its counters included) and its stats are being written.
+            let seq = if HIST {
+                let cold = cold_of(node);
+                let s = (*cold).seq.load(Relaxed);
+                (*cold).seq.store(s.wrapping_add(1), Relaxed);
+                core::sync::atomic::fence(core::sync::atomic::Ordering::Release);
+                s
+            } else {
+                0
+            };
             let rc = ((*node).process)(Invocation { graph: g, node });
             (*node).idx = 0;
             if STATS {
                 let t1 = clock::cycles();
-                bump(&(*node).cycles, t1.wrapping_sub(t0));
+                let dt = t1.wrapping_sub(t0);
+                bump(&(*node).cycles, dt);
                 bump(&(*node).calls, 1);
                 bump(&(*node).total_objs, rc as u64);
                 t0 = t1;
+                if HIST {
+                    let cold = cold_of(node);
+                    let h = (*cold).counters.add((*cold).nb_counters as usize);
+                    bump(&*h.add(mem::hist_bucket(dt)), 1);
+                    let max = &*h.add(mem::HIST_BUCKETS);
+                    if dt > max.load(Relaxed) {
+                        max.store(dt, Relaxed);
+                    }
+                    (*cold).seq.store(seq.wrapping_add(2), core::sync::atomic::Ordering::Release);
+                }
             }
             head += 1;
             if head > 0 {

@@ -41,6 +41,10 @@ pub struct GraphParam {
     pub stats: bool,
     /// Initial capacity of every stream. Default [`BURST_SIZE`].
     pub burst_size: u32,
+    /// With `stats`: keep a cycles-per-call histogram per node and make
+    /// each node's statistics row whole for readers (a seqlock). Default
+    /// off; [`Graph::set_histograms`] changes it later.
+    pub histograms: bool,
     /// Typed values for the nodes' init (see [`Env`](crate::Env)).
     pub env: crate::Env,
 }
@@ -56,6 +60,7 @@ impl GraphParam {
             node_patterns: patterns.into_iter().map(Into::into).collect(),
             stats: true,
             burst_size: BURST_SIZE,
+            histograms: false,
             env: crate::Env::new(),
         }
     }
@@ -76,6 +81,12 @@ impl GraphParam {
     /// Sets [`GraphParam::stats`].
     pub fn stats(mut self, on: bool) -> Self {
         self.stats = on;
+        self
+    }
+
+    /// Sets [`GraphParam::histograms`].
+    pub fn histograms(mut self, on: bool) -> Self {
+        self.histograms = on;
         self
     }
 
@@ -247,7 +258,10 @@ impl Graph {
         let shared = Arc::new(GraphShared { name: name.to_string(), env: param.env.clone(), id, nodes, mem });
         // SAFETY: the graph was just populated and nothing else can reach
         // it yet; each context is initialised once.
-        unsafe { shared.mem.set_stats(param.stats) };
+        unsafe {
+            shared.mem.set_stats(param.stats);
+            shared.mem.set_hist(param.histograms);
+        }
         for (i, n) in shared.nodes.iter().enumerate() {
             // SAFETY: as above; node `i`'s context slot was laid out for
             // `n.reg`.
@@ -294,11 +308,13 @@ impl Graph {
         // SAFETY: `&mut self` gives this thread exclusive use of the fast
         // path; the graph is fully initialised (`create` returned it).
         unsafe {
-            match ((*g).stats, (*g).tapped) {
-                (true, false) => fastpath::walk_impl::<true, false>(g, &mut []),
-                (false, false) => fastpath::walk_impl::<false, false>(g, &mut []),
-                (true, true) => fastpath::walk_impl::<true, true>(g, &mut self.taps),
-                (false, true) => fastpath::walk_impl::<false, true>(g, &mut self.taps),
+            match ((*g).stats, (*g).tapped, (*g).hist) {
+                (true, false, false) => fastpath::walk_impl::<true, false, false>(g, &mut []),
+                (true, false, true) => fastpath::walk_impl::<true, false, true>(g, &mut []),
+                (false, false, _) => fastpath::walk_impl::<false, false, false>(g, &mut []),
+                (true, true, false) => fastpath::walk_impl::<true, true, false>(g, &mut self.taps),
+                (true, true, true) => fastpath::walk_impl::<true, true, true>(g, &mut self.taps),
+                (false, true, _) => fastpath::walk_impl::<false, true, false>(g, &mut self.taps),
             }
         }
     }
@@ -412,6 +428,12 @@ impl Graph {
     pub fn set_stats(&mut self, on: bool) {
         // SAFETY: `&mut self`: no walk runs.
         unsafe { self.shared.mem.set_stats(on) }
+    }
+
+    /// Turns histograms (and whole statistics rows) on or off.
+    pub fn set_histograms(&mut self, on: bool) {
+        // SAFETY: `&mut self`: no walk runs.
+        unsafe { self.shared.mem.set_hist(on) }
     }
 
     /// Statistics of every node of this graph.

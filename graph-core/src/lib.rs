@@ -119,7 +119,7 @@ pub use registry::{
 };
 #[cfg(feature = "table")]
 pub use stats::format_table;
-pub use stats::{ClusterNodeStats, ClusterStats, NodeStats};
+pub use stats::{ClusterNodeStats, ClusterStats, CycleHistogram, NodeStats};
 
 #[doc(hidden)]
 pub mod __private {

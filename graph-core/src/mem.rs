@@ -16,6 +16,7 @@
 //!  node block (every part a whole number of cache lines):
 //!           +──────────────────────────────+
 //!           | counters [u64; C]            |  named counters (drop reasons)
+//!           | histogram [u64; H + 1]       |  cycles per call, and the max
 //!           | private context (T)          |  NodeImpl::Context
 //!           | NodeCold (one line)          |  fence, ids, realloc_count, name
 //!  off ───► | NodeRt (one line)            |  objs, process, idx, size, off,
@@ -39,7 +40,7 @@
 
 use core::mem::{align_of, size_of};
 use core::ptr::{self, NonNull};
-use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use core::sync::atomic::{AtomicU64, Ordering::Acquire, Ordering::Relaxed};
 use std::alloc::{self, Layout};
 
 use crate::fastpath::ProcessFn;
@@ -51,6 +52,56 @@ pub const CACHE_LINE: usize = 64;
 /// Fence word stored in the graph header and every node, checked in debug
 /// builds on each hop of the walk.
 pub(crate) const FENCE: u64 = 0xdead_beef_1234_5678;
+/// Buckets of a node's cycles-per-call histogram (see
+/// [`CycleHistogram`](crate::CycleHistogram)): four per power of two.
+pub const HIST_BUCKETS: usize = 252;
+/// The histogram's slots: the buckets, then the largest value seen.
+const HIST_SLOTS: usize = HIST_BUCKETS + 1;
+
+/// The bucket of `v`: `v` itself below 4, then four per power of two
+/// (the two bits after the leading one pick the quarter).
+#[inline(always)]
+pub(crate) fn hist_bucket(v: u64) -> usize {
+    if v < 4 {
+        return v as usize;
+    }
+    let e = 63 - v.leading_zeros() as usize;
+    4 * (e - 1) + ((v >> (e - 2)) & 3) as usize
+}
+
+#[cfg(test)]
+mod hist_tests {
+    use super::*;
+
+    #[test]
+    fn buckets_cover_every_value_in_order() {
+        let mut prev = 0;
+        for v in (0..5000u64).chain([1 << 20, (1 << 20) + 1, u64::MAX / 3, u64::MAX]) {
+            let b = hist_bucket(v);
+            assert!(b < HIST_BUCKETS, "{v}");
+            assert!(hist_lower(b) <= v, "{v} in bucket {b} from {}", hist_lower(b));
+            if b + 1 < HIST_BUCKETS {
+                assert!(v < hist_lower(b + 1), "{v}");
+            }
+            assert!(b >= prev);
+            prev = b;
+        }
+        assert_eq!(hist_bucket(u64::MAX), HIST_BUCKETS - 1);
+        // Within a quarter: the bucket of 1000 holds 896..=1023.
+        let b = hist_bucket(1000);
+        assert_eq!((hist_lower(b), hist_lower(b + 1) - 1), (896, 1023));
+    }
+}
+
+/// The smallest value of bucket `b`.
+pub(crate) fn hist_lower(b: usize) -> u64 {
+    if b < 4 {
+        return b as u64;
+    }
+    let (e, m) = (b / 4 + 1, (b % 4) as u64);
+    (4 + m) << (e - 2)
+}
+
 /// Largest stream a node may grow to (objects).
 pub(crate) const MAX_STREAM: u32 = 1 << 24;
 
@@ -76,6 +127,8 @@ pub struct GraphHdr {
     pub(crate) stats: bool,
     /// Whether some node has a tap (see `Graph::set_tap`).
     pub(crate) tapped: bool,
+    /// Whether the walk keeps histograms and consistent rows (with stats).
+    pub(crate) hist: bool,
     /// The walk's feature-arc tables, one per registered arc (owned by the
     /// `Graph`, replaced only between walks).
     pub(crate) arcs: *const std::sync::Arc<crate::feature::ArcTable>,
@@ -123,6 +176,9 @@ pub(crate) struct NodeCold {
     pub(crate) index: u32,
     /// The first `nb_drops` counters are drop reasons, the rest plain.
     pub(crate) nb_drops: u32,
+    /// Sequence of the node's statistics row: odd while a call updates
+    /// it (histogram walks only), so readers take whole rows.
+    pub(crate) seq: AtomicU64,
 }
 
 const _: () = {
@@ -184,7 +240,7 @@ impl GraphMem {
         let mut offs = Vec::with_capacity(nodes.len());
         let mut sz = nodes_start;
         for n in nodes {
-            sz += round_line(8 * n.reg.nb_all_counters());
+            sz += round_line(8 * (n.reg.nb_all_counters() + HIST_SLOTS));
             sz += round_line(n.reg.vtable.ctx_size);
             sz += CACHE_LINE; // NodeCold
             offs.push(sz as u32);
@@ -230,6 +286,7 @@ impl GraphMem {
                 nodes_start: nodes_start as u32,
                 stats: true,
                 tapped: false,
+                hist: false,
                 arcs: core::ptr::null(),
                 nb_arcs: 0,
                 fence: FENCE,
@@ -245,7 +302,7 @@ impl GraphMem {
                 let cold = cold_of(node);
                 let counters = cold
                     .cast::<u8>()
-                    .sub(round_line(n.reg.vtable.ctx_size) + round_line(8 * n.reg.nb_all_counters()))
+                    .sub(round_line(n.reg.vtable.ctx_size) + round_line(8 * (n.reg.nb_all_counters() + HIST_SLOTS)))
                     .cast::<AtomicU64>();
                 cold.write(NodeCold {
                     fence: FENCE,
@@ -256,6 +313,7 @@ impl GraphMem {
                     nb_counters: n.reg.nb_all_counters() as u32,
                     index: i as u32,
                     nb_drops: n.reg.counters.len() as u32,
+                    seq: AtomicU64::new(0),
                 });
                 node.write(NodeRt {
                     objs: alloc_stream(burst),
@@ -295,20 +353,55 @@ impl GraphMem {
     /// Reads the statistics of node `i` (callable from any thread).
     pub fn read_stats(&self, i: usize) -> RawStats {
         let node = self.node(i);
-        // SAFETY: `node` and its cold line are live (the allocation lives as
-        // long as `self`); only atomic fields are read, which is race-free
-        // against the walker's relaxed stores.
-        unsafe {
-            let cold = cold_of(node);
-            let counters =
-                (0..(*cold).nb_counters as usize).map(|c| (*(*cold).counters.add(c)).load(Relaxed)).collect();
-            RawStats {
-                calls: (*node).calls.load(Relaxed),
-                objs: (*node).total_objs.load(Relaxed),
-                cycles: (*node).cycles.load(Relaxed),
-                realloc_count: (*cold).realloc_count.load(Relaxed),
-                counters,
+        // A seqlock read: retried while the walker is inside a call of
+        // the node (odd sequence) or finished one meanwhile. Bounded, so a
+        // walker that died inside a call cannot hang a reader: the last
+        // try is returned as it is.
+        for attempt in 0..10_000u32 {
+            // SAFETY: `node` and its cold line, counters and histogram are
+            // live (the allocation lives as long as `self`); only atomic
+            // fields are read, which is race-free against the walker's
+            // stores.
+            unsafe {
+                let cold = cold_of(node);
+                let s1 = (*cold).seq.load(Acquire);
+                if s1 & 1 == 1 && attempt < 9_999 {
+                    core::hint::spin_loop();
+                    if attempt % 64 == 63 {
+                        std::thread::yield_now();
+                    }
+                    continue;
+                }
+                let nb = (*cold).nb_counters as usize;
+                let all = (*cold).counters;
+                let counters = (0..nb).map(|c| (*all.add(c)).load(Relaxed)).collect();
+                let hist = (0..HIST_BUCKETS).map(|b| (*all.add(nb + b)).load(Relaxed)).collect();
+                let raw = RawStats {
+                    calls: (*node).calls.load(Relaxed),
+                    objs: (*node).total_objs.load(Relaxed),
+                    cycles: (*node).cycles.load(Relaxed),
+                    realloc_count: (*cold).realloc_count.load(Relaxed),
+                    counters,
+                    hist,
+                    max: (*all.add(nb + HIST_BUCKETS)).load(Relaxed),
+                };
+                core::sync::atomic::fence(Acquire);
+                if (*cold).seq.load(Relaxed) == s1 || attempt == 9_999 {
+                    return raw;
+                }
             }
+        }
+        unreachable!("the last attempt returns")
+    }
+
+    /// Sets whether walks keep histograms and whole rows.
+    ///
+    /// # Safety
+    /// The caller has exclusive access to the fast path (`&mut Graph`).
+    pub unsafe fn set_hist(&self, on: bool) {
+        // SAFETY: as in `set_stats`.
+        unsafe {
+            (*self.hdr()).hist = on;
         }
     }
 
@@ -432,6 +525,10 @@ pub(crate) struct RawStats {
     pub cycles: u64,
     pub realloc_count: u64,
     pub counters: Vec<u64>,
+    /// Cycles-per-call histogram buckets.
+    pub hist: Vec<u64>,
+    /// Most cycles one call took.
+    pub max: u64,
 }
 
 /// The cold line of `node`.

@@ -30,6 +30,69 @@ pub struct NodeStats {
     pub counters: BTreeMap<String, u64>,
     /// Plain counters (observations), never drops.
     pub observations: BTreeMap<String, u64>,
+    /// Cycles per call (empty unless the graph keeps histograms).
+    pub latency: CycleHistogram,
+}
+
+/// Cycles per call of a node, as a histogram: one bucket each for 0 to 3
+/// cycles, then four per power of two (so a quantile is known within a
+/// quarter of its value), and the largest call seen. Kept when the graph
+/// has [`GraphParam::histograms`](crate::GraphParam::histograms) on.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct CycleHistogram {
+    /// Calls per bucket ([`CycleHistogram::bucket_bounds`]).
+    pub buckets: Vec<u64>,
+    /// Most cycles one call took.
+    pub max: u64,
+}
+
+impl CycleHistogram {
+    /// Calls counted.
+    pub fn count(&self) -> u64 {
+        self.buckets.iter().sum()
+    }
+
+    /// The values bucket `b` holds: `lower..=upper`.
+    pub fn bucket_bounds(b: usize) -> (u64, u64) {
+        let upper = if b + 1 >= crate::mem::HIST_BUCKETS { u64::MAX } else { crate::mem::hist_lower(b + 1) - 1 };
+        (crate::mem::hist_lower(b), upper)
+    }
+
+    /// The `q` quantile (0.0..=1.0) of cycles per call: the upper bound
+    /// of the bucket holding it, capped by the largest call. 0 when empty.
+    pub fn quantile(&self, q: f64) -> u64 {
+        let n = self.count();
+        if n == 0 {
+            return 0;
+        }
+        let rank = ((q.clamp(0.0, 1.0) * n as f64).ceil() as u64).max(1);
+        let mut seen = 0;
+        for (b, &c) in self.buckets.iter().enumerate() {
+            seen += c;
+            if seen >= rank {
+                return Self::bucket_bounds(b).1.min(self.max);
+            }
+        }
+        self.max
+    }
+
+    /// Calls that took at most `le` cycles, for `le` one less than a
+    /// bucket boundary (such as 2^k − 1); otherwise the count of the
+    /// buckets wholly at or below `le`.
+    pub fn count_le(&self, le: u64) -> u64 {
+        self.buckets.iter().enumerate().take_while(|(b, _)| Self::bucket_bounds(*b).1 <= le).map(|(_, c)| c).sum()
+    }
+
+    fn add(&mut self, other: &[u64], max: u64) {
+        if self.buckets.len() < other.len() {
+            self.buckets.resize(other.len(), 0);
+        }
+        for (a, b) in self.buckets.iter_mut().zip(other) {
+            *a += b;
+        }
+        self.max = self.max.max(max);
+    }
 }
 
 /// Names and values of a node's counters, split into drop reasons and
@@ -49,7 +112,9 @@ pub(crate) fn graph_stats(g: &GraphShared) -> Vec<NodeStats> {
         .map(|(i, n)| {
             let raw = g.mem.read_stats(i);
             let (counters, observations) = split_counters(n.reg, &raw.counters);
+            let latency = CycleHistogram { buckets: raw.hist, max: raw.max };
             NodeStats {
+                latency,
                 name: n.name.clone(),
                 id: n.id,
                 calls: raw.calls,
@@ -92,6 +157,9 @@ pub struct ClusterNodeStats {
     pub counters: BTreeMap<String, u64>,
     /// Plain counters (observations), summed.
     pub observations: BTreeMap<String, u64>,
+    /// Cycles per call, summed over the instances (empty unless their
+    /// graphs keep histograms).
+    pub latency: CycleHistogram,
 }
 
 struct Member {
@@ -107,6 +175,7 @@ struct ClusterNode {
     members: Vec<Member>,
     prev: (u64, u64, u64),
     base: (u64, u64, u64, u64, Vec<u64>),
+    base_hist: Vec<u64>,
 }
 
 /// Statistics over every graph whose name matches one of the patterns
@@ -160,6 +229,7 @@ impl ClusterStats {
                         members: vec![member],
                         prev: (0, 0, 0),
                         base: (0, 0, 0, 0, vec![0; n.reg.nb_all_counters()]),
+                        base_hist: Vec::new(),
                     }),
                 }
             }
@@ -187,8 +257,10 @@ impl ClusterStats {
         for c in &mut self.nodes {
             let (mut calls, mut objs, mut cycles, mut realloc) = (0u64, 0u64, 0u64, 0u64);
             let mut counters = vec![0u64; c.counters.len()];
+            let mut latency = CycleHistogram::default();
             for m in &c.members {
                 let raw = self.graphs[m.graph].mem.read_stats(m.index);
+                latency.add(&raw.hist, raw.max);
                 calls += raw.calls;
                 objs += raw.objs;
                 cycles += raw.cycles;
@@ -203,6 +275,9 @@ impl ClusterStats {
             cycles = cycles.saturating_sub(*by);
             realloc = realloc.saturating_sub(*br);
             for (a, b) in counters.iter_mut().zip(bk) {
+                *a = a.saturating_sub(*b);
+            }
+            for (a, b) in latency.buckets.iter_mut().zip(&c.base_hist) {
                 *a = a.saturating_sub(*b);
             }
             let (pc, po, py) = c.prev;
@@ -223,6 +298,7 @@ impl ClusterStats {
                 cycles_per_call: if dcalls > 0 { dcycles as f64 / dcalls as f64 } else { 0.0 },
                 counters: split_counters(c.reg, &counters).0,
                 observations: split_counters(c.reg, &counters).1,
+                latency,
             });
         }
         out
@@ -232,8 +308,10 @@ impl ClusterStats {
     pub fn reset(&mut self) {
         for c in &mut self.nodes {
             let mut b = (0u64, 0u64, 0u64, 0u64, vec![0u64; c.counters.len()]);
+            let mut h = CycleHistogram::default();
             for m in &c.members {
                 let raw = self.graphs[m.graph].mem.read_stats(m.index);
+                h.add(&raw.hist, raw.max);
                 b.0 += raw.calls;
                 b.1 += raw.objs;
                 b.2 += raw.cycles;
@@ -243,6 +321,7 @@ impl ClusterStats {
                 }
             }
             c.base = b;
+            c.base_hist = h.buckets;
             c.prev = (0, 0, 0);
         }
         self.prev_ts = Instant::now();

@@ -367,3 +367,77 @@ fn a_bad_edge_index_panics_with_the_node_name() {
     let mut g = Graph::create("w_bad_edge", &GraphParam::new(["t_bad_edge"])).unwrap();
     g.walk();
 }
+
+mod histograms {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    use graph_core::{node, ClusterStats, Ctx, Graph, GraphParam, NodeFlags, Obj, Objs};
+
+    /// Makes 3 objects per walk.
+    fn h_src(ctx: &mut Ctx<'_>, _: &mut (), _: Objs<'_>) -> usize {
+        ctx.enqueue_x2(0, Obj::from_addr(1), Obj::from_addr(2));
+        ctx.enqueue_x1(0, Obj::from_addr(3));
+        3
+    }
+
+    /// Counts every object it gets as a drop reason, then returns them:
+    /// in a whole row, counter == objs.
+    fn h_sink(ctx: &mut Ctx<'_>, _: &mut (), objs: Objs<'_>) -> usize {
+        ctx.count(0, objs.len() as u64);
+        objs.len()
+    }
+
+    node! { static H_SRC = { name: "h_src", flags: NodeFlags::SOURCE, process: h_src, next: &["h_sink"] }; }
+    node! { static H_SINK = { name: "h_sink", process: h_sink, counters: &["seen"], next: &[] }; }
+
+    #[test]
+    fn every_call_is_in_the_histogram() {
+        let mut g = Graph::create("h_one", &GraphParam::new(["h_src"]).histograms(true)).unwrap();
+        for _ in 0..100 {
+            g.walk();
+        }
+        let s = g.node_stats("h_sink").unwrap();
+        assert_eq!((s.calls, s.latency.count()), (100, 100));
+        let (p50, p99, max) = (s.latency.quantile(0.5), s.latency.quantile(0.99), s.latency.max);
+        assert!(p50 <= p99 && p99 <= max && max > 0, "{p50} {p99} {max}");
+        assert_eq!(s.latency.count_le(u64::MAX), 100);
+        // Off: the histogram stays where it was.
+        g.set_histograms(false);
+        g.walk();
+        assert_eq!(g.node_stats("h_sink").unwrap().latency.count(), 100);
+        let off = Graph::create("h_off", &GraphParam::new(["h_src"])).unwrap();
+        assert_eq!(off.node_stats("h_sink").unwrap().latency.count(), 0);
+    }
+
+    /// A reader on another thread always sees whole rows: the counter the
+    /// node bumps inside its call agrees with the objects and calls the
+    /// walk adds after it, and the histogram with the calls.
+    #[test]
+    fn readers_see_whole_rows() {
+        let mut g = Graph::create("h_rows", &GraphParam::new(["h_src"]).histograms(true)).unwrap();
+        let mut cs = ClusterStats::for_graphs(&[&g]);
+        let stop = Arc::new(AtomicBool::new(false));
+        let reader = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut rows = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    for s in cs.get().into_iter().filter(|s| s.name == "h_sink") {
+                        assert_eq!(s.counters["seen"], s.objs, "counter and objs from different calls");
+                        assert_eq!(s.objs, 3 * s.calls, "objs and calls from different calls");
+                        assert_eq!(s.latency.count(), s.calls, "histogram and calls from different calls");
+                        rows += 1;
+                    }
+                }
+                rows
+            })
+        };
+        let walks = if cfg!(miri) { 30 } else { 200_000 };
+        for _ in 0..walks {
+            g.walk();
+        }
+        stop.store(true, Ordering::Relaxed);
+        assert!(reader.join().unwrap() > 0);
+    }
+}
