@@ -157,6 +157,10 @@ pub struct FileConfig {
     /// Next hops.
     #[serde(default, rename = "neighbour")]
     pub neighbours: Vec<NeighbourFile>,
+    /// Per-node cycles-per-call histograms (default on).
+    pub histograms: Option<bool>,
+    /// Serve OpenMetrics at http://ADDR:PORT/metrics.
+    pub metrics: Option<String>,
     /// More nodes for every worker graph, by name or glob pattern (a
     /// source of your own, a node your feature sends to).
     pub nodes: Option<Vec<String>>,
@@ -293,6 +297,12 @@ pub struct Overrides {
     /// writer, route updates every 10 ms).
     #[arg(long = "task-load", hide = true)]
     pub task_load: bool,
+    /// Do not keep per-node cycles-per-call histograms.
+    #[arg(long = "no-histograms")]
+    pub no_histograms: bool,
+    /// Serve OpenMetrics (Prometheus) at http://ADDR:PORT/metrics.
+    #[arg(long = "metrics", value_name = "ADDR:PORT")]
+    pub metrics: Option<String>,
 }
 
 /// A feature to enable at start, checked.
@@ -489,6 +499,10 @@ pub struct Plan {
     pub stats_jsonl: Option<PathBuf>,
     pub stats_jsonl_interval: f64,
     pub task_load: bool,
+    /// Cycles-per-call histograms and whole statistics rows.
+    pub histograms: bool,
+    /// Where to serve OpenMetrics.
+    pub metrics: Option<std::net::SocketAddr>,
     /// Extra node patterns of every worker graph.
     pub nodes: Vec<String>,
     /// Features to enable at start.
@@ -720,6 +734,13 @@ pub fn plan(file: &FileConfig, o: &Overrides, env: &Env) -> Result<Plan, ConfigE
         stats_jsonl,
         stats_jsonl_interval: tuning.stats_jsonl_interval,
         task_load: o.task_load,
+        histograms: !o.no_histograms && file.histograms.unwrap_or(true),
+        metrics: match o.metrics.as_ref().or(file.metrics.as_ref()) {
+            None => None,
+            Some(a) => Some(a.parse().map_err(|_| {
+                ConfigError::Invalid(format!("metrics = \"{a}\": expected ADDR:PORT (127.0.0.1:9100, [::1]:9100)"))
+            })?),
+        },
         nodes,
         features,
         node_config,

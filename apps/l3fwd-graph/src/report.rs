@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use graph_core::{ClusterNodeStats, ClusterStats, GraphError};
+use graph_core::{ClusterNodeStats, ClusterStats, CycleHistogram, GraphError};
 use graph_nodes::port::{Port, PortCounters};
 use graph_nodes::Mempool;
 use serde::Serialize;
@@ -53,6 +53,30 @@ pub struct NodeReport {
     pub counters: BTreeMap<String, u64>,
     /// Plain counters (observations): never drops.
     pub observations: BTreeMap<String, u64>,
+    /// Cycles per call: quantiles of the histogram.
+    pub latency: Latency,
+    /// The histogram itself (OpenMetrics exports it; JSON has the
+    /// quantiles).
+    #[serde(skip)]
+    pub hist: CycleHistogram,
+}
+
+/// Cycles per call of a node: calls counted and quantiles (each the upper
+/// bound of its histogram bucket, within a quarter of the true value).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Latency {
+    pub calls: u64,
+    pub p50: u64,
+    pub p90: u64,
+    pub p99: u64,
+    pub max: u64,
+}
+
+impl Latency {
+    /// From a histogram.
+    pub fn of(h: &CycleHistogram) -> Latency {
+        Latency { calls: h.count(), p50: h.quantile(0.5), p90: h.quantile(0.9), p99: h.quantile(0.99), max: h.max }
+    }
 }
 
 /// One worker lcore: where it runs, what it polls, its nodes.
@@ -123,6 +147,8 @@ fn node_reports(rows: &[ClusterNodeStats]) -> Vec<NodeReport> {
             cycles: r.cycles,
             counters: r.counters.clone(),
             observations: r.observations.clone(),
+            latency: Latency::of(&r.latency),
+            hist: r.latency.clone(),
         })
         .collect()
 }
@@ -230,6 +256,134 @@ impl Report {
     }
 }
 
+/// OpenMetrics text exposition of a report: per-node calls, objects,
+/// cycles, drops by reason and observations, and the cycles-per-call
+/// histogram, each labelled with its worker `lcore`; per-port counters;
+/// pool use and uptime. Ends with `# EOF`.
+pub fn openmetrics(r: &Report) -> String {
+    use std::fmt::Write;
+    fn esc(s: &str) -> String {
+        s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    }
+    let mut o = String::new();
+    let mut family = |name: &str, kind: &str, help: &str, rows: &mut dyn FnMut(&mut String)| {
+        let _ = writeln!(o, "# TYPE {name} {kind}\n# HELP {name} {help}");
+        rows(&mut o);
+    };
+    let lc = &r.per_lcore;
+    let node_counter = |field: fn(&NodeReport) -> u64, metric: &'static str| {
+        move |o: &mut String| {
+            for l in lc {
+                for n in &l.nodes {
+                    let _ =
+                        writeln!(o, "{metric}_total{{lcore=\"{}\",node=\"{}\"}} {}", l.lcore, esc(&n.name), field(n));
+                }
+            }
+        }
+    };
+    family(
+        "l3fwd_node_calls",
+        "counter",
+        "Process calls of a node.",
+        &mut node_counter(|n| n.calls, "l3fwd_node_calls"),
+    );
+    family(
+        "l3fwd_node_objects",
+        "counter",
+        "Objects (packets) a node processed.",
+        &mut node_counter(|n| n.objs, "l3fwd_node_objects"),
+    );
+    family(
+        "l3fwd_node_cycles",
+        "counter",
+        "TSC cycles spent in a node.",
+        &mut node_counter(|n| n.cycles, "l3fwd_node_cycles"),
+    );
+    family("l3fwd_node_drops", "counter", "Packets a node dropped, by reason.", &mut |o: &mut String| {
+        for l in lc {
+            for n in &l.nodes {
+                for (k, v) in &n.counters {
+                    let _ = writeln!(
+                        o,
+                        "l3fwd_node_drops_total{{lcore=\"{}\",node=\"{}\",reason=\"{}\"}} {v}",
+                        l.lcore,
+                        esc(&n.name),
+                        esc(k)
+                    );
+                }
+            }
+        }
+    });
+    family("l3fwd_node_observations", "counter", "Plain counters of a node (not drops).", &mut |o: &mut String| {
+        for l in lc {
+            for n in &l.nodes {
+                for (k, v) in &n.observations {
+                    let _ = writeln!(
+                        o,
+                        "l3fwd_node_observations_total{{counter=\"{}\",lcore=\"{}\",node=\"{}\"}} {v}",
+                        esc(k),
+                        l.lcore,
+                        esc(&n.name)
+                    );
+                }
+            }
+        }
+    });
+    if lc.iter().flat_map(|l| &l.nodes).any(|n| n.hist.count() > 0) {
+        family(
+            "l3fwd_node_cycles_per_call",
+            "histogram",
+            "TSC cycles per process call of a node.",
+            &mut |o: &mut String| {
+                for l in lc {
+                    for n in &l.nodes {
+                        let labels = format!("lcore=\"{}\",node=\"{}\"", l.lcore, esc(&n.name));
+                        for k in 4..=24 {
+                            let le = (1u64 << k) - 1;
+                            let _ = writeln!(
+                                o,
+                                "l3fwd_node_cycles_per_call_bucket{{{labels},le=\"{le}\"}} {}",
+                                n.hist.count_le(le)
+                            );
+                        }
+                        let count = n.hist.count();
+                        let _ = writeln!(o, "l3fwd_node_cycles_per_call_bucket{{{labels},le=\"+Inf\"}} {count}");
+                        let _ = writeln!(o, "l3fwd_node_cycles_per_call_count{{{labels}}} {count}");
+                        let _ = writeln!(o, "l3fwd_node_cycles_per_call_sum{{{labels}}} {}", n.cycles);
+                    }
+                }
+            },
+        );
+    }
+    type PortField = (&'static str, &'static str, fn(&PortReport) -> u64);
+    const PORT: [PortField; 8] = [
+        ("rx_packets", "Packets received.", |p| p.rx_packets),
+        ("tx_packets", "Packets sent.", |p| p.tx_packets),
+        ("rx_bytes", "Bytes received.", |p| p.rx_bytes),
+        ("tx_bytes", "Bytes sent.", |p| p.tx_bytes),
+        ("rx_missed", "Packets the port dropped (queue full).", |p| p.rx_missed),
+        ("rx_errors", "Receive errors.", |p| p.rx_errors),
+        ("rx_nombuf", "Receive failures for want of a buffer.", |p| p.rx_nombuf),
+        ("tx_errors", "Packets taken for sending but not sent.", |p| p.tx_errors),
+    ];
+    for (field, help, get) in PORT {
+        let name = format!("l3fwd_port_{field}");
+        family(&name, "counter", help, &mut |o: &mut String| {
+            for p in &r.ports {
+                let _ = writeln!(o, "{name}_total{{port=\"{}\"}} {}", p.id, get(p));
+            }
+        });
+    }
+    family("l3fwd_pool_in_use", "gauge", "Packet buffers not free.", &mut |o: &mut String| {
+        let _ = writeln!(o, "l3fwd_pool_in_use {}", r.pool_in_use);
+    });
+    family("l3fwd_uptime_seconds", "gauge", "Seconds since forwarding started.", &mut |o: &mut String| {
+        let _ = writeln!(o, "l3fwd_uptime_seconds {:.3}", r.elapsed_s);
+    });
+    o.push_str("# EOF\n");
+    o
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,6 +400,8 @@ mod tests {
                 cycles: 200,
                 counters: [("no_route".to_string(), 2)].into(),
                 observations: [("udp".to_string(), 10)].into(),
+                latency: Latency::default(),
+                hist: CycleHistogram::default(),
             }],
             lcores: vec![1],
             per_lcore: vec![],

@@ -232,8 +232,8 @@ fn configure_nodes(plan: &Plan, env: &StockEnv, ports: &[Arc<Port>]) -> Result<V
         let txq = TxQueues(ports.iter().map(|p| (p.id(), i as u16)).collect());
         let mut patterns: Vec<String> = l.rx.iter().map(|(p, q)| format!("ethdev_rx-{p}-{q}")).collect();
         patterns.extend(plan.nodes.iter().cloned());
-        let g = Graph::create(&name, &env.param(patterns, txq).with(plan.node_config.clone()))
-            .map_err(|e| RunError::Setup(format!("graph {name}: {e}")))?;
+        let param = env.param(patterns, txq).with(plan.node_config.clone()).histograms(plan.histograms);
+        let g = Graph::create(&name, &param).map_err(|e| RunError::Setup(format!("graph {name}: {e}")))?;
         graphs.push(g);
     }
     Ok(graphs)
@@ -417,6 +417,7 @@ fn forward(
         Some(p) => Some((p.clone(), plan.stats_jsonl_interval, worker_stats(plan)?)),
         None => None,
     };
+    let metrics = serve_metrics(plan, quiet, ports, pools, start, stop.clone())?;
     let mut workers = Vec::new();
     for (i, ((g, l), cmds)) in graphs.into_iter().zip(&plan.lcores).zip(cmd_rx).enumerate() {
         let tasks = LcoreTasks {
@@ -427,7 +428,20 @@ fn forward(
             load: plan.task_load,
             load_routes: plan.task_load && i == 0,
         };
-        workers.push(Worker::spawn(g, l.id, l.cpu, stop.clone(), dpdk, tasks, l.walks_per_poll)?);
+        match Worker::spawn(g, l.id, l.cpu, stop.clone(), dpdk, tasks, l.walks_per_poll) {
+            Ok(w) => workers.push(w),
+            Err(e) => {
+                // Whatever started stops again before the error is reported.
+                stop.store(true, Relaxed);
+                for w in workers {
+                    let _ = w.join();
+                }
+                if let Some(m) = metrics {
+                    let _ = m.join();
+                }
+                return Err(e);
+            }
+        }
     }
     if !quiet {
         for l in &plan.lcores {
@@ -445,6 +459,11 @@ fn forward(
     }
     stop.store(true, Relaxed);
     let mut failures: Vec<String> = workers.into_iter().filter_map(|w| w.join().err()).collect();
+    if let Some(m) = metrics {
+        if m.join().is_err() {
+            failures.push("the metrics server panicked".into());
+        }
+    }
     failures.extend(shared.failures());
     let elapsed = start.elapsed().as_secs_f64();
     if let Some(path) = &plan.control_socket {
@@ -469,6 +488,49 @@ fn forward(
     // In use is taken after the ports close (by the caller).
     let report = Report::collect(elapsed, ports, &mut cluster, Some(&rows), &[]);
     Ok(Outcome { report, failures })
+}
+
+/// Binds the OpenMetrics endpoint (a bad address is a setup error) and
+/// serves it from a thread of its own until `stop`: a scrape reads the
+/// workers' counters (atomics, whole rows) and never waits for them.
+fn serve_metrics(
+    plan: &Plan,
+    quiet: bool,
+    ports: &[Arc<Port>],
+    pools: &[Mempool],
+    start: Instant,
+    stop: Arc<AtomicBool>,
+) -> Result<Option<std::thread::JoinHandle<()>>, RunError> {
+    let Some(addr) = plan.metrics else { return Ok(None) };
+    let server = tiny_http::Server::http(addr).map_err(|e| RunError::Setup(format!("--metrics {addr}: {e}")))?;
+    if !quiet {
+        if let Some(a) = server.server_addr().to_ip() {
+            out(&format!("l3fwd-graph: metrics at http://{a}/metrics\n"));
+        }
+    }
+    let mut stats = worker_stats(plan)?;
+    let (ports, pools) = (ports.to_vec(), pools.to_vec());
+    let h = std::thread::Builder::new()
+        .name("metrics".into())
+        .spawn(move || {
+            while !stop.load(Relaxed) {
+                let Ok(Some(req)) = server.recv_timeout(Duration::from_millis(100)) else { continue };
+                let resp = if req.method() != &tiny_http::Method::Get {
+                    tiny_http::Response::from_string("GET only\n").with_status_code(405)
+                } else if req.url().split('?').next() != Some("/metrics") {
+                    tiny_http::Response::from_string("try /metrics\n").with_status_code(404)
+                } else {
+                    let r = Report::collect(start.elapsed().as_secs_f64(), &ports, &mut stats, None, &pools);
+                    let ct = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+                    tiny_http::Response::from_string(crate::report::openmetrics(&r))
+                        .with_header(tiny_http::Header::from_bytes("Content-Type", ct).expect("a valid header"))
+                };
+                // A client gone before the answer is its business.
+                let _ = req.respond(resp);
+            }
+        })
+        .map_err(|e| RunError::Runtime(format!("spawning the metrics thread: {e}")))?;
+    Ok(Some(h))
 }
 
 /// Waits for a stop condition (a signal, the duration, a worker ending,
