@@ -68,6 +68,17 @@ pub(crate) fn process_trampoline<N: NodeImpl>(inv: Invocation) -> usize {
     }
 }
 
+/// Formats an object of `N`'s type for a packet trace.
+///
+/// # Safety
+/// `p` points to a live value of `N::Object` (an object in a stream of a
+/// node of type `N`, or in one of its edges' streams, which carry the same
+/// type), not mutated while the call runs.
+pub(crate) unsafe fn trace_trampoline<N: NodeImpl>(p: *const Obj) -> Option<String> {
+    // SAFETY: the contract above; a shared borrow for the call only.
+    unsafe { N::trace(&*p.cast::<N::Object>()) }
+}
+
 /// The objects pending for the running node: its stream, lent for the call.
 ///
 /// An `Objs` owns the objects it covers: handing them on
@@ -701,9 +712,10 @@ pub type Tap = Box<dyn FnMut(&[Obj]) + Send>;
 /// exclusive access to its fast path for the duration of the walk; with
 /// `TAP`, `taps` has one entry per node.
 #[inline(always)]
-pub(crate) unsafe fn walk_impl<const STATS: bool, const TAP: bool, const HIST: bool>(
+pub(crate) unsafe fn walk_impl<const STATS: bool, const TAP: bool, const HIST: bool, const TRACE: bool>(
     g: *mut GraphHdr,
     taps: &mut [Option<Tap>],
+    mut tracer: Option<&mut crate::trace::Tracer>,
 ) {
     // Every offset read from the source list and the circular buffer is a
     // node of this graph (written at population and by `tail_update`).
@@ -745,7 +757,10 @@ pub(crate) unsafe fn walk_impl<const STATS: bool, const TAP: bool, const HIST: b
             } else {
                 0
             };
-            let rc = ((*node).process)(Invocation { graph: g, node });
+            let rc = match tracer.as_deref_mut() {
+                Some(t) if TRACE => traced_call(g, node, t),
+                _ => ((*node).process)(Invocation { graph: g, node }),
+            };
             (*node).idx = 0;
             if STATS {
                 let t1 = clock::cycles();
@@ -771,5 +786,113 @@ pub(crate) unsafe fn walk_impl<const STATS: bool, const TAP: bool, const HIST: b
             }
         }
         (*g).tail = 0;
+        if let Some(t) = tracer {
+            t.finish_walk();
+        }
+    }
+}
+
+/// Calls `node` while a trace is active: marks objects at the trace's
+/// start node, and for each marked object in the stream records the edge
+/// it took, the node's view of it and the drop reasons the call counted.
+///
+/// # Safety
+/// As for the walk: `g` is live, the caller holds its fast path, `node` is
+/// the node the walk is about to run (stream initialised, not yet lent).
+#[cold]
+#[inline(never)]
+unsafe fn traced_call(g: *mut GraphHdr, node: *mut NodeRt, t: &mut crate::trace::Tracer) -> usize {
+    use crate::trace::TraceStep;
+    // Every pointer read below is into this graph's memory: the node's
+    // stream `objs[..idx]` (initialised objects of its type, rule 5), its
+    // edges' nodes (offsets written at population) and their streams'
+    // initialised prefixes `objs[..idx]`. Objects are only read (copied
+    // as opaque words, or formatted through a shared borrow of a slot
+    // that stays in place for the call), never moved or dropped here.
+    // SAFETY: the contract above and the reasoning just given.
+    unsafe {
+        let base = g.cast::<u8>();
+        let idx = (*cold_of(node)).index as usize;
+        let edge_node = |e: usize| base.add(*edges_of(node).add(e) as usize).cast::<NodeRt>();
+        let stream = |n: *mut NodeRt| core::slice::from_raw_parts((*n).objs, (*n).idx as usize);
+        let (source, is_start) = (t.nodes[idx].source, idx == t.start);
+        if is_start && !source {
+            for &o in stream(node) {
+                t.maybe_mark(o, None);
+            }
+        }
+        let mine: Vec<usize> = (0..t.live.len()).filter(|&i| stream(node).contains(&t.live[i].0)).collect();
+        if mine.is_empty() && !(is_start && source) {
+            return ((*node).process)(Invocation { graph: g, node });
+        }
+        let info = t.nodes[idx].info;
+        let nb_edges = (*node).nb_edges as usize;
+        let pre: Vec<Option<String>> = mine
+            .iter()
+            .map(|&i| {
+                let at = stream(node).iter().position(|o| *o == t.live[i].0).expect("in the stream");
+                info((*node).objs.add(at))
+            })
+            .collect();
+        let before: Vec<u32> = (0..nb_edges).map(|e| (*edge_node(e)).idx).collect();
+        let cold = cold_of(node);
+        let nb_drops = (*cold).nb_drops as usize;
+        let counts = |c: *mut crate::mem::NodeCold| -> Vec<u64> {
+            (0..nb_drops).map(|k| (*(*c).counters.add(k)).load(Relaxed)).collect()
+        };
+        let drops_before = counts(cold);
+        let rc = ((*node).process)(Invocation { graph: g, node });
+        let drops: Vec<(String, u64)> = counts(cold)
+            .iter()
+            .zip(&drops_before)
+            .enumerate()
+            .filter(|(_, (a, b))| a > b)
+            .map(|(k, (a, b))| (t.nodes[idx].drops[k].to_string(), a - b))
+            .collect();
+        // Where an object went: the first edge whose stream gained it.
+        let went = |o: Obj| -> Option<(usize, *const Obj)> {
+            (0..nb_edges).find_map(|e| {
+                let n = edge_node(e);
+                let from = (before[e] as usize).min((*n).idx as usize);
+                let new = &stream(n)[from..];
+                new.iter().position(|x| *x == o).map(|p| (e, (*n).objs.add(from + p).cast_const()))
+            })
+        };
+        for (k, &i) in mine.iter().enumerate() {
+            let o = t.live[i].0;
+            let step = match went(o) {
+                Some((e, slot)) => TraceStep {
+                    node: t.nodes[idx].name.clone(),
+                    edge: Some(t.nodes[idx].next[e].clone()),
+                    info: info(slot),
+                    drops: drops.clone(),
+                },
+                None => TraceStep {
+                    node: t.nodes[idx].name.clone(),
+                    edge: None,
+                    info: pre[k].clone(),
+                    drops: drops.clone(),
+                },
+            };
+            t.live[i].1.steps.push(step);
+        }
+        if is_start && source {
+            // A source makes its objects: mark among what it just sent.
+            for e in 0..nb_edges {
+                let n = edge_node(e);
+                let from = (before[e] as usize).min((*n).idx as usize);
+                for p in from..(*n).idx as usize {
+                    let slot = (*n).objs.add(p).cast_const();
+                    let step = TraceStep {
+                        node: t.nodes[idx].name.clone(),
+                        edge: Some(t.nodes[idx].next[e].clone()),
+                        info: info(slot),
+                        drops: Vec::new(),
+                    };
+                    t.maybe_mark(*slot, Some(step));
+                }
+            }
+        }
+        rc
     }
 }

@@ -179,6 +179,8 @@ pub struct Graph {
     arcs_gen: u64,
     /// The tables walks read (the header points here).
     arcs: Vec<Arc<crate::feature::ArcTable>>,
+    /// The active packet trace, if any.
+    tracer: Option<crate::trace::Tracer>,
     _not_sync: PhantomData<Cell<()>>,
 }
 
@@ -291,7 +293,7 @@ impl Graph {
         // SAFETY: no walk yet; `arcs` moves into the `Graph` (its heap
         // buffer does not move) and is replaced only by `refresh_arcs`.
         unsafe { shared.mem.set_arcs(&arcs) };
-        Ok(Graph { shared, taps, arcs_src, arcs_gen, arcs, _not_sync: PhantomData })
+        Ok(Graph { shared, taps, arcs_src, arcs_gen, arcs, tracer: None, _not_sync: PhantomData })
     }
 
     /// Walks the graph once (`rte_graph_walk`): every source node runs, then
@@ -309,12 +311,16 @@ impl Graph {
         // path; the graph is fully initialised (`create` returned it).
         unsafe {
             match ((*g).stats, (*g).tapped, (*g).hist) {
-                (true, false, false) => fastpath::walk_impl::<true, false, false>(g, &mut []),
-                (true, false, true) => fastpath::walk_impl::<true, false, true>(g, &mut []),
-                (false, false, _) => fastpath::walk_impl::<false, false, false>(g, &mut []),
-                (true, true, false) => fastpath::walk_impl::<true, true, false>(g, &mut self.taps),
-                (true, true, true) => fastpath::walk_impl::<true, true, true>(g, &mut self.taps),
-                (false, true, _) => fastpath::walk_impl::<false, true, false>(g, &mut self.taps),
+                _ if self.tracer.is_some() => match (*g).stats {
+                    true => fastpath::walk_impl::<true, true, false, true>(g, &mut self.taps, self.tracer.as_mut()),
+                    false => fastpath::walk_impl::<false, true, false, true>(g, &mut self.taps, self.tracer.as_mut()),
+                },
+                (true, false, false) => fastpath::walk_impl::<true, false, false, false>(g, &mut [], None),
+                (true, false, true) => fastpath::walk_impl::<true, false, true, false>(g, &mut [], None),
+                (false, false, _) => fastpath::walk_impl::<false, false, false, false>(g, &mut [], None),
+                (true, true, false) => fastpath::walk_impl::<true, true, false, false>(g, &mut self.taps, None),
+                (true, true, true) => fastpath::walk_impl::<true, true, true, false>(g, &mut self.taps, None),
+                (false, true, _) => fastpath::walk_impl::<false, true, false, false>(g, &mut self.taps, None),
             }
         }
     }
@@ -371,6 +377,63 @@ impl Graph {
         // SAFETY: `&mut self`: no walk runs.
         unsafe { self.shared.mem.set_tapped(true) };
         Ok(())
+    }
+
+    /// Starts a packet trace (see [`trace`](crate::trace)): the next
+    /// objects entering node `name` (made by it, for a source) that pass
+    /// `filter` are marked, as long as `remaining` (which several graphs
+    /// may share) is not spent; `sink` gets each marked object's path when
+    /// the walk that carried it ends. Replaces an active trace. Errors: no
+    /// such node, or a filter of another object type.
+    pub fn trace_start<O, F, S>(
+        &mut self,
+        name: &str,
+        remaining: Arc<std::sync::atomic::AtomicUsize>,
+        mut filter: F,
+        sink: S,
+    ) -> Result<()>
+    where
+        O: crate::Object,
+        F: FnMut(&O) -> bool + Send + 'static,
+        S: FnMut(crate::TraceRecord) + Send + 'static,
+    {
+        let start = self.node_index(name)?;
+        let v = &self.shared.nodes[start].reg.vtable;
+        if std::any::TypeId::of::<O>() != (v.obj_type)() {
+            return Err(GraphError::TapTypeMismatch {
+                node: name.to_string(),
+                node_type: (v.obj_type_name)(),
+                tap_type: std::any::type_name::<O>(),
+            });
+        }
+        let filter = Box::new(move |o: crate::Obj| {
+            // SAFETY: `o` is a bitwise copy of an object from the start
+            // node's stream or one of its edges' (all of type `O`, fastpath
+            // rule 5), read through a shared borrow for the call; the copy
+            // is never dropped or used as an owner.
+            let typed = unsafe { &*(&o as *const crate::Obj).cast::<O>() };
+            filter(typed)
+        });
+        let nodes = self
+            .shared
+            .nodes
+            .iter()
+            .map(|n| crate::trace::TraceNode {
+                name: n.name.clone(),
+                next: n.next_names.clone(),
+                source: n.source,
+                info: n.reg.vtable.trace,
+                drops: n.reg.counters,
+            })
+            .collect();
+        self.tracer =
+            Some(crate::trace::Tracer { start, remaining, filter, sink: Box::new(sink), live: Vec::new(), nodes });
+        Ok(())
+    }
+
+    /// Ends the packet trace; whether one was active.
+    pub fn trace_stop(&mut self) -> bool {
+        self.tracer.take().is_some()
     }
 
     /// Removes the tap of node `name`; `false` if it had none (or there is

@@ -101,6 +101,7 @@ pub mod mem;
 mod obj;
 mod registry;
 mod stats;
+pub mod trace;
 
 pub use env::{Env, MissingEnv};
 pub use error::{GraphError, Result};
@@ -120,6 +121,7 @@ pub use registry::{
 #[cfg(feature = "table")]
 pub use stats::format_table;
 pub use stats::{ClusterNodeStats, ClusterStats, CycleHistogram, NodeStats};
+pub use trace::{TraceRecord, TraceStep};
 
 #[doc(hidden)]
 pub mod __private {
@@ -149,6 +151,7 @@ pub mod __private {
 ///         process: my_process,
 ///         counters: &["reason_a", "reason_b"], // optional: drop reasons
 ///         observations: &["seen_a"],        // optional: plain counters
+///         trace: my_trace,                 // optional: fn(&MyObj) -> String
 ///         next: &["next_a", "next_b"],
 ///     };
 /// }
@@ -180,6 +183,7 @@ macro_rules! node {
             process: $process:expr,
             $(counters: $counters:expr,)?
             $(observations: $observations:expr,)?
+            $(trace: $trace:expr,)?
             next: $next:expr $(,)?
         } $(;)?
     ) => {
@@ -207,6 +211,11 @@ macro_rules! node {
                 fn fini(_info: &$crate::NodeInfo<'_>, _state: &mut Self::Context) {
                     $( ($fini)(_info, _state); )?
                 }
+                $(
+                    fn trace(obj: &Self::Object) -> ::core::option::Option<::std::string::String> {
+                        ::core::option::Option::Some(($trace)(obj))
+                    }
+                )?
             }
             $crate::NodeRegistration::new::<__Node>(
                 $name,

@@ -116,7 +116,16 @@ pub trait NodeImpl: 'static {
 
     /// Called when the graph is destroyed, before the context is dropped.
     fn fini(_info: &NodeInfo<'_>, _state: &mut Self::Context) {}
+
+    /// What a packet trace shows of `obj` at this node (see
+    /// [`trace`](crate::trace)); `None` shows nothing.
+    fn trace(_obj: &Self::Object) -> Option<String> {
+        None
+    }
 }
+
+/// A node's trace formatter, type-erased: reads the object at the pointer.
+pub(crate) type TraceFn = unsafe fn(*const crate::Obj) -> Option<String>;
 
 /// The type-erased entry points of a node type, stored in its registration.
 #[doc(hidden)]
@@ -130,6 +139,7 @@ pub struct NodeVTable {
     pub(crate) obj_type_name: fn() -> &'static str,
     pub(crate) init: crate::mem::InitFn,
     pub(crate) fini: crate::mem::FiniFn,
+    pub(crate) trace: TraceFn,
 }
 
 /// A static node descriptor (`struct rte_node_register`). Made by
@@ -180,6 +190,7 @@ impl NodeRegistration {
                 obj_type_name: core::any::type_name::<N::Object>,
                 init: crate::mem::init_thunk::<N>,
                 fini: crate::mem::fini_thunk::<N>,
+                trace: crate::fastpath::trace_trampoline::<N>,
             },
         }
     }

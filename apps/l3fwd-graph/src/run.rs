@@ -517,13 +517,24 @@ fn serve_metrics(
                 let Ok(Some(req)) = server.recv_timeout(Duration::from_millis(100)) else { continue };
                 let resp = if req.method() != &tiny_http::Method::Get {
                     tiny_http::Response::from_string("GET only\n").with_status_code(405)
-                } else if req.url().split('?').next() != Some("/metrics") {
-                    tiny_http::Response::from_string("try /metrics\n").with_status_code(404)
                 } else {
-                    let r = Report::collect(start.elapsed().as_secs_f64(), &ports, &mut stats, None, &pools);
-                    let ct = "application/openmetrics-text; version=1.0.0; charset=utf-8";
-                    tiny_http::Response::from_string(crate::report::openmetrics(&r))
-                        .with_header(tiny_http::Header::from_bytes("Content-Type", ct).expect("a valid header"))
+                    let path = req.url().split('?').next().unwrap_or("");
+                    let report = || Report::collect(start.elapsed().as_secs_f64(), &ports, &mut stats, None, &pools);
+                    let (body, ct) = match path {
+                        "/metrics" => (
+                            crate::report::openmetrics(&report()),
+                            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                        ),
+                        // The --stats-json schema, for l3fwdctl.
+                        "/stats.json" => (report().to_json_line() + "\n", "application/json"),
+                        _ => (String::new(), ""),
+                    };
+                    if ct.is_empty() {
+                        tiny_http::Response::from_string("try /metrics or /stats.json\n").with_status_code(404)
+                    } else {
+                        tiny_http::Response::from_string(body)
+                            .with_header(tiny_http::Header::from_bytes("Content-Type", ct).expect("a valid header"))
+                    }
                 };
                 // A client gone before the answer is its business.
                 let _ = req.respond(resp);
