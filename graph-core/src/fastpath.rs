@@ -878,9 +878,9 @@ unsafe fn traced_call(g: *mut GraphHdr, node: *mut NodeRt, t: &mut crate::trace:
         }
         if is_start && source {
             // A source makes its objects: mark among what it just sent.
-            for e in 0..nb_edges {
+            for (e, &b) in before.iter().enumerate() {
                 let n = edge_node(e);
-                let from = (before[e] as usize).min((*n).idx as usize);
+                let from = (b as usize).min((*n).idx as usize);
                 for p in from..(*n).idx as usize {
                     let slot = (*n).objs.add(p).cast_const();
                     let step = TraceStep {
