@@ -323,6 +323,11 @@ impl Graph {
                 (false, true, _) => fastpath::walk_impl::<false, true, false, false>(g, &mut self.taps, None),
             }
         }
+        // A trace whose budget is spent ends with the walk that finished
+        // its last packets: walks return to the untraced code.
+        if self.tracer.as_ref().is_some_and(|t| t.remaining.load(std::sync::atomic::Ordering::Relaxed) == 0) {
+            self.tracer = None;
+        }
     }
 
     /// Takes the current feature-arc state: between walks, so that every

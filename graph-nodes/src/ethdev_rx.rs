@@ -123,6 +123,7 @@ node! {
         object: Pkt,
         init: init,
         process: ethdev_rx,
+        trace: crate::pkt::summary,
         next: &["pkt_cls"],
     };
 }

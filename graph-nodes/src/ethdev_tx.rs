@@ -69,6 +69,7 @@ node! {
         fini: fini,
         process: ethdev_tx,
         counters: EthdevTxDrop::NAMES,
+        trace: |p: &Pkt| format!("len {}", p.data().len()),
         next: EthdevTxNext::NAMES,
     };
 }

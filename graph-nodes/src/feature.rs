@@ -127,6 +127,7 @@ node! {
         init: port_tx_init,
         process: port_tx,
         counters: PortTxDrop::NAMES,
+        trace: |p: &Pkt| format!("tx port {}", p.meta().arc_index),
         next: PortTxNext::NAMES,
     };
 }

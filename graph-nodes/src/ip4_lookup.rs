@@ -220,6 +220,12 @@ node! {
         init: init,
         process: ip4_lookup,
         counters: Ip4Drop::NAMES,
+        trace: |p: &Pkt| {
+            let dst = p.data().get(30..34).map_or(String::from("?"), |a| {
+                std::net::Ipv4Addr::new(a[0], a[1], a[2], a[3]).to_string()
+            });
+            format!("dst {dst} next hop {}", p.meta().nh)
+        },
         next: Ip4LookupNext::NAMES,
     };
 }

@@ -296,6 +296,17 @@ node! {
         init: init,
         process: ip4_rewrite,
         counters: Ip4RewriteDrop::NAMES,
+        trace: |p: &Pkt| {
+            let d = p.data();
+            match (d.get(0..6), d.get(22)) {
+                (Some(m), Some(ttl)) => format!(
+                    "next hop {} dst mac {} ttl {ttl}",
+                    p.meta().nh,
+                    crate::wire::mac_to_string(&m.try_into().expect("6 bytes"))
+                ),
+                _ => format!("next hop {}", p.meta().nh),
+            }
+        },
         next: Ip4RewriteNext::NAMES,
     };
 }

@@ -284,3 +284,26 @@ pub fn send<O: Object>(ctx: &mut Ctx<'_, O>, objs: Objs<'_, O>, nexts: &[u16]) -
         None => 0,
     }
 }
+
+/// A one-line summary of a packet for traces: rx port, length, and for
+/// IPv4 the addresses, protocol, ports and TTL (else the EtherType).
+pub fn summary(p: &Pkt) -> String {
+    use crate::wire::{EthernetFrame, Ipv4Packet};
+    use std::net::Ipv4Addr;
+    let mut s = format!("port {} len {}", p.port(), p.data().len());
+    let Ok(eth) = EthernetFrame::new_checked(p.data()) else { return s + " (runt)" };
+    let Ok(ip) = Ipv4Packet::new_checked(eth.payload()) else {
+        return s + &format!(" ethertype 0x{:04x}", eth.ethertype());
+    };
+    s += &format!(" {} > {}", Ipv4Addr::from(ip.src_addr()), Ipv4Addr::from(ip.dst_addr()));
+    let l4 = ip.payload();
+    match ip.protocol() {
+        proto @ (6 | 17) if ip.frag_offset() == 0 && l4.len() >= 4 => {
+            let name = if proto == 6 { "tcp" } else { "udp" };
+            s += &format!(" {name} {} > {}", u16::from_be_bytes([l4[0], l4[1]]), u16::from_be_bytes([l4[2], l4[3]]));
+        }
+        1 => s += " icmp",
+        p => s += &format!(" proto {p}"),
+    }
+    s + &format!(" ttl {}", ip.ttl())
+}

@@ -116,6 +116,7 @@ node! {
         init: init,
         process: pkt_cls,
         counters: PktClsDrop::NAMES,
+        trace: |p: &Pkt| format!("packet type 0x{:08x}", p.packet_type()),
         next: PktClsNext::NAMES,
     };
 }

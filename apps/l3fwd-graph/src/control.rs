@@ -46,6 +46,118 @@ pub enum LcoreCmd {
     Tap { node: String, id: u64, remaining: Arc<AtomicUsize>, bytes_left: Arc<AtomicUsize>, to: Sender<Vec<u8>> },
     /// Stop copying at `node` if capture `id` still holds its tap.
     Untap { node: String, id: u64 },
+    /// Trace the next packets entering `node` that pass `filter` until
+    /// `remaining` reaches 0; records go to the shared trace buffer,
+    /// labelled `lcore`.
+    Trace { node: String, lcore: u32, remaining: Arc<AtomicUsize>, filter: TraceFilter },
+    /// Stop tracing.
+    Untrace,
+}
+
+/// Most packets one `trace add` may trace, and records kept.
+pub const MAX_TRACE: usize = 10_000;
+
+/// Which packets a trace marks (every given field must match).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TraceFilter {
+    src: Option<(u32, u32)>,
+    dst: Option<(u32, u32)>,
+    proto: Option<u8>,
+    sport: Option<u16>,
+    dport: Option<u16>,
+}
+
+impl TraceFilter {
+    /// Parses `src P/L`, `dst P/L`, `proto tcp|udp|icmp|N`, `sport N`,
+    /// `dport N`, in any order.
+    pub fn parse(words: &[&str]) -> Result<TraceFilter, String> {
+        let mut f = TraceFilter::default();
+        let mut it = words.iter();
+        while let Some(k) = it.next() {
+            let v = it.next().ok_or_else(|| format!("trace filter: \"{k}\" needs a value"))?;
+            let net = |v: &str| -> Result<(u32, u32), String> {
+                let p: Ipv4Prefix = v.parse().map_err(|e: graph_nodes::wire::PrefixError| e.to_string())?;
+                let mask = if p.len == 0 { 0 } else { u32::MAX << (32 - p.len) };
+                Ok((p.addr & mask, mask))
+            };
+            let port = |v: &str| v.parse::<u16>().map_err(|_| format!("trace filter: {k} \"{v}\" is not a port"));
+            match *k {
+                "src" => f.src = Some(net(v)?),
+                "dst" => f.dst = Some(net(v)?),
+                "proto" => {
+                    f.proto = Some(match *v {
+                        "tcp" => 6,
+                        "udp" => 17,
+                        "icmp" => 1,
+                        n => {
+                            n.parse().map_err(|_| format!("trace filter: proto \"{n}\": tcp, udp, icmp or a number"))?
+                        }
+                    })
+                }
+                "sport" => f.sport = Some(port(v)?),
+                "dport" => f.dport = Some(port(v)?),
+                other => return Err(format!("trace filter: unknown key \"{other}\" (src, dst, proto, sport, dport)")),
+            }
+        }
+        Ok(f)
+    }
+
+    /// Whether `p` passes. A filter on addresses, protocol or ports only
+    /// passes IPv4 packets (ports: TCP and UDP first fragments).
+    pub fn matches(&self, p: &Pkt) -> bool {
+        use graph_nodes::wire::{EthernetFrame, Ipv4Packet};
+        if *self == TraceFilter::default() {
+            return true;
+        }
+        let Ok(eth) = EthernetFrame::new_checked(p.data()) else { return false };
+        let Ok(ip) = Ipv4Packet::new_checked(eth.payload()) else { return false };
+        let net = |f: Option<(u32, u32)>, a: u32| f.is_none_or(|(n, m)| a & m == n);
+        if !net(self.src, ip.src_addr())
+            || !net(self.dst, ip.dst_addr())
+            || self.proto.is_some_and(|x| x != ip.protocol())
+        {
+            return false;
+        }
+        if self.sport.is_none() && self.dport.is_none() {
+            return true;
+        }
+        let l4 = ip.payload();
+        if !matches!(ip.protocol(), 6 | 17) || ip.frag_offset() != 0 || l4.len() < 4 {
+            return false;
+        }
+        self.sport.is_none_or(|x| x == u16::from_be_bytes([l4[0], l4[1]]))
+            && self.dport.is_none_or(|x| x == u16::from_be_bytes([l4[2], l4[3]]))
+    }
+}
+
+/// A trace's records as text, VPP's `show trace` layout: each packet's
+/// path, one node a line (`node -> next: what the node shows`).
+pub fn trace_text(v: &serde_json::Value) -> String {
+    let mut o = String::new();
+    let empty = Vec::new();
+    for (i, p) in v["packets"].as_array().unwrap_or(&empty).iter().enumerate() {
+        o += &format!("Packet {} (lcore {})\n", i + 1, p["lcore"]);
+        for (k, s) in p["steps"].as_array().unwrap_or(&empty).iter().enumerate() {
+            let node = s["node"].as_str().unwrap_or("?");
+            let to = match s["edge"].as_str() {
+                Some(e) => format!("-> {e}"),
+                None => "(end)".to_string(),
+            };
+            let info = s["info"].as_str().map(|i| format!(": {i}")).unwrap_or_default();
+            let drops = match s["drops"].as_object() {
+                Some(d) if !d.is_empty() && s["edge"] == "pkt_drop" => {
+                    let r: Vec<&str> = d.keys().map(String::as_str).collect();
+                    format!(" [drop: {}]", r.join(", "))
+                }
+                _ => String::new(),
+            };
+            o += &format!("  {k:02} {node} {to}{info}{drops}\n");
+        }
+    }
+    if o.is_empty() {
+        o = "No packets in trace buffer\n".into();
+    }
+    o
 }
 
 /// What the control tasks share: the lcores' command queues and the
@@ -60,6 +172,8 @@ pub struct Shared {
     pub start: Instant,
     /// Captures in progress: node → (capture id, file).
     captures: Mutex<HashMap<String, (u64, String)>>,
+    /// Traced packets' paths, with the lcore that traced them.
+    traces: Arc<Mutex<Vec<(u32, graph_core::TraceRecord)>>>,
     /// Outputs that failed while running (a capture file, the JSON
     /// lines), one line each: the run reports them and exits 1.
     failures: Mutex<Vec<String>>,
@@ -80,6 +194,7 @@ impl Shared {
             lcore_ids,
             start,
             captures: Mutex::new(HashMap::new()),
+            traces: Arc::default(),
             failures: Mutex::new(Vec::new()),
         }
     }
@@ -97,6 +212,10 @@ impl Shared {
 
     fn captures(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u64, String)>> {
         self.captures.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn traces(&self) -> std::sync::MutexGuard<'_, Vec<(u32, graph_core::TraceRecord)>> {
+        self.traces.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn untap(&self, node: &str, id: u64) {
@@ -123,7 +242,7 @@ pub struct LcoreTasks {
 impl LcoreTasks {
     /// Spawns the tasks on this thread's executor.
     pub fn spawn(self) {
-        task::spawn_local(lcore_commands(self.cmds));
+        task::spawn_local(lcore_commands(self.cmds, self.shared.traces.clone()));
         if let Some((l, s)) = self.listener {
             task::spawn_local(control_socket(l, self.shared.clone(), s));
         }
@@ -145,7 +264,7 @@ pub fn load_file() -> PathBuf {
     std::env::temp_dir().join(format!("l3fwd-task-load-{}.log", std::process::id()))
 }
 
-async fn lcore_commands(mut cmds: Receiver<LcoreCmd>) {
+async fn lcore_commands(mut cmds: Receiver<LcoreCmd>, traces: Arc<Mutex<Vec<(u32, graph_core::TraceRecord)>>>) {
     // Which capture holds the tap at each node of this lcore's graph.
     let mut taps: HashMap<String, u64> = HashMap::new();
     while let Some(cmd) = cmds.recv().await {
@@ -184,6 +303,23 @@ async fn lcore_commands(mut cmds: Receiver<LcoreCmd>) {
                 taps.remove(&node);
             }
             LcoreCmd::Untap { .. } => {}
+            LcoreCmd::Trace { node, lcore, remaining, filter } => {
+                let traces = traces.clone();
+                let sink = move |r| {
+                    let mut t = traces.lock().unwrap_or_else(|e| e.into_inner());
+                    if t.len() < MAX_TRACE {
+                        t.push((lcore, r));
+                    }
+                };
+                // The node was checked by the control task; a graph
+                // without it (no such node on this lcore) traces nothing.
+                let _ = task::with_graph(|g| {
+                    g.trace_start::<Pkt, _, _>(&node, remaining, move |p| filter.matches(p), sink)
+                });
+            }
+            LcoreCmd::Untrace => {
+                task::with_graph(|g| g.trace_stop());
+            }
         }
     }
 }
@@ -234,7 +370,8 @@ pub const CAPTURE_MAX_BYTES: usize = 64 << 20;
 
 const HELP: &str = "ok commands: route add P/L port N | route add P/L via NH | route del P/L | \
                     neigh add NH PORT MAC | neigh del NH | stats | capture NODE COUNT FILE | \
-                    capture stop NODE | features | feature enable|disable ARC NODE PORT";
+                    capture stop NODE | features | feature enable|disable ARC NODE PORT | \
+                    trace add NODE COUNT [src P/L] [dst P/L] [proto P] [sport N] [dport N] | trace show | trace clear";
 
 /// Handles one command line; the reply line.
 fn command(line: &str, stats: &mut StatsSource, shared: &Arc<Shared>) -> String {
@@ -348,6 +485,54 @@ fn run_command(line: &str, stats: &mut StatsSource, shared: &Arc<Shared>) -> Res
             Ok(format!("ok capture at {node} stopped; {file} gets the packets seen so far"))
         }
         ["features"] => Ok(features_report(stats, shared)),
+        ["trace", "add", node, count, filter @ ..] => {
+            let count: usize = count
+                .parse()
+                .ok()
+                .filter(|c| (1..=MAX_TRACE).contains(c))
+                .ok_or(format!("count must be 1..={MAX_TRACE}"))?;
+            if !stats.node_names().any(|n| n == *node) {
+                let known: Vec<&str> = stats.node_names().collect();
+                return Err(format!("no node \"{node}\" (nodes: {})", known.join(", ")));
+            }
+            let filter = TraceFilter::parse(filter)?;
+            let remaining = Arc::new(AtomicUsize::new(count));
+            for (l, id) in shared.lcores.iter().zip(&shared.lcore_ids) {
+                l.send(LcoreCmd::Trace {
+                    node: node.to_string(),
+                    lcore: *id,
+                    remaining: remaining.clone(),
+                    filter: filter.clone(),
+                });
+            }
+            Ok(format!("ok tracing the next {count} packets entering {node}"))
+        }
+        ["trace", "show"] => {
+            let packets: Vec<serde_json::Value> = shared
+                .traces()
+                .iter()
+                .map(|(lcore, r)| {
+                    let steps: Vec<serde_json::Value> = r
+                        .steps
+                        .iter()
+                        .map(|s| {
+                            let drops: serde_json::Map<String, serde_json::Value> =
+                                s.drops.iter().map(|(k, v)| (k.clone(), (*v).into())).collect();
+                            serde_json::json!({ "node": s.node, "edge": s.edge, "info": s.info, "drops": drops })
+                        })
+                        .collect();
+                    serde_json::json!({ "lcore": lcore, "steps": steps })
+                })
+                .collect();
+            Ok(serde_json::json!({ "packets": packets }).to_string())
+        }
+        ["trace", "clear"] => {
+            for l in &shared.lcores {
+                l.send(LcoreCmd::Untrace);
+            }
+            let n = std::mem::take(&mut *shared.traces()).len();
+            Ok(format!("ok trace stopped, {n} packets cleared"))
+        }
         ["feature", op @ ("enable" | "disable"), arc, node, p] => {
             let p: u16 = p.parse().map_err(|_| format!("port \"{p}\" is not a number"))?;
             if shared.env.ports.get(p).is_err() {

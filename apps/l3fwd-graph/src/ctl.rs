@@ -174,7 +174,12 @@ pub fn latency(stats: &Value) -> String {
 pub fn features(v: &Value) -> String {
     let mut o = String::new();
     for a in nodes(&v["arcs"]) {
-        o += &format!("arc {} ({} -> {})\n", a["name"].as_str().unwrap_or("?"), a["start"].as_str().unwrap_or("?"), a["end"].as_str().unwrap_or("?"));
+        o += &format!(
+            "arc {} ({} -> {})\n",
+            a["name"].as_str().unwrap_or("?"),
+            a["start"].as_str().unwrap_or("?"),
+            a["end"].as_str().unwrap_or("?")
+        );
         for f in nodes(&a["features"]) {
             let on: Vec<String> = nodes(&f["enabled_on"]).iter().map(|p| u(p).to_string()).collect();
             o += &format!(

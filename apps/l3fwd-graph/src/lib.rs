@@ -6,10 +6,12 @@
 pub mod cli;
 pub mod config;
 pub mod control;
+pub mod ctl;
 mod program;
 pub mod report;
 pub mod run;
 
+pub use control::trace_text;
 pub use program::{main, main_with_args};
 
 /// `docs/adding-a-node-to-l3fwd-graph.md`, compiled and run as a doc-test.

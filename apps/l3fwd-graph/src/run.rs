@@ -519,7 +519,8 @@ fn serve_metrics(
                     tiny_http::Response::from_string("GET only\n").with_status_code(405)
                 } else {
                     let path = req.url().split('?').next().unwrap_or("");
-                    let report = || Report::collect(start.elapsed().as_secs_f64(), &ports, &mut stats, None, &pools);
+                    let mut report =
+                        || Report::collect(start.elapsed().as_secs_f64(), &ports, &mut stats, None, &pools);
                     let (body, ct) = match path {
                         "/metrics" => (
                             crate::report::openmetrics(&report()),

@@ -154,3 +154,143 @@ fn latency_quantiles_in_the_json_and_off_by_flag() {
         }
     }
 }
+
+fn ask(s: &mut std::os::unix::net::UnixStream, cmd: &str) -> String {
+    writeln!(s, "{cmd}").unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    line.trim_end().to_string()
+}
+
+fn ctl(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_l3fwdctl")).args(args).output().unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+/// Trace from the control socket and l3fwdctl against a running router:
+/// forwarded packets' paths, a dropped packet's reason, a source's
+/// packets; VPP-style tables from both the control socket and the
+/// metrics endpoint.
+#[test]
+fn trace_and_l3fwdctl_on_a_running_router() {
+    let d = common::dir("obs", "trace");
+    let sock = d.0.join("ctl.sock");
+    let cfg = d.0.join("r.toml");
+    // Port 0 sends to 198.18.1.0/24 (routed to port 1) and 10.9.0.0/24
+    // (no route).
+    std::fs::write(
+        &cfg,
+        format!(
+            "stats_interval = 0\nduration = 6\ncontrol_socket = \"{}\"\n\
+             [[port]]\nid = 0\nbackend = \"generator\"\nparams = {{ dst = \"198.18.1.0/24;10.9.0.0/24\" }}\n\
+             [[port]]\nid = 1\nbackend = \"generator\"\n",
+            sock.display()
+        ),
+    )
+    .unwrap();
+    let mut child = bin()
+        .arg("-f")
+        .arg(&cfg)
+        .args(["--metrics", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let http = loop {
+        let line = lines.next().expect("metrics address").unwrap();
+        if let Some(rest) = line.strip_prefix("l3fwd-graph: metrics at http://") {
+            break rest.trim_end_matches("/metrics").to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    let t0 = Instant::now();
+    let mut s = loop {
+        if let Ok(s) = std::os::unix::net::UnixStream::connect(&sock) {
+            break s;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(20));
+        std::thread::sleep(Duration::from_millis(20));
+    };
+
+    let wait_for = |s: &mut std::os::unix::net::UnixStream, n: usize| -> serde_json::Value {
+        let t0 = Instant::now();
+        loop {
+            let v: serde_json::Value = serde_json::from_str(&ask(s, "trace show")).unwrap();
+            if v["packets"].as_array().unwrap().len() >= n {
+                return v;
+            }
+            assert!(t0.elapsed() < Duration::from_secs(10), "no {n} traced packets: {v}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+
+    // Forwarded: entering ip4_lookup for 198.18.1.0/24.
+    assert_eq!(
+        ask(&mut s, "trace add ip4_lookup 5 dst 198.18.1.0/24 proto udp"),
+        "ok tracing the next 5 packets entering ip4_lookup"
+    );
+    let v = wait_for(&mut s, 5);
+    for p in v["packets"].as_array().unwrap() {
+        let steps: Vec<(&str, Option<&str>)> =
+            p["steps"].as_array().unwrap().iter().map(|s| (s["node"].as_str().unwrap(), s["edge"].as_str())).collect();
+        assert_eq!(
+            steps,
+            [("ip4_lookup", Some("ip4_rewrite")), ("ip4_rewrite", Some("ethdev_tx-1")), ("ethdev_tx-1", None)]
+        );
+        let info = p["steps"][0]["info"].as_str().unwrap();
+        assert!(info.starts_with("dst 198.18.1.") && info.ends_with("next hop 1"), "{info}");
+        assert_eq!(p["lcore"], 1);
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(wait_for(&mut s, 5)["packets"].as_array().unwrap().len(), 5, "no more than asked");
+    assert!(ask(&mut s, "trace clear").starts_with("ok trace stopped, 5 packets cleared"));
+
+    // Dropped: no route, with the reason.
+    ask(&mut s, "trace add ip4_lookup 2 dst 10.9.0.0/24");
+    let v = wait_for(&mut s, 2);
+    let st = &v["packets"][0]["steps"];
+    assert_eq!(st[0]["edge"], "pkt_drop");
+    assert!(st[0]["drops"]["no_route"].as_u64().unwrap() >= 1, "{st}");
+    assert_eq!((st[1]["node"].as_str(), st[1]["edge"].as_str()), (Some("pkt_drop"), None));
+    let (okk, text, err) = ctl(&["-s", sock.to_str().unwrap(), "show", "trace"]);
+    assert!(okk, "{err}");
+    assert!(text.contains("Packet 1 (lcore 1)"), "{text}");
+    assert!(text.contains("ip4_lookup -> pkt_drop: dst 10.9.0.") && text.contains("[drop: no_route]"), "{text}");
+    ask(&mut s, "trace clear");
+
+    // At a source: its packets from the start.
+    ask(&mut s, "trace add ethdev_rx-1-0 1");
+    let v = wait_for(&mut s, 1);
+    let st = &v["packets"][0]["steps"];
+    assert_eq!((st[0]["node"].as_str(), st[0]["edge"].as_str()), (Some("ethdev_rx-1-0"), Some("pkt_cls")));
+    assert!(st[0]["info"].as_str().unwrap().starts_with("port 1 len "), "{st}");
+    ask(&mut s, "trace clear");
+
+    // Bad commands.
+    assert!(ask(&mut s, "trace add nowhere 5").starts_with("error: no node \"nowhere\""));
+    assert!(ask(&mut s, "trace add ip4_lookup 0").starts_with("error: count must be 1..=10000"));
+    assert!(ask(&mut s, "trace add ip4_lookup 5 dport x").contains("is not a port"));
+    assert!(ask(&mut s, "trace add ip4_lookup 5 colour red").contains("unknown key \"colour\""));
+
+    // l3fwdctl, both ways in.
+    for via in [["-s", sock.to_str().unwrap()], ["--http", http.as_str()]] {
+        let (okk, rt, err) = ctl(&[via[0], via[1], "show", "runtime"]);
+        assert!(okk, "{err}");
+        assert!(rt.contains("Thread lcore 1 (CPU") && rt.contains("ip4_lookup"), "{rt}");
+        let (_, er, _) = ctl(&[via[0], via[1], "show", "errors"]);
+        assert!(er.lines().any(|l| l.contains("ip4_lookup") && l.ends_with("no_route")), "{er}");
+        let (_, po, _) = ctl(&[via[0], via[1], "show", "ports"]);
+        assert_eq!(po.lines().count(), 3, "{po}");
+        let (_, la, _) = ctl(&[via[0], via[1], "show", "latency"]);
+        assert!(la.lines().any(|l| l.starts_with("ip4_lookup")), "{la}");
+    }
+    let (okk, _, err) = ctl(&["--http", &http, "show", "trace"]);
+    assert!(!okk && err.contains("needs the control socket"), "{err}");
+    let (okk, _, err) = ctl(&["-s", "/nonexistent.sock", "show", "runtime"]);
+    assert!(!okk && err.starts_with("l3fwdctl: /nonexistent.sock"), "{err}");
+    drop(s);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
