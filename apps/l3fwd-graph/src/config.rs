@@ -303,6 +303,16 @@ pub struct Overrides {
     /// Serve OpenMetrics (Prometheus) at http://ADDR:PORT/metrics.
     #[arg(long = "metrics", value_name = "ADDR:PORT")]
     pub metrics: Option<String>,
+    /// Capture packets at every node into a pcapng file, each packet
+    /// annotated with its graph and node (DPDK's --pcap-enable).
+    #[arg(long = "pcap-enable")]
+    pub pcap_enable: bool,
+    /// Packets to capture with --pcap-enable (default 1024).
+    #[arg(long = "pcap-num-cap", value_name = "N")]
+    pub pcap_num_cap: Option<usize>,
+    /// The --pcap-enable file (default /tmp/l3fwd_graph_pcap_capture_<pid>.pcapng).
+    #[arg(long = "pcap-file-name", value_name = "FILE")]
+    pub pcap_file_name: Option<PathBuf>,
 }
 
 /// A feature to enable at start, checked.
@@ -311,6 +321,29 @@ pub struct FeaturePlan {
     pub arc: String,
     pub node: String,
     pub ports: Vec<u16>,
+}
+
+/// Most packets --pcap-num-cap may ask for (they are held in memory until
+/// the capture ends).
+pub const MAX_PCAP_NUM_CAP: usize = 1_000_000;
+
+/// DPDK's graph pcap flags, checked.
+fn plan_pcap(o: &Overrides) -> Result<Option<(usize, PathBuf)>, ConfigError> {
+    if !o.pcap_enable {
+        if o.pcap_num_cap.is_some() || o.pcap_file_name.is_some() {
+            bail!("--pcap-num-cap and --pcap-file-name need --pcap-enable");
+        }
+        return Ok(None);
+    }
+    let n = o.pcap_num_cap.unwrap_or(1024);
+    if !(1..=MAX_PCAP_NUM_CAP).contains(&n) {
+        bail!("--pcap-num-cap {n}: expected 1..={MAX_PCAP_NUM_CAP}");
+    }
+    let path = o.pcap_file_name.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("l3fwd_graph_pcap_capture_{}.pcapng", std::process::id()))
+    });
+    check_output("--pcap-file-name", &path)?;
+    Ok(Some((n, path)))
 }
 
 /// What to say about a node name nothing registers.
@@ -503,6 +536,8 @@ pub struct Plan {
     pub histograms: bool,
     /// Where to serve OpenMetrics.
     pub metrics: Option<std::net::SocketAddr>,
+    /// --pcap-enable: packets to capture and the pcapng file.
+    pub pcap: Option<(usize, PathBuf)>,
     /// Extra node patterns of every worker graph.
     pub nodes: Vec<String>,
     /// Features to enable at start.
@@ -735,6 +770,7 @@ pub fn plan(file: &FileConfig, o: &Overrides, env: &Env) -> Result<Plan, ConfigE
         stats_jsonl_interval: tuning.stats_jsonl_interval,
         task_load: o.task_load,
         histograms: !o.no_histograms && file.histograms.unwrap_or(true),
+        pcap: plan_pcap(o)?,
         metrics: match o.metrics.as_ref().or(file.metrics.as_ref()) {
             None => None,
             Some(a) => Some(a.parse().map_err(|_| {

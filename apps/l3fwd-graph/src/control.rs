@@ -34,6 +34,7 @@ use graph_lcore::task::{self, Receiver, Sender};
 use graph_nodes::eth_config::StockEnv;
 use graph_nodes::ip4_lookup::{Fib, Ip4LookupNext};
 use graph_nodes::pkt::Pkt;
+use graph_nodes::port::pcap::CapturedFrame;
 use graph_nodes::wire::Ipv4Prefix;
 use graph_nodes::Mempool;
 
@@ -41,9 +42,17 @@ use crate::report::{Report, StatsSource};
 
 /// A command for one lcore's own tasks.
 pub enum LcoreCmd {
-    /// Copy packets seen by `node` to `to` until `remaining` reaches 0, for
-    /// capture `id` (replacing any tap at that node).
-    Tap { node: String, id: u64, remaining: Arc<AtomicUsize>, bytes_left: Arc<AtomicUsize>, to: Sender<Vec<u8>> },
+    /// Copy packets seen by `node` (`*`: every node but the sources) to
+    /// `to` until `remaining` reaches 0, for capture `id` (replacing any
+    /// tap at that node); frames are labelled with the graph of `lcore`.
+    Tap {
+        node: String,
+        lcore: u32,
+        id: u64,
+        remaining: Arc<AtomicUsize>,
+        bytes_left: Arc<AtomicUsize>,
+        to: Sender<CapturedFrame>,
+    },
     /// Stop copying at `node` if capture `id` still holds its tap.
     Untap { node: String, id: u64 },
     /// Trace the next packets entering `node` that pass `filter` until
@@ -237,6 +246,9 @@ pub struct LcoreTasks {
     pub load: bool,
     /// Route churn for measurement (first lcore).
     pub load_routes: bool,
+    /// --pcap-enable: the capture's writer (first lcore; the taps were
+    /// requested before the workers started).
+    pub pcap: Option<CaptureStart>,
 }
 
 impl LcoreTasks {
@@ -256,6 +268,9 @@ impl LcoreTasks {
         if self.load_routes {
             task::spawn_local(load_routes(self.shared.env.fib.clone()));
         }
+        if let Some(c) = self.pcap {
+            task::spawn_local(capture_writer(c.rx, c.cap, self.shared.clone()));
+        }
     }
 }
 
@@ -269,35 +284,73 @@ async fn lcore_commands(mut cmds: Receiver<LcoreCmd>, traces: Arc<Mutex<Vec<(u32
     let mut taps: HashMap<String, u64> = HashMap::new();
     while let Some(cmd) = cmds.recv().await {
         match cmd {
-            LcoreCmd::Tap { node, id, remaining, bytes_left, to } => {
-                let tap = move |pkts: &[Pkt]| {
-                    for m in pkts {
-                        let len = m.data().len();
-                        // Claim the bytes, then a slot; stop once either
-                        // runs out (the writer then ends the capture).
-                        if bytes_left
-                            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| b.checked_sub(len))
-                            .is_err()
-                        {
-                            // Out of bytes: no more slots, and an empty
-                            // frame tells the writer to end now.
-                            if remaining.swap(0, Ordering::Relaxed) > 0 {
-                                to.send(Vec::new());
+            LcoreCmd::Tap { node, lcore, id, remaining, bytes_left, to } => {
+                let tap_at = |name: &str| {
+                    let (remaining, bytes_left, to) = (remaining.clone(), bytes_left.clone(), to.clone());
+                    let comment = format!("worker_{lcore}: {name}");
+                    move |pkts: &[Pkt]| {
+                        for m in pkts {
+                            let len = m.data().len();
+                            // Claim the bytes, then a slot; stop once either
+                            // runs out (the writer then ends the capture).
+                            if bytes_left
+                                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| b.checked_sub(len))
+                                .is_err()
+                            {
+                                // Out of bytes: no more slots, and an empty
+                                // frame tells the writer to end now.
+                                if remaining.swap(0, Ordering::Relaxed) > 0 {
+                                    to.send(CapturedFrame {
+                                        port: 0,
+                                        time: Duration::ZERO,
+                                        comment: String::new(),
+                                        data: Vec::new(),
+                                    });
+                                }
+                                return;
                             }
-                            return;
+                            if remaining
+                                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |r| r.checked_sub(1))
+                                .is_err()
+                            {
+                                return;
+                            }
+                            let time =
+                                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+                            to.send(CapturedFrame {
+                                port: m.port(),
+                                time,
+                                comment: comment.clone(),
+                                data: m.data().to_vec(),
+                            });
                         }
-                        if remaining.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |r| r.checked_sub(1)).is_err() {
-                            return;
-                        }
-                        to.send(m.data().to_vec());
                     }
                 };
-                // Every node of a router graph carries packets; a node of
-                // another object type is refused and gets no tap.
-                let _ = task::with_graph(|g| g.set_tap(&node, tap));
-                taps.insert(node, id);
+                let names: Vec<String> = if node == "*" {
+                    task::with_graph(|g| {
+                        let src: Vec<String> = g.source_names().iter().map(|s| s.to_string()).collect();
+                        g.node_names().into_iter().filter(|n| !src.iter().any(|s| s == n)).map(String::from).collect()
+                    })
+                    .unwrap_or_default()
+                } else {
+                    vec![node]
+                };
+                for n in names {
+                    // Every node of a router graph carries packets; a node
+                    // of another object type is refused and gets no tap.
+                    let tap = tap_at(&n);
+                    let _ = task::with_graph(|g| g.set_tap(&n, tap));
+                    taps.insert(n, id);
+                }
             }
             // A later capture at the same node keeps its tap.
+            LcoreCmd::Untap { node, id } if node == "*" => {
+                let mine: Vec<String> = taps.iter().filter(|(_, &i)| i == id).map(|(n, _)| n.clone()).collect();
+                for n in mine {
+                    task::with_graph(|g| g.clear_tap(&n));
+                    taps.remove(&n);
+                }
+            }
             LcoreCmd::Untap { node, id } if taps.get(&node) == Some(&id) => {
                 task::with_graph(|g| g.clear_tap(&node));
                 taps.remove(&node);
@@ -436,9 +489,9 @@ fn run_command(line: &str, stats: &mut StatsSource, shared: &Arc<Shared>) -> Res
         ["capture", node, count, file] => {
             let count: usize =
                 count.parse().ok().filter(|c| (1..=1_000_000).contains(c)).ok_or("count must be 1..=1000000")?;
-            if !stats.node_names().any(|n| n == *node) {
+            if *node != "*" && !stats.node_names().any(|n| n == *node) {
                 let known: Vec<&str> = stats.node_names().collect();
-                return Err(format!("no node \"{node}\" (nodes: {})", known.join(", ")));
+                return Err(format!("no node \"{node}\" (nodes: {}, or * for all)", known.join(", ")));
             }
             // A tap sees a node's stream before the node runs; a source's
             // is empty (it makes its packets), so it would capture nothing.
@@ -451,31 +504,7 @@ fn run_command(line: &str, stats: &mut StatsSource, shared: &Arc<Shared>) -> Res
                 ));
             }
             crate::config::check_output("capture", std::path::Path::new(file)).map_err(|e| e.to_string())?;
-            static IDS: AtomicU64 = AtomicU64::new(1);
-            let id = IDS.fetch_add(1, Ordering::Relaxed);
-            let replaced = shared.captures().insert(node.to_string(), (id, file.to_string()));
-            let (tx, rx) = task::channel::<Vec<u8>>();
-            // Captured frames are held until the capture ends: bound them
-            // by bytes as well as by count.
-            let remaining = Arc::new(AtomicUsize::new(count));
-            let bytes_left = Arc::new(AtomicUsize::new(CAPTURE_MAX_BYTES));
-            for l in &shared.lcores {
-                l.send(LcoreCmd::Tap {
-                    node: node.to_string(),
-                    id,
-                    remaining: remaining.clone(),
-                    bytes_left: bytes_left.clone(),
-                    to: tx.clone(),
-                });
-            }
-            drop(tx);
-            let cap = Capture { id, node: node.to_string(), path: PathBuf::from(file), count };
-            task::spawn_local(capture_writer(rx, cap, shared.clone()));
-            let also = match replaced {
-                Some((_, f)) => format!(" (the capture into {f} ends with what it has)"),
-                None => String::new(),
-            };
-            Ok(format!("ok capturing {count} packets at {node} into {file}{also}"))
+            start_capture(shared, node, count, file, false)
         }
         ["capture", "stop", node] => {
             let Some((id, file)) = shared.captures().remove(*node) else {
@@ -551,24 +580,138 @@ fn run_command(line: &str, stats: &mut StatsSource, shared: &Arc<Shared>) -> Res
     }
 }
 
+/// Starts capture of `count` packets at `node` (`*`: every node) into
+/// `file` (pcapng with each packet's node if it ends in `.pcapng`, else
+/// pcap); the reply line.
+pub fn start_capture(
+    shared: &Arc<Shared>,
+    node: &str,
+    count: usize,
+    file: &str,
+    pcapng: bool,
+) -> Result<String, String> {
+    let (rx, cap, replaced) = begin_capture(shared, node, count, file, pcapng);
+    task::spawn_local(capture_writer(rx, cap, shared.clone()));
+    let also = match replaced {
+        Some((_, f)) => format!(" (the capture into {f} ends with what it has)"),
+        None => String::new(),
+    };
+    Ok(format!("ok capturing {count} packets at {node} into {file}{also}"))
+}
+
+/// A capture whose taps are requested and whose writer is yet to run
+/// (see [`LcoreTasks::pcap`]).
+pub struct CaptureStart {
+    rx: Receiver<CapturedFrame>,
+    cap: Capture,
+}
+
+/// Asks every lcore for the taps of a capture (usable before the workers
+/// start: they take their commands before their first walk) and returns
+/// what its writer needs.
+pub fn prepare_capture(shared: &Arc<Shared>, node: &str, count: usize, file: &str, pcapng: bool) -> CaptureStart {
+    let (rx, cap, _) = begin_capture(shared, node, count, file, pcapng);
+    CaptureStart { rx, cap }
+}
+
+type Replaced = Option<(u64, String)>;
+
+fn begin_capture(
+    shared: &Arc<Shared>,
+    node: &str,
+    count: usize,
+    file: &str,
+    pcapng: bool,
+) -> (Receiver<CapturedFrame>, Capture, Replaced) {
+    let pcapng = pcapng || file.ends_with(".pcapng");
+    static IDS: AtomicU64 = AtomicU64::new(1);
+    let id = IDS.fetch_add(1, Ordering::Relaxed);
+    let replaced = shared.captures().insert(node.to_string(), (id, file.to_string()));
+    let (tx, rx) = task::channel::<CapturedFrame>();
+    // Captured frames are held until the capture ends: bound them by bytes
+    // as well as by count.
+    let remaining = Arc::new(AtomicUsize::new(count));
+    let bytes_left = Arc::new(AtomicUsize::new(CAPTURE_MAX_BYTES));
+    for (l, lcore) in shared.lcores.iter().zip(&shared.lcore_ids) {
+        l.send(LcoreCmd::Tap {
+            node: node.to_string(),
+            lcore: *lcore,
+            id,
+            remaining: remaining.clone(),
+            bytes_left: bytes_left.clone(),
+            to: tx.clone(),
+        });
+    }
+    drop(tx);
+    (rx, Capture { id, node: node.to_string(), path: PathBuf::from(file), count, pcapng }, replaced)
+}
+
 /// One capture: where and how much.
 struct Capture {
     id: u64,
     node: String,
     path: PathBuf,
     count: usize,
+    pcapng: bool,
 }
 
 /// Collects a capture's frames, then writes them off the lcore. Ends early
 /// with what it has when every lcore dropped its tap (`capture stop`, or a
 /// newer capture at the same node).
-async fn capture_writer(mut rx: Receiver<Vec<u8>>, cap: Capture, shared: Arc<Shared>) {
-    let mut frames = Vec::with_capacity(cap.count.min(4096));
-    while frames.len() < cap.count {
+/// What a capture has so far; written when the capture ends, or, if the
+/// router stops first (the task is dropped with its lcore's executor),
+/// when it is dropped.
+struct Pending {
+    frames: Vec<CapturedFrame>,
+    path: PathBuf,
+    node: String,
+    ports: Vec<u16>,
+    pcapng: bool,
+    shared: Arc<Shared>,
+    written: bool,
+}
+
+impl Pending {
+    fn write(&mut self) -> std::io::Result<()> {
+        self.written = true;
+        let frames = std::mem::take(&mut self.frames);
+        write_capture(&self.path, &self.ports, &frames, self.pcapng)
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if !self.written {
+            if let Err(e) = self.write() {
+                self.shared.fail(format!("capture at {}: {e}", self.node));
+            }
+        }
+    }
+}
+
+fn write_capture(path: &std::path::Path, ports: &[u16], frames: &[CapturedFrame], pcapng: bool) -> std::io::Result<()> {
+    if pcapng {
+        graph_nodes::port::pcap::write_pcapng(path, ports, frames)
+    } else {
+        graph_nodes::port::pcap::write_pcap(path, frames.iter().map(|f| f.data.as_slice()))
+    }
+}
+
+async fn capture_writer(mut rx: Receiver<CapturedFrame>, cap: Capture, shared: Arc<Shared>) {
+    let mut p = Pending {
+        frames: Vec::with_capacity(cap.count.min(4096)),
+        path: cap.path.clone(),
+        node: cap.node.clone(),
+        ports: shared.env.ports.list(),
+        pcapng: cap.pcapng,
+        shared: shared.clone(),
+        written: false,
+    };
+    while p.frames.len() < cap.count {
         match rx.recv().await {
             // Empty: the byte bound was reached (frames are never empty).
-            Some(f) if f.is_empty() => break,
-            Some(f) => frames.push(f),
+            Some(f) if f.data.is_empty() => break,
+            Some(f) => p.frames.push(f),
             None => break,
         }
     }
@@ -579,9 +722,10 @@ async fn capture_writer(mut rx: Receiver<Vec<u8>>, cap: Capture, shared: Arc<Sha
             caps.remove(&cap.node);
         }
     }
-    let path = cap.path;
-    let r =
-        task::blocking(move || graph_nodes::port::pcap::write_pcap(&path, frames.iter().map(|f| f.as_slice()))).await;
+    p.written = true;
+    let (path, ports, frames) = (p.path.clone(), p.ports.clone(), std::mem::take(&mut p.frames));
+    let pcapng = p.pcapng;
+    let r = task::blocking(move || write_capture(&path, &ports, &frames, pcapng)).await;
     if let Err(e) = r {
         shared.fail(format!("capture at {}: {e}", cap.node));
     }

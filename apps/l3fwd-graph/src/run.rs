@@ -258,6 +258,11 @@ fn worker_loop(
     let guard = lcore::register(lcore_id).map_err(|e| format!("lcore {lcore_id}: {e}"))?;
     let mut lp = LcoreLoop::new(g, walks_per_poll);
     tasks.spawn();
+    // Commands queued before the start (--pcap-enable's taps) apply
+    // before the first walk: two turns let the command task receive them.
+    for _ in 0..2 {
+        lp.turn(graph_core::clock::cycles());
+    }
     lp.run(&stop);
     // Rx is stopped: walk until nothing moves any more. Tasks stop with the
     // loop (their executor is dropped below).
@@ -418,6 +423,12 @@ fn forward(
         None => None,
     };
     let metrics = serve_metrics(plan, quiet, ports, pools, start, stop.clone())?;
+    // --pcap-enable: the taps are queued before any worker starts, and
+    // each worker takes its commands before its first walk.
+    let mut pcap = plan
+        .pcap
+        .as_ref()
+        .map(|(n, path)| control::prepare_capture(&shared, "*", *n, &path.display().to_string(), true));
     let mut workers = Vec::new();
     for (i, ((g, l), cmds)) in graphs.into_iter().zip(&plan.lcores).zip(cmd_rx).enumerate() {
         let tasks = LcoreTasks {
@@ -427,6 +438,7 @@ fn forward(
             jsonl: if i == 0 { jsonl.take() } else { None },
             load: plan.task_load,
             load_routes: plan.task_load && i == 0,
+            pcap: if i == 0 { pcap.take() } else { None },
         };
         match Worker::spawn(g, l.id, l.cpu, stop.clone(), dpdk, tasks, l.walks_per_poll) {
             Ok(w) => workers.push(w),

@@ -294,3 +294,112 @@ fn trace_and_l3fwdctl_on_a_running_router() {
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// tshark's view of a pcapng file: one line per packet, tab-separated
+/// `fields`.
+fn tshark(file: &std::path::Path, fields: &[&str]) -> Vec<String> {
+    let mut cmd = Command::new("tshark");
+    cmd.arg("-r").arg(file).args(["-T", "fields"]);
+    for f in fields {
+        cmd.args(["-e", f]);
+    }
+    let out = cmd.output().expect("tshark (CI installs it)");
+    assert!(out.status.success(), "tshark: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().lines().map(String::from).collect()
+}
+
+/// DPDK's --pcap-enable: every node's packets in a pcapng file, each with
+/// its graph and node as the packet comment and its port as the
+/// interface, read back by tshark.
+#[test]
+fn pcap_enable_writes_pcapng_with_node_names() {
+    use graph_nodes::port::pcap::write_pcap;
+    use graph_nodes::wire::Udp4;
+    let d = common::dir("obs", "pcapng");
+    let input = d.0.join("in.pcap");
+    let frames: Vec<Vec<u8>> =
+        (0..5u8).map(|i| Udp4 { dst: [198, 18, 1, 10 + i], ..Udp4::default() }.build()).collect();
+    write_pcap(&input, frames.iter().map(|f| f.as_slice())).unwrap();
+    let empty = d.0.join("empty.pcap");
+    write_pcap(&empty, std::iter::empty()).unwrap();
+    let cfg = d.0.join("r.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "stats_interval = 0\n[[port]]\nid = 0\nbackend = \"pcap\"\nparams = {{ rx_pcap = \"{}\" }}\n\
+             [[port]]\nid = 1\nbackend = \"pcap\"\nparams = {{ rx_pcap = \"{}\", tx_pcap = \"{}\" }}\n",
+            input.display(),
+            empty.display(),
+            d.0.join("out1.pcap").display()
+        ),
+    )
+    .unwrap();
+    let cap = d.0.join("graph.pcapng");
+    let out = bin()
+        .arg("-f")
+        .arg(&cfg)
+        .args(["--exit-on-eof", "-q", "--pcap-enable", "--pcap-num-cap", "100", "--pcap-file-name"])
+        .arg(&cap)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows = tshark(&cap, &["frame.interface_name", "frame.comment", "ip.dst"]);
+    // 5 packets seen by pkt_cls, ip4_lookup, ip4_rewrite and ethdev_tx-1.
+    assert_eq!(rows.len(), 20, "{rows:#?}");
+    for node in ["pkt_cls", "ip4_lookup", "ip4_rewrite", "ethdev_tx-1"] {
+        let at: Vec<&String> = rows.iter().filter(|r| r.contains(&format!("\tworker_1: {node}\t"))).collect();
+        assert_eq!(at.len(), 5, "{node}: {rows:#?}");
+        assert!(at.iter().all(|r| r.starts_with("port 0\t")), "{rows:#?}");
+    }
+    assert_eq!(rows.iter().filter(|r| r.ends_with("\t198.18.1.12")).count(), 4);
+
+    // Bad flags are one line and exit 2.
+    for (args, needle) in [
+        (&["--pcap-num-cap", "5"][..], "need --pcap-enable"),
+        (&["--pcap-enable", "--pcap-num-cap", "0"][..], "--pcap-num-cap 0"),
+        (&["--pcap-enable", "--pcap-file-name", "/nonexistent/dir/x.pcapng"][..], "--pcap-file-name /nonexistent/dir"),
+    ] {
+        let out = bin().arg("--demo").args(args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(needle) && err.trim_end().lines().count() == 1, "{args:?}: {err}");
+    }
+}
+
+/// The control socket's capture writes pcapng for a `.pcapng` file, at one
+/// node or at every node (`*`).
+#[test]
+fn control_capture_into_pcapng() {
+    let d = common::dir("obs", "capng");
+    let sock = d.0.join("ctl.sock");
+    let child = bin()
+        .args(["--demo", "--duration", "4", "-q", "--control-socket"])
+        .arg(&sock)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    let mut s = loop {
+        if let Ok(s) = std::os::unix::net::UnixStream::connect(&sock) {
+            break s;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(20));
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let one = d.0.join("one.pcapng");
+    let all = d.0.join("all.pcapng");
+    assert!(ask(&mut s, &format!("capture ip4_rewrite 7 {}", one.display())).starts_with("ok capturing 7 packets"));
+    assert!(ask(&mut s, &format!("capture * 300 {}", all.display())).starts_with("ok capturing 300 packets at *"));
+    let t0 = Instant::now();
+    while !(one.exists() && all.exists()) {
+        assert!(t0.elapsed() < Duration::from_secs(10), "captures not written");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let rows = tshark(&one, &["frame.comment"]);
+    assert_eq!(rows, vec!["worker_1: ip4_rewrite".to_string(); 7]);
+    let rows = tshark(&all, &["frame.comment"]);
+    assert_eq!(rows.len(), 300);
+    assert!(rows.iter().all(|r| r.starts_with("worker_1: ")), "{rows:?}");
+    drop(s);
+    assert!(child.wait_with_output().unwrap().status.success());
+}

@@ -191,6 +191,73 @@ pub fn write_pcap<'a>(path: &Path, frames: impl IntoIterator<Item = &'a [u8]>) -
     }
 }
 
+/// One frame of a pcapng capture: the port it belongs to, when it was
+/// seen (since the Unix epoch), a comment (the node it was captured at)
+/// and its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CapturedFrame {
+    /// Port: the interface block it refers to.
+    pub port: u16,
+    /// Capture time.
+    pub time: std::time::Duration,
+    /// The packet's `opt_comment` (DPDK's graph pcap writes the graph and
+    /// node there).
+    pub comment: String,
+    /// The frame.
+    pub data: Vec<u8>,
+}
+
+/// Writes `frames` to a pcapng file: one Ethernet interface block per
+/// port of `ports` (named `port N`, nanosecond timestamps), one enhanced
+/// packet block per frame with its comment. A frame of a port not in
+/// `ports` goes to an extra interface named `other`. Whole or nothing, as
+/// [`write_pcap`].
+pub fn write_pcapng(path: &Path, ports: &[u16], frames: &[CapturedFrame]) -> std::io::Result<()> {
+    use pcap_file::pcapng::blocks::enhanced_packet::{EnhancedPacketBlock, EnhancedPacketOption};
+    use pcap_file::pcapng::blocks::interface_description::{InterfaceDescriptionBlock, InterfaceDescriptionOption};
+    use pcap_file::pcapng::PcapNgWriter;
+    use std::borrow::Cow;
+    let direct = std::fs::metadata(path).is_ok_and(|m| !m.is_file());
+    let target = if direct { path.to_path_buf() } else { part_path(path) };
+    let write = || -> std::io::Result<()> {
+        let mut w = PcapNgWriter::new(BufWriter::new(File::create(&target)?)).map_err(std::io::Error::other)?;
+        let names = ports.iter().map(|p| format!("port {p}")).chain(["other".to_string()]);
+        for name in names {
+            let idb = InterfaceDescriptionBlock {
+                linktype: DataLink::ETHERNET,
+                snaplen: 0,
+                options: vec![
+                    InterfaceDescriptionOption::IfName(Cow::Owned(name)),
+                    InterfaceDescriptionOption::IfTsResol(9),
+                ],
+            };
+            w.write_pcapng_block(idb).map_err(std::io::Error::other)?;
+        }
+        for f in frames {
+            let iface = ports.iter().position(|&p| p == f.port).unwrap_or(ports.len());
+            let epb = EnhancedPacketBlock {
+                interface_id: iface as u32,
+                timestamp: f.time,
+                original_len: f.data.len() as u32,
+                data: Cow::Borrowed(&f.data),
+                options: vec![EnhancedPacketOption::Comment(Cow::Borrowed(&f.comment))],
+            };
+            w.write_pcapng_block(epb).map_err(std::io::Error::other)?;
+        }
+        w.into_inner().into_inner().map_err(|e| e.into_error()).map(drop)
+    };
+    match write() {
+        Ok(()) if direct => Ok(()),
+        Ok(()) => std::fs::rename(&target, path),
+        Err(e) => {
+            if !direct {
+                let _ = std::fs::remove_file(&target);
+            }
+            Err(e)
+        }
+    }
+}
+
 /// The header of the pcap files we write: big-endian (as the records the
 /// tx queues format), microseconds, Ethernet.
 fn header() -> PcapHeader {
