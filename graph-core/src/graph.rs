@@ -311,9 +311,16 @@ impl Graph {
         // path; the graph is fully initialised (`create` returned it).
         unsafe {
             match ((*g).stats, (*g).tapped, (*g).hist) {
-                _ if self.tracer.is_some() => match (*g).stats {
-                    true => fastpath::walk_impl::<true, true, false, true>(g, &mut self.taps, self.tracer.as_mut()),
-                    false => fastpath::walk_impl::<false, true, false, true>(g, &mut self.taps, self.tracer.as_mut()),
+                (stats, _, hist) if self.tracer.is_some() => match (stats, hist) {
+                    (true, true) => {
+                        fastpath::walk_impl::<true, true, true, true>(g, &mut self.taps, self.tracer.as_mut())
+                    }
+                    (true, false) => {
+                        fastpath::walk_impl::<true, true, false, true>(g, &mut self.taps, self.tracer.as_mut())
+                    }
+                    (false, _) => {
+                        fastpath::walk_impl::<false, true, false, true>(g, &mut self.taps, self.tracer.as_mut())
+                    }
                 },
                 (true, false, false) => fastpath::walk_impl::<true, false, false, false>(g, &mut [], None),
                 (true, false, true) => fastpath::walk_impl::<true, false, true, false>(g, &mut [], None),

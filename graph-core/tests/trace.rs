@@ -85,8 +85,11 @@ fn marked_objects_paths_with_edges_info_and_drop_reasons() {
     // Untraced objects went through as usual: 24 made, 12 dropped.
     assert_eq!(g.node_stats("tr_mid").unwrap().counters["even"], 12);
     assert_eq!(g.node_stats("tr_out").unwrap().objs, 12);
-    assert!(g.trace_stop());
+    // The spent trace ended by itself; a live one is stopped.
     assert!(!g.trace_stop());
+    g.trace_start::<Obj, _, _>("tr_mid", Arc::new(AtomicUsize::new(5)), |_| false, |_| {}).unwrap();
+    g.walk();
+    assert!(g.trace_stop());
 }
 
 #[test]
@@ -118,3 +121,14 @@ fn a_source_marks_what_it_makes() {
 struct Tok(#[allow(dead_code)] Obj);
 // SAFETY: `repr(transparent)` over `Obj`, no drop glue, `Send`.
 unsafe impl graph_core::Object for Tok {}
+
+#[test]
+fn traced_walks_keep_the_histograms() {
+    let mut g = Graph::create("tr_hist", &GraphParam::new(["tr_src"]).histograms(true)).unwrap();
+    g.trace_start::<Obj, _, _>("tr_mid", Arc::new(AtomicUsize::new(1000)), |_| true, |_| {}).unwrap();
+    for _ in 0..5 {
+        g.walk();
+    }
+    let s = g.node_stats("tr_mid").unwrap();
+    assert_eq!((s.calls, s.latency.count()), (5, 5));
+}
