@@ -40,7 +40,7 @@ fn clone_hint(all: &[NodeEntry], pattern: &str) -> String {
 /// Order: nodes matching the patterns in pattern order (registry order
 /// within a pattern), then the next nodes they pull in, breadth first. This
 /// is the order of the node blocks in memory and of the source list.
-pub(crate) fn select(reg: &Registry, graph: &str, patterns: &[String]) -> Result<Vec<Selected>> {
+pub(crate) fn select(reg: &Registry, graph: &str, patterns: &[String], fed: bool) -> Result<Vec<Selected>> {
     let all = reg.nodes()?;
     let mut list: Vec<NodeEntry> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
@@ -84,7 +84,7 @@ pub(crate) fn select(reg: &Registry, graph: &str, patterns: &[String]) -> Result
         selected.push(Selected { entry: e.clone(), edges });
     }
 
-    if !selected.iter().any(|s| s.entry.is_source()) {
+    if !fed && !selected.iter().any(|s| s.entry.is_source()) {
         return Err(GraphError::NoSource { graph: graph.to_string() });
     }
     for (i, s) in selected.iter().enumerate() {
@@ -124,7 +124,8 @@ pub(crate) fn select(reg: &Registry, graph: &str, patterns: &[String]) -> Result
             }
         }
     }
-    if let Some(i) = seen.iter().position(|s| !s) {
+    // A graph fed by a dispatch set gets objects for any of its nodes.
+    if let Some(i) = seen.iter().position(|s| !s).filter(|_| !fed) {
         return Err(GraphError::Unreachable { node: selected[i].entry.name.clone() });
     }
     Ok(selected)

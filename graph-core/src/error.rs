@@ -71,6 +71,9 @@ pub enum GraphError {
     /// A node's init callback failed.
     #[error("node \"{node}\" init failed in graph \"{graph}\": {reason}")]
     NodeInit { graph: String, node: String, reason: String },
+    /// A dispatch set or a graph's place in one is wrong.
+    #[error("{0}")]
+    Dispatch(String),
     /// A feature arc or feature registration, or a use of one, is wrong.
     #[error("{0}")]
     FeatureArc(String),

@@ -712,10 +712,17 @@ pub type Tap = Box<dyn FnMut(&[Obj]) + Send>;
 /// exclusive access to its fast path for the duration of the walk; with
 /// `TAP`, `taps` has one entry per node.
 #[inline(always)]
-pub(crate) unsafe fn walk_impl<const STATS: bool, const TAP: bool, const HIST: bool, const TRACE: bool>(
+pub(crate) unsafe fn walk_impl<
+    const STATS: bool,
+    const TAP: bool,
+    const HIST: bool,
+    const TRACE: bool,
+    const DISPATCH: bool,
+>(
     g: *mut GraphHdr,
     taps: &mut [Option<Tap>],
     mut tracer: Option<&mut crate::trace::Tracer>,
+    mut disp: Option<&mut crate::dispatch::DispatchState>,
 ) {
     // Every offset read from the source list and the circular buffer is a
     // node of this graph (written at population and by `tail_update`).
@@ -730,6 +737,11 @@ pub(crate) unsafe fn walk_impl<const STATS: bool, const TAP: bool, const HIST: b
         // the previous call (or the walk's start) to the end of its own, so the
         // walk's own bookkeeping is spread over the nodes instead of paying a
         // second read per call as rte_graph does.
+        if DISPATCH {
+            if let Some(d) = disp.as_deref_mut() {
+                dispatch_receive(g, d);
+            }
+        }
         let mut t0 = if STATS { clock::cycles() } else { 0 };
         while head != (*g).tail as i32 {
             let off = *cir.offset(head as isize);
@@ -737,6 +749,25 @@ pub(crate) unsafe fn walk_impl<const STATS: bool, const TAP: bool, const HIST: b
             #[cfg(debug_assertions)]
             if (*cold_of(node)).fence != mem::FENCE {
                 fence_broken(node);
+            }
+            if DISPATCH {
+                if let Some(d) = disp.as_deref_mut() {
+                    if let Some(lane) = d.remote[(*cold_of(node)).index as usize] {
+                        // Bound to another lcore: a source is not run here,
+                        // anything else hands its stream over.
+                        if head >= 0 {
+                            dispatch_send(node, off, d, lane as usize);
+                        }
+                        if STATS {
+                            t0 = clock::cycles();
+                        }
+                        head += 1;
+                        if head > 0 {
+                            head &= mask;
+                        }
+                        continue;
+                    }
+                }
             }
             prefetch((*node).objs);
             if TAP {
@@ -788,6 +819,111 @@ pub(crate) unsafe fn walk_impl<const STATS: bool, const TAP: bool, const HIST: b
         (*g).tail = 0;
         if let Some(t) = tracer {
             t.finish_walk();
+        }
+    }
+}
+
+/// Appends `node` (a node of `g` with nothing pending, not in the circular
+/// buffer) to the pending list, as `Ctx::tail_update` does.
+///
+/// # Safety
+/// The caller holds `g`'s fast path; `node` is a node of `g` not pending.
+#[inline(always)]
+unsafe fn append_pending(g: *mut GraphHdr, node: *mut NodeRt) {
+    // SAFETY: the contract above; fewer nodes than the buffer's size are
+    // ever pending (each at most once).
+    unsafe {
+        let tail = (*g).tail;
+        *(*g).cir.add(tail as usize) = (*node).off;
+        (*g).tail = (tail + 1) & (*g).cir_mask;
+    }
+}
+
+/// Most work items a graph takes from its queue per walk, so a flood from
+/// other lcores cannot hold one walk forever.
+const DISPATCH_RX_BUDGET: usize = 256;
+
+/// At the start of a dispatch walk: streams that waited for a full queue
+/// are pending again, and items from other lcores join their nodes'
+/// streams.
+///
+/// # Safety
+/// The caller holds `g`'s fast path, between walks (the circular buffer
+/// is empty).
+#[cold]
+unsafe fn dispatch_receive(g: *mut GraphHdr, d: &mut crate::dispatch::DispatchState) {
+    // SAFETY: offsets in `deferred` and from `by_id` are nodes of this
+    // graph (recorded by `dispatch_send`, built by `set_dispatch`); a node
+    // is appended to the pending list only when it is not in it (the
+    // buffer is empty at a walk's start, and a node gets in once: when
+    // re-queued here, or when its stream goes from empty to not); streams
+    // are grown before objects are copied in, and the objects are values
+    // of the node's type moved out of the same node in another graph of
+    // the set (same registration).
+    unsafe {
+        let base = g.cast::<u8>();
+        for off in d.deferred.drain(..) {
+            let node = base.add(off as usize).cast::<NodeRt>();
+            if (*node).idx > 0 {
+                append_pending(g, node);
+            }
+        }
+        let lane = &d.set.lanes[d.me];
+        for _ in 0..DISPATCH_RX_BUDGET {
+            let Some(item) = lane.queue.pop() else { break };
+            lane.received.fetch_add(1, Relaxed);
+            let Some(&i) = d.by_id.get(&item.node) else {
+                // Refused by `Dispatch::check`; the objects are lost.
+                lane.unknown.fetch_add(1, Relaxed);
+                continue;
+            };
+            let node = base.add(d.offs[i as usize] as usize).cast::<NodeRt>();
+            let n = item.objs.len() as u32;
+            if n == 0 {
+                continue;
+            }
+            let idx = (*node).idx;
+            if idx == 0 {
+                append_pending(g, node);
+            }
+            if (*node).size - idx < n {
+                grow_stream(node, idx + n);
+            }
+            ptr::copy_nonoverlapping(item.objs.as_ptr(), (*node).objs.add(idx as usize), n as usize);
+            (*node).idx = idx + n;
+        }
+    }
+}
+
+/// Hands `node`'s stream to `lane`'s graph, or, if that queue is full,
+/// leaves it for the next walk.
+///
+/// # Safety
+/// The caller holds the fast path of `node`'s graph; `node` is pending and
+/// not running.
+#[cold]
+unsafe fn dispatch_send(node: *mut NodeRt, off: u32, d: &mut crate::dispatch::DispatchState, lane: usize) {
+    // SAFETY: `objs[..idx]` is the node's initialised stream (contract
+    // above); its values move into the item (the stream forgets them by
+    // resetting `idx`) or stay in the stream if the push fails.
+    unsafe {
+        let n = (*node).idx as usize;
+        if n == 0 {
+            return;
+        }
+        let objs = core::slice::from_raw_parts((*node).objs, n).to_vec();
+        let id = d.ids[(*cold_of(node)).index as usize];
+        let me = &d.set.lanes[d.me];
+        match d.set.lanes[lane].queue.push(crate::dispatch::WorkItem { node: id, objs }) {
+            Ok(()) => {
+                (*node).idx = 0;
+                me.sent.fetch_add(1, Relaxed);
+                me.sent_objs.fetch_add(n as u64, Relaxed);
+            }
+            Err(_) => {
+                me.full.fetch_add(1, Relaxed);
+                d.deferred.push(off);
+            }
         }
     }
 }

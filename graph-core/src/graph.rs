@@ -45,6 +45,10 @@ pub struct GraphParam {
     /// each node's statistics row whole for readers (a seqlock). Default
     /// off; [`Graph::set_histograms`] changes it later.
     pub histograms: bool,
+    /// The graph gets its objects from the other graphs of a dispatch set
+    /// (see [`Graph::set_dispatch`]): it may have no source node, and
+    /// nodes no source reaches are kept. Default off.
+    pub fed_by_dispatch: bool,
     /// Typed values for the nodes' init (see [`Env`](crate::Env)).
     pub env: crate::Env,
 }
@@ -61,6 +65,7 @@ impl GraphParam {
             stats: true,
             burst_size: BURST_SIZE,
             histograms: false,
+            fed_by_dispatch: false,
             env: crate::Env::new(),
         }
     }
@@ -87,6 +92,12 @@ impl GraphParam {
     /// Sets [`GraphParam::histograms`].
     pub fn histograms(mut self, on: bool) -> Self {
         self.histograms = on;
+        self
+    }
+
+    /// Sets [`GraphParam::fed_by_dispatch`].
+    pub fn fed_by_dispatch(mut self, on: bool) -> Self {
+        self.fed_by_dispatch = on;
         self
     }
 
@@ -181,6 +192,8 @@ pub struct Graph {
     arcs: Vec<Arc<crate::feature::ArcTable>>,
     /// The active packet trace, if any.
     tracer: Option<crate::trace::Tracer>,
+    /// The graph's place in a dispatch set (mcore dispatch model).
+    dispatch: Option<crate::dispatch::DispatchState>,
     _not_sync: PhantomData<Cell<()>>,
 }
 
@@ -209,7 +222,8 @@ impl Graph {
                 what: format!("burst size {} is outside 1..=65536", param.burst_size),
             });
         }
-        let selected = registry::with_registry(|r| builder::select(r, name, &param.node_patterns))?;
+        let selected =
+            registry::with_registry(|r| builder::select(r, name, &param.node_patterns, param.fed_by_dispatch))?;
 
         // Reserve the name, so that node init callbacks run without the lock.
         let id = {
@@ -293,7 +307,7 @@ impl Graph {
         // SAFETY: no walk yet; `arcs` moves into the `Graph` (its heap
         // buffer does not move) and is replaced only by `refresh_arcs`.
         unsafe { shared.mem.set_arcs(&arcs) };
-        Ok(Graph { shared, taps, arcs_src, arcs_gen, arcs, tracer: None, _not_sync: PhantomData })
+        Ok(Graph { shared, taps, arcs_src, arcs_gen, arcs, tracer: None, dispatch: None, _not_sync: PhantomData })
     }
 
     /// Walks the graph once (`rte_graph_walk`): every source node runs, then
@@ -311,23 +325,52 @@ impl Graph {
         // path; the graph is fully initialised (`create` returned it).
         unsafe {
             match ((*g).stats, (*g).tapped, (*g).hist) {
+                (stats, _, hist) if self.dispatch.is_some() => {
+                    let d = self.dispatch.as_mut();
+                    match (stats, hist) {
+                        (true, true) => {
+                            fastpath::walk_impl::<true, true, true, false, true>(g, &mut self.taps, None, d)
+                        }
+                        (true, false) => {
+                            fastpath::walk_impl::<true, true, false, false, true>(g, &mut self.taps, None, d)
+                        }
+                        (false, _) => {
+                            fastpath::walk_impl::<false, true, false, false, true>(g, &mut self.taps, None, d)
+                        }
+                    }
+                }
                 (stats, _, hist) if self.tracer.is_some() => match (stats, hist) {
-                    (true, true) => {
-                        fastpath::walk_impl::<true, true, true, true>(g, &mut self.taps, self.tracer.as_mut())
-                    }
-                    (true, false) => {
-                        fastpath::walk_impl::<true, true, false, true>(g, &mut self.taps, self.tracer.as_mut())
-                    }
-                    (false, _) => {
-                        fastpath::walk_impl::<false, true, false, true>(g, &mut self.taps, self.tracer.as_mut())
-                    }
+                    (true, true) => fastpath::walk_impl::<true, true, true, true, false>(
+                        g,
+                        &mut self.taps,
+                        self.tracer.as_mut(),
+                        None,
+                    ),
+                    (true, false) => fastpath::walk_impl::<true, true, false, true, false>(
+                        g,
+                        &mut self.taps,
+                        self.tracer.as_mut(),
+                        None,
+                    ),
+                    (false, _) => fastpath::walk_impl::<false, true, false, true, false>(
+                        g,
+                        &mut self.taps,
+                        self.tracer.as_mut(),
+                        None,
+                    ),
                 },
-                (true, false, false) => fastpath::walk_impl::<true, false, false, false>(g, &mut [], None),
-                (true, false, true) => fastpath::walk_impl::<true, false, true, false>(g, &mut [], None),
-                (false, false, _) => fastpath::walk_impl::<false, false, false, false>(g, &mut [], None),
-                (true, true, false) => fastpath::walk_impl::<true, true, false, false>(g, &mut self.taps, None),
-                (true, true, true) => fastpath::walk_impl::<true, true, true, false>(g, &mut self.taps, None),
-                (false, true, _) => fastpath::walk_impl::<false, true, false, false>(g, &mut self.taps, None),
+                (true, false, false) => fastpath::walk_impl::<true, false, false, false, false>(g, &mut [], None, None),
+                (true, false, true) => fastpath::walk_impl::<true, false, true, false, false>(g, &mut [], None, None),
+                (false, false, _) => fastpath::walk_impl::<false, false, false, false, false>(g, &mut [], None, None),
+                (true, true, false) => {
+                    fastpath::walk_impl::<true, true, false, false, false>(g, &mut self.taps, None, None)
+                }
+                (true, true, true) => {
+                    fastpath::walk_impl::<true, true, true, false, false>(g, &mut self.taps, None, None)
+                }
+                (false, true, _) => {
+                    fastpath::walk_impl::<false, true, false, false, false>(g, &mut self.taps, None, None)
+                }
             }
         }
         // A trace whose budget is spent ends with the walk that finished
@@ -410,6 +453,12 @@ impl Graph {
         S: FnMut(crate::TraceRecord) + Send + 'static,
     {
         let start = self.node_index(name)?;
+        if self.dispatch.is_some() {
+            return Err(GraphError::Dispatch(format!(
+                "graph \"{}\": no packet trace in the dispatch model",
+                self.name()
+            )));
+        }
         let v = &self.shared.nodes[start].reg.vtable;
         if std::any::TypeId::of::<O>() != (v.obj_type)() {
             return Err(GraphError::TapTypeMismatch {
@@ -440,6 +489,47 @@ impl Graph {
             .collect();
         self.tracer =
             Some(crate::trace::Tracer { start, remaining, filter, sink: Box::new(sink), live: Vec::new(), nodes });
+        Ok(())
+    }
+
+    /// Makes this graph the one of `lcore` in dispatch set `set`
+    /// (`rte_graph_model_mcore_dispatch_core_bind` and the dispatch model):
+    /// from its next walk it takes streams from its lcore's queue, runs the
+    /// nodes bound to `lcore` and the unbound ones, and hands the streams
+    /// of nodes bound to other lcores to their graphs. Node bindings made
+    /// after this call do not apply to this graph. A packet trace is not
+    /// available in this model.
+    pub fn set_dispatch(&mut self, set: &crate::Dispatch, lcore: u32) -> Result<()> {
+        let me = set.lane_of(lcore).ok_or_else(|| {
+            GraphError::Dispatch(format!(
+                "graph \"{}\": lcore {lcore} is not in the dispatch set {:?}",
+                self.name(),
+                set.lcores()
+            ))
+        })?;
+        if self.tracer.is_some() {
+            return Err(GraphError::Dispatch(format!("graph \"{}\": stop its packet trace first", self.name())));
+        }
+        let nodes = &self.shared.nodes;
+        let mut remote = Vec::with_capacity(nodes.len());
+        for n in nodes {
+            remote.push(match set.affinity(&n.name) {
+                Some(l) if l != lcore => Some(set.lane_of(l).expect("bound lcores are in the set") as u32),
+                _ => None,
+            });
+        }
+        let ids: Vec<NodeId> = nodes.iter().map(|n| n.id).collect();
+        let by_id = ids.iter().enumerate().map(|(i, id)| (*id, i as u32)).collect();
+        set.join(lcore, nodes.iter().map(|n| (n.id, n.name.clone(), n.source)).collect());
+        self.dispatch = Some(crate::dispatch::DispatchState {
+            set: set.0.clone(),
+            me,
+            remote,
+            ids,
+            by_id,
+            offs: self.shared.mem.offs().to_vec(),
+            deferred: Vec::new(),
+        });
         Ok(())
     }
 

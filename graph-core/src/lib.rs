@@ -91,6 +91,7 @@
 
 mod builder;
 pub mod clock;
+pub mod dispatch;
 mod env;
 mod error;
 mod export;
@@ -103,6 +104,7 @@ mod registry;
 mod stats;
 pub mod trace;
 
+pub use dispatch::{Dispatch, DispatchStats};
 pub use env::{Env, MissingEnv};
 pub use error::{GraphError, Result};
 pub use fastpath::{Ctx, Invocation, Objs, ObjsIntoIter, ProcessFn, Tap};

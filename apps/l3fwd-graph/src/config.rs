@@ -87,6 +87,9 @@ pub struct LcoreFile {
     pub rx: Vec<(u16, u16)>,
     /// Walks between two looks at the lcore's tasks (default 1).
     pub walks_per_poll: Option<u32>,
+    /// With `model = "dispatch"`: nodes (names or glob patterns, clones
+    /// included) this lcore runs for every worker.
+    pub nodes: Option<Vec<String>>,
 }
 
 /// `[[route]]`.
@@ -159,6 +162,9 @@ pub struct FileConfig {
     pub neighbours: Vec<NeighbourFile>,
     /// Per-node cycles-per-call histograms (default on).
     pub histograms: Option<bool>,
+    /// Worker model: `rtc` (run to completion, the default) or `dispatch`
+    /// (mcore dispatch: nodes bound to lcores by `[[lcore]] nodes`).
+    pub model: Option<String>,
     /// Serve OpenMetrics at http://ADDR:PORT/metrics.
     pub metrics: Option<String>,
     /// More nodes for every worker graph, by name or glob pattern (a
@@ -300,6 +306,10 @@ pub struct Overrides {
     /// Do not keep per-node cycles-per-call histograms.
     #[arg(long = "no-histograms")]
     pub no_histograms: bool,
+    /// Worker model, as DPDK's l3fwd-graph: rtc (run to completion) or
+    /// dispatch (mcore dispatch; nodes bound by the file's [[lcore]] nodes).
+    #[arg(long = "model", value_name = "rtc|dispatch")]
+    pub model: Option<String>,
     /// Serve OpenMetrics (Prometheus) at http://ADDR:PORT/metrics.
     #[arg(long = "metrics", value_name = "ADDR:PORT")]
     pub metrics: Option<String>,
@@ -321,6 +331,86 @@ pub struct FeaturePlan {
     pub arc: String,
     pub node: String,
     pub ports: Vec<u16>,
+}
+
+/// The worker model's name, and `nodes` only with `dispatch`: checked
+/// before the lcores (whose checks depend on it).
+fn check_model(file: &FileConfig, o: &Overrides) -> Result<(), ConfigError> {
+    match o.model.as_deref().or(file.model.as_deref()).unwrap_or("rtc") {
+        "dispatch" => Ok(()),
+        "rtc" => match file.lcores.iter().find(|l| l.nodes.is_some()) {
+            Some(l) => bail!("[[lcore]] id = {}: nodes = [...] needs model = \"dispatch\" (or --model=dispatch)", l.id),
+            None => Ok(()),
+        },
+        other => bail!("model = \"{other}\": expected rtc or dispatch"),
+    }
+}
+
+/// The worker model and, for `dispatch`, the node bindings: every pattern
+/// matches a node the graphs will have, no node is bound twice, an rx node
+/// stays on the lcore that polls its queue.
+fn plan_dispatch(
+    file: &FileConfig,
+    o: &Overrides,
+    ports: &[PortPlan],
+    lcores: &[LcorePlan],
+) -> Result<Option<Vec<(String, u32)>>, ConfigError> {
+    let model = o.model.as_deref().or(file.model.as_deref()).unwrap_or("rtc");
+    let bound: Vec<&LcoreFile> = file.lcores.iter().filter(|l| l.nodes.is_some()).collect();
+    match model {
+        "rtc" => {
+            if let Some(l) = bound.first() {
+                bail!("[[lcore]] id = {}: nodes = [...] needs model = \"dispatch\" (or --model=dispatch)", l.id);
+            }
+            return Ok(None);
+        }
+        "dispatch" => {}
+        other => bail!("model = \"{other}\": expected rtc or dispatch"),
+    }
+    // The nodes the worker graphs will hold: the registered ones, and the
+    // rx and tx clones of the configured ports.
+    let mut names: Vec<String> = graph_core::node_list()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|n| n.parent.is_none() && n.name != "ethdev_rx" && n.name != "ethdev_tx")
+        .map(|n| n.name)
+        .collect();
+    for p in ports {
+        names.push(format!("ethdev_tx-{}", p.id));
+        for q in 0..p.rx_queues {
+            names.push(format!("ethdev_rx-{}-{q}", p.id));
+        }
+    }
+    let mut out: Vec<(String, u32)> = Vec::new();
+    for l in bound {
+        let Some(plan) = lcores.iter().find(|x| x.id == l.id) else {
+            bail!("[[lcore]] id = {}: nodes are bound to it, but it is not a worker lcore (see --config)", l.id);
+        };
+        for pat in l.nodes.as_deref().unwrap_or_default() {
+            let g = glob::Pattern::new(pat)
+                .map_err(|e| ConfigError::Invalid(format!("[[lcore]] id = {}: nodes \"{pat}\": {e}", l.id)))?;
+            let hits: Vec<&String> = names.iter().filter(|n| g.matches(n)).collect();
+            if hits.is_empty() {
+                bail!("[[lcore]] id = {}: nodes \"{pat}\" matches no node of the worker graphs", l.id);
+            }
+            for n in hits {
+                if let Some((_, other)) = out.iter().find(|(x, _)| x == n) {
+                    if *other != l.id {
+                        bail!("node {n} is bound to lcore {other} and to lcore {}: a node runs on one lcore", l.id);
+                    }
+                    continue;
+                }
+                if let Some(rest) = n.strip_prefix("ethdev_rx-") {
+                    let polled = plan.rx.iter().any(|(p, q)| rest == format!("{p}-{q}"));
+                    if !polled {
+                        bail!("node {n} is bound to lcore {}, which does not poll that queue (its rx is placed by rx = [...])", l.id);
+                    }
+                }
+                out.push((n.clone(), l.id));
+            }
+        }
+    }
+    Ok(Some(out))
 }
 
 /// Most packets --pcap-num-cap may ask for (they are held in memory until
@@ -538,6 +628,9 @@ pub struct Plan {
     pub metrics: Option<std::net::SocketAddr>,
     /// --pcap-enable: packets to capture and the pcapng file.
     pub pcap: Option<(usize, PathBuf)>,
+    /// Dispatch model: (node name, lcore) bindings, checked; `None` is
+    /// run to completion.
+    pub dispatch: Option<Vec<(String, u32)>>,
     /// Extra node patterns of every worker graph.
     pub nodes: Vec<String>,
     /// Features to enable at start.
@@ -736,12 +829,14 @@ fn check_paths<'a>(
 
 /// Merges file and flags and checks everything against `env`.
 pub fn plan(file: &FileConfig, o: &Overrides, env: &Env) -> Result<Plan, ConfigError> {
+    check_model(file, o)?;
     let ports = plan_ports(file, o, env)?;
     let mut lcores = plan_lcores(file, o, env, &ports)?;
     let hops = plan_hops(file, &ports)?;
     let routes = plan_routes(file, &ports, &hops)?;
     let tuning = plan_tuning(file, o, &ports, &mut lcores)?;
     let (nodes, features, node_config) = plan_composition(file, &ports)?;
+    let dispatch = plan_dispatch(file, o, &ports, &lcores)?;
     let stats_json = o.stats_json.clone().or_else(|| file.stats_json.clone());
     let stats_jsonl = o.stats_jsonl.clone().or_else(|| file.stats_jsonl.clone());
     check_paths(&ports, [("stats_json", &stats_json), ("stats_jsonl", &stats_jsonl)])?;
@@ -771,6 +866,7 @@ pub fn plan(file: &FileConfig, o: &Overrides, env: &Env) -> Result<Plan, ConfigE
         task_load: o.task_load,
         histograms: !o.no_histograms && file.histograms.unwrap_or(true),
         pcap: plan_pcap(o)?,
+        dispatch,
         metrics: match o.metrics.as_ref().or(file.metrics.as_ref()) {
             None => None,
             Some(a) => Some(a.parse().map_err(|_| {
@@ -932,8 +1028,11 @@ fn plan_lcores(file: &FileConfig, o: &Overrides, env: &Env, ports: &[PortPlan]) 
         } else if !env.cpus.contains(&l.cpu) {
             bail!("lcore {} cpu = {}: this process may run on CPUs {}", l.id, l.cpu, env.cpu_list());
         }
-        if l.rx.is_empty() {
-            bail!("lcore {}: polls no (port, queue)", l.id);
+        let runs_bound_nodes =
+            file.lcores.iter().any(|f| f.id == l.id && f.nodes.as_ref().is_some_and(|n| !n.is_empty()));
+        let dispatch = o.model.as_deref().or(file.model.as_deref()) == Some("dispatch");
+        if l.rx.is_empty() && !(dispatch && runs_bound_nodes) {
+            bail!("lcore {}: polls no (port, queue){}", l.id, if dispatch { " and runs no bound node" } else { "" });
         }
         // Ports filtered out by -p are dropped from the lcore's list.
         if o.portmask.is_some() {
@@ -949,8 +1048,14 @@ fn plan_lcores(file: &FileConfig, o: &Overrides, env: &Env, ports: &[PortPlan]) 
             }
         }
     }
-    lcores.retain(|l| !l.rx.is_empty());
-    if lcores.is_empty() {
+    // A worker left with no queue (the ports it polled were filtered out)
+    // is dropped, unless it runs bound nodes in the dispatch model.
+    let dispatch = o.model.as_deref().or(file.model.as_deref()) == Some("dispatch");
+    lcores.retain(|l| {
+        !l.rx.is_empty()
+            || (dispatch && file.lcores.iter().any(|f| f.id == l.id && f.nodes.as_ref().is_some_and(|n| !n.is_empty())))
+    });
+    if !lcores.iter().any(|l| !l.rx.is_empty()) {
         bail!("no lcore polls any selected port");
     }
     if env.dpdk.is_none() {

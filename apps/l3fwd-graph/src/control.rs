@@ -249,6 +249,9 @@ pub struct LcoreTasks {
     /// --pcap-enable: the capture's writer (first lcore; the taps were
     /// requested before the workers started).
     pub pcap: Option<CaptureStart>,
+    /// The dispatch set the lcore's graph belongs to (mcore dispatch
+    /// model), for the drain at the end.
+    pub dispatch: Option<graph_core::Dispatch>,
 }
 
 impl LcoreTasks {

@@ -203,7 +203,11 @@ fn open_ports(plan: &Plan, table: &Ports, dpdk: bool) -> Result<(Vec<Arc<Port>>,
 /// Fills the router's tables from the plan and creates one graph per
 /// worker lcore, each given the tables and its own tx queue per port
 /// through its environment.
-fn configure_nodes(plan: &Plan, env: &StockEnv, ports: &[Arc<Port>]) -> Result<Vec<Graph>, RunError> {
+fn configure_nodes(
+    plan: &Plan,
+    env: &StockEnv,
+    ports: &[Arc<Port>],
+) -> Result<(Vec<Graph>, Option<graph_core::Dispatch>), RunError> {
     let setup = |e: &dyn std::fmt::Display| RunError::Setup(e.to_string());
     eth_config::eth_config(
         &ports.iter().map(|p| EthConf { port: p.id(), nb_rxq: p.nb_rxq(), nb_txq: p.nb_txq() }).collect::<Vec<_>>(),
@@ -226,17 +230,38 @@ fn configure_nodes(plan: &Plan, env: &StockEnv, ports: &[Arc<Port>]) -> Result<V
         .flat_map(|f| f.ports.iter().map(|&p| FeatureChange { arc: &f.arc, feature: &f.node, index: p, on: true }))
         .collect();
     env.features.update(&changes).map_err(|e| setup(&e))?;
-    let mut graphs = Vec::new();
+    let mut graphs: Vec<Graph> = Vec::new();
     for (i, l) in plan.lcores.iter().enumerate() {
         let name = format!("worker_{}", l.id);
         let txq = TxQueues(ports.iter().map(|p| (p.id(), i as u16)).collect());
         let mut patterns: Vec<String> = l.rx.iter().map(|(p, q)| format!("ethdev_rx-{p}-{q}")).collect();
         patterns.extend(plan.nodes.iter().cloned());
-        let param = env.param(patterns, txq).with(plan.node_config.clone()).histograms(plan.histograms);
+        // Dispatch: a worker that polls nothing runs the nodes bound to it,
+        // fed by the others.
+        let fed = l.rx.is_empty();
+        if let (true, Some(b)) = (fed, &plan.dispatch) {
+            patterns.extend(b.iter().filter(|(_, to)| *to == l.id).map(|(n, _)| n.clone()));
+        }
+        let param =
+            env.param(patterns, txq).with(plan.node_config.clone()).histograms(plan.histograms).fed_by_dispatch(fed);
         let g = Graph::create(&name, &param).map_err(|e| RunError::Setup(format!("graph {name}: {e}")))?;
         graphs.push(g);
     }
-    Ok(graphs)
+    let Some(bindings) = &plan.dispatch else { return Ok((graphs, None)) };
+    // Dispatch model: one set over the worker lcores, the nodes bound as
+    // planned, each graph bound to its lcore (DPDK sizes the work queue at
+    // 8 streams per node).
+    let ids: Vec<u32> = plan.lcores.iter().map(|l| l.id).collect();
+    let nodes = graphs.iter().map(Graph::node_count).max().unwrap_or(1);
+    let set = graph_core::Dispatch::new(&ids, (8 * nodes).next_power_of_two().max(64)).map_err(|e| setup(&e))?;
+    for (n, l) in bindings {
+        set.bind(n, *l).map_err(|e| setup(&e))?;
+    }
+    for (g, l) in graphs.iter_mut().zip(&plan.lcores) {
+        g.set_dispatch(&set, l.id).map_err(|e| setup(&e))?;
+    }
+    set.check().map_err(|e| setup(&e))?;
+    Ok((graphs, Some(set)))
 }
 
 /// Walks `g` until told to stop, interleaved with the lcore's tasks, then
@@ -256,6 +281,7 @@ fn worker_loop(
         }
     }
     let guard = lcore::register(lcore_id).map_err(|e| format!("lcore {lcore_id}: {e}"))?;
+    let dispatch = tasks.dispatch.clone();
     let mut lp = LcoreLoop::new(g, walks_per_poll);
     tasks.spawn();
     // Commands queued before the start (--pcap-enable's taps) apply
@@ -268,10 +294,16 @@ fn worker_loop(
     // loop (their executor is dropped below).
     let moved = |g: &Graph| g.stats().iter().map(|s| s.objs).sum::<u64>();
     let mut g = lp.into_graph();
-    for _ in 0..1000 {
+    // With dispatch, other lcores may still hand this one streams: drain
+    // until nothing moves here and every queue of the set is empty, several
+    // times running (bounded, as the walks are).
+    let mut quiet = 0;
+    for _ in 0..100_000 {
         let before = moved(&g);
         g.walk();
-        if moved(&g) == before {
+        let idle = dispatch.as_ref().is_none_or(graph_core::Dispatch::idle);
+        quiet = if moved(&g) == before && idle { quiet + 1 } else { 0 };
+        if quiet >= if dispatch.is_some() { 100 } else { 1 } {
             break;
         }
     }
@@ -410,7 +442,7 @@ fn forward(
                 .into(),
         ));
     }
-    let graphs = configure_nodes(plan, env, ports)?;
+    let (graphs, dispatch) = configure_nodes(plan, env, ports)?;
     let mut cluster = worker_stats(plan)?;
     let stop = Arc::new(AtomicBool::new(false));
     let start = Instant::now();
@@ -439,6 +471,7 @@ fn forward(
             load: plan.task_load,
             load_routes: plan.task_load && i == 0,
             pcap: if i == 0 { pcap.take() } else { None },
+            dispatch: dispatch.clone(),
         };
         match Worker::spawn(g, l.id, l.cpu, stop.clone(), dpdk, tasks, l.walks_per_poll) {
             Ok(w) => workers.push(w),
