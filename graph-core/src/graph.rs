@@ -137,6 +137,8 @@ impl NodeMeta {
 /// What a graph shares with stats readers: its memory and control data.
 pub(crate) struct GraphShared {
     pub name: String,
+    /// What the graph was made with (for `clone_graph`).
+    pub param: GraphParam,
     pub env: crate::Env,
     pub id: GraphId,
     pub nodes: Vec<NodeMeta>,
@@ -271,7 +273,14 @@ impl Graph {
             nodes.iter().map(|n| NodePlan { name: &n.name, reg: n.reg, edges: &n.edges, source: n.source }).collect();
         let mem = GraphMem::new(&plans, param.burst_size);
         drop(plans);
-        let shared = Arc::new(GraphShared { name: name.to_string(), env: param.env.clone(), id, nodes, mem });
+        let shared = Arc::new(GraphShared {
+            name: name.to_string(),
+            param: param.clone(),
+            env: param.env.clone(),
+            id,
+            nodes,
+            mem,
+        });
         // SAFETY: the graph was just populated and nothing else can reach
         // it yet; each context is initialised once.
         unsafe {
@@ -490,6 +499,18 @@ impl Graph {
         self.tracer =
             Some(crate::trace::Tracer { start, remaining, filter, sink: Box::new(sink), live: Vec::new(), nodes });
         Ok(())
+    }
+
+    /// A clone of this graph (`rte_graph_clone`): named
+    /// `<name>-<suffix>`, with the same nodes (edges as registered now),
+    /// environment and parameters, and memory, streams and node contexts
+    /// of its own (every node's init runs again). For the dispatch model,
+    /// one clone per lcore.
+    pub fn clone_graph(&self, suffix: &str) -> Result<Graph> {
+        let name = format!("{}-{suffix}", self.name());
+        let mut param = self.shared.param.clone();
+        param.node_patterns = self.shared.nodes.iter().map(|n| glob::Pattern::escape(&n.name)).collect();
+        Graph::create(&name, &param)
     }
 
     /// Makes this graph the one of `lcore` in dispatch set `set`

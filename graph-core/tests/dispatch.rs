@@ -169,3 +169,20 @@ mod property {
         }
     }
 }
+
+#[test]
+fn a_clone_has_the_same_nodes_and_its_own_contexts() {
+    let seen = Seen::default();
+    let mut g = graph("ds_parent", Numbering { base: 0, per_walk: 4, limit: 8 }, &seen);
+    let mut c = g.clone_graph("1").unwrap();
+    assert_eq!(c.name(), "ds_parent-1");
+    assert_eq!(c.node_names(), g.node_names());
+    g.walk();
+    g.walk();
+    // The clone's source has its own numbering state: it starts at 0 too.
+    c.walk();
+    assert_eq!(*seen.0.lock().unwrap(), [0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3]);
+    assert_eq!(g.node_stats("ds_sink").unwrap().objs, 8);
+    assert_eq!(c.node_stats("ds_sink").unwrap().objs, 4);
+    assert!(g.clone_graph("1").is_err(), "the name is taken");
+}
