@@ -55,6 +55,9 @@ pub struct DispatchStats {
     pub unknown: u64,
     /// Items waiting in its queue now.
     pub queued: usize,
+    /// Cycles this lcore's walks spent handing streams over and taking
+    /// them in (with statistics on).
+    pub cycles: u64,
 }
 
 pub(crate) struct Lane {
@@ -65,6 +68,7 @@ pub(crate) struct Lane {
     pub received: AtomicU64,
     pub full: AtomicU64,
     pub unknown: AtomicU64,
+    pub cycles: AtomicU64,
 }
 
 /// A member graph's nodes: id, name, whether a source.
@@ -117,6 +121,7 @@ impl Dispatch {
                 received: AtomicU64::new(0),
                 full: AtomicU64::new(0),
                 unknown: AtomicU64::new(0),
+                cycles: AtomicU64::new(0),
             })
             .collect();
         Ok(Dispatch(Arc::new(Inner {
@@ -212,6 +217,7 @@ impl Dispatch {
                 full: l.full.load(Relaxed),
                 unknown: l.unknown.load(Relaxed),
                 queued: l.queue.len(),
+                cycles: l.cycles.load(Relaxed),
             })
             .collect()
     }

@@ -739,7 +739,11 @@ pub(crate) unsafe fn walk_impl<
         // second read per call as rte_graph does.
         if DISPATCH {
             if let Some(d) = disp.as_deref_mut() {
+                let t = if STATS { clock::cycles() } else { 0 };
                 dispatch_receive(g, d);
+                if STATS {
+                    d.set.lanes[d.me].cycles.fetch_add(clock::cycles().wrapping_sub(t), Relaxed);
+                }
             }
         }
         let mut t0 = if STATS { clock::cycles() } else { 0 };
@@ -759,7 +763,10 @@ pub(crate) unsafe fn walk_impl<
                             dispatch_send(node, off, d, lane as usize);
                         }
                         if STATS {
-                            t0 = clock::cycles();
+                            // The hand-over is the set's cost, not a node's.
+                            let t1 = clock::cycles();
+                            d.set.lanes[d.me].cycles.fetch_add(t1.wrapping_sub(t0), Relaxed);
+                            t0 = t1;
                         }
                         head += 1;
                         if head > 0 {

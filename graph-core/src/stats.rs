@@ -182,6 +182,8 @@ struct ClusterNode {
 /// (`rte_graph_cluster_stats_create`). Graphs destroyed later keep their
 /// final counters in the sum.
 pub struct ClusterStats {
+    /// The patterns it was made with (none for `for_graphs`).
+    patterns: Vec<glob::Pattern>,
     graphs: Vec<Arc<GraphShared>>,
     nodes: Vec<ClusterNode>,
     prev_ts: Instant,
@@ -192,11 +194,13 @@ impl ClusterStats {
     /// must match at least one live graph.
     pub fn new<S: AsRef<str>>(graph_patterns: &[S]) -> Result<ClusterStats> {
         let mut graphs: Vec<Arc<GraphShared>> = Vec::new();
+        let mut patterns = Vec::new();
         for p in graph_patterns {
             let p = p.as_ref();
             let glob = glob::Pattern::new(p)
                 .map_err(|e| GraphError::BadPattern { pattern: p.to_string(), reason: e.msg.to_string() })?;
             let found = graph::graphs_matching(&glob);
+            patterns.push(glob);
             if found.is_empty() {
                 return Err(GraphError::GraphPatternNoMatch { pattern: p.to_string() });
             }
@@ -206,7 +210,34 @@ impl ClusterStats {
                 }
             }
         }
-        Ok(Self::from_graphs(graphs))
+        let mut c = Self::from_graphs(graphs);
+        c.patterns = patterns;
+        Ok(c)
+    }
+
+    /// Adds a pattern for [`refresh`](Self::refresh) to match (graphs
+    /// that may appear later); it may match nothing yet.
+    pub fn add_pattern(&mut self, pattern: &str) -> Result<()> {
+        let glob = glob::Pattern::new(pattern)
+            .map_err(|e| GraphError::BadPattern { pattern: pattern.to_string(), reason: e.msg.to_string() })?;
+        self.patterns.push(glob);
+        Ok(())
+    }
+
+    /// Adds the live graphs that match the patterns and are not in the
+    /// cluster yet (graphs that replaced others while running); graphs
+    /// already in keep their counters, destroyed or not. Returns how many
+    /// joined.
+    pub fn refresh(&mut self) -> usize {
+        let found: Vec<Arc<GraphShared>> = self.patterns.iter().flat_map(graph::graphs_matching).collect();
+        let mut added = 0;
+        for g in found {
+            if !self.graphs.iter().any(|h| Arc::ptr_eq(h, &g)) {
+                self.add_graph(g);
+                added += 1;
+            }
+        }
+        added
     }
 
     /// Statistics over exactly these graphs.
@@ -215,26 +246,33 @@ impl ClusterStats {
     }
 
     fn from_graphs(graphs: Vec<Arc<GraphShared>>) -> ClusterStats {
-        let mut nodes: Vec<ClusterNode> = Vec::new();
-        for (gi, g) in graphs.iter().enumerate() {
-            for (ni, n) in g.nodes.iter().enumerate() {
-                let member = Member { graph: gi, index: ni };
-                match nodes.iter_mut().find(|c| c.id == n.id) {
-                    Some(c) => c.members.push(member),
-                    None => nodes.push(ClusterNode {
-                        name: n.name.clone(),
-                        id: n.id,
-                        reg: n.reg,
-                        counters: n.reg.counters.iter().chain(n.reg.observations).map(|c| c.to_string()).collect(),
-                        members: vec![member],
-                        prev: (0, 0, 0),
-                        base: (0, 0, 0, 0, vec![0; n.reg.nb_all_counters()]),
-                        base_hist: Vec::new(),
-                    }),
-                }
+        let mut c =
+            ClusterStats { patterns: Vec::new(), graphs: Vec::new(), nodes: Vec::new(), prev_ts: Instant::now() };
+        for g in graphs {
+            c.add_graph(g);
+        }
+        c
+    }
+
+    fn add_graph(&mut self, g: Arc<GraphShared>) {
+        let gi = self.graphs.len();
+        for (ni, n) in g.nodes.iter().enumerate() {
+            let member = Member { graph: gi, index: ni };
+            match self.nodes.iter_mut().find(|c| c.id == n.id) {
+                Some(c) => c.members.push(member),
+                None => self.nodes.push(ClusterNode {
+                    name: n.name.clone(),
+                    id: n.id,
+                    reg: n.reg,
+                    counters: n.reg.counters.iter().chain(n.reg.observations).map(|c| c.to_string()).collect(),
+                    members: vec![member],
+                    prev: (0, 0, 0),
+                    base: (0, 0, 0, 0, vec![0; n.reg.nb_all_counters()]),
+                    base_hist: Vec::new(),
+                }),
             }
         }
-        ClusterStats { graphs, nodes, prev_ts: Instant::now() }
+        self.graphs.push(g);
     }
 
     /// Names of the graphs in the cluster.

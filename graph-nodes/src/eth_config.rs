@@ -62,6 +62,14 @@ impl Default for RxBurst {
     }
 }
 
+/// In a graph's environment: the graph replaces a running one (a live
+/// change), so an rx or tx queue that graph still holds is taken at the
+/// first walk after it lets go, instead of failing the init. Until then
+/// `ethdev_rx` receives nothing from that queue (packets wait in the
+/// port), and `ethdev_tx` drops what it cannot send as `tx_queue_busy`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Handover;
+
 /// The values the stock nodes need, shared by a router's graphs.
 #[derive(Debug, Clone, Default)]
 pub struct StockEnv {

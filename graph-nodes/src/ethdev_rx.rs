@@ -21,16 +21,20 @@ use crate::wire::{ethertype, EthernetFrame, VlanTag, ETH_HLEN, VLAN_HLEN};
 
 /// Per-clone context: the queue it polls.
 pub struct EthdevRxCtx {
-    queue: RxQueue,
+    /// The queue; `None` until a graph this one replaces lets go of it
+    /// (see [`Handover`](crate::eth_config::Handover)).
+    queue: Option<RxQueue>,
+    from: std::sync::Arc<crate::port::Port>,
+    q: u16,
     burst: usize,
     port: u16,
     arc: ArcHook,
 }
 
 impl EthdevRxCtx {
-    /// The polled queue.
-    pub fn queue(&self) -> &RxQueue {
-        &self.queue
+    /// The polled queue, once held.
+    pub fn queue(&self) -> Option<&RxQueue> {
+        self.queue.as_ref()
     }
 }
 
@@ -45,9 +49,16 @@ fn init(info: &NodeInfo<'_>) -> Result<EthdevRxCtx, InitError> {
         .clone_suffix()
         .and_then(parse_suffix)
         .ok_or_else(|| format!("{}: expected a clone named ethdev_rx-<port>-<queue>", info.node_name))?;
-    let queue = info.env::<Ports>()?.get(p)?.take_rx_queue(q)?;
+    let from = info.env::<Ports>()?.get(p)?;
+    let queue = match from.take_rx_queue(q) {
+        Ok(x) => Some(x),
+        Err(crate::port::PortError::QueueTaken { .. }) if info.env.get::<crate::eth_config::Handover>().is_some() => {
+            None
+        }
+        Err(e) => return Err(e.into()),
+    };
     let burst = info.env.get::<RxBurst>().copied().unwrap_or_default().0.clamp(1, 1 << 16);
-    Ok(EthdevRxCtx { queue, burst, port: p, arc: ArcHook::start(info, "eth_input")? })
+    Ok(EthdevRxCtx { queue, from, q, burst, port: p, arc: ArcHook::start(info, "eth_input")? })
 }
 
 /// Sets `packet_type` from the headers, stripping one VLAN tag.
@@ -90,10 +101,17 @@ pub fn parse(m: &mut Pkt) {
 }
 
 fn ethdev_rx(ctx: &mut Ctx<'_, Pkt>, c: &mut EthdevRxCtx, _objs: Objs<'_, Pkt>) -> usize {
+    let Some(queue) = c.queue.as_mut() else {
+        // Handed over: take the queue once the replaced graph let go.
+        if let Ok(q) = c.from.take_rx_queue(c.q) {
+            c.queue = Some(q);
+        }
+        return 0;
+    };
     let arc = ctx.arc(&c.arc);
     // Every packet of this queue has the same port: one choice per burst.
     let edge = if arc.any() { c.arc.first(arc, c.port).unwrap_or(0) } else { 0 };
-    let pkts = c.queue.rx_burst(ctx.next_stream_uninit(edge, c.burst));
+    let pkts = queue.rx_burst(ctx.next_stream_uninit(edge, c.burst));
     let n = pkts.len();
     for m in pkts.iter_mut() {
         let p = m.packet_type();

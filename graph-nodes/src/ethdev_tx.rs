@@ -20,18 +20,24 @@ names! {
     pub enum EthdevTxDrop {
         /// The port did not take the packet (queue full or link down).
         TxFull = "tx_full",
+        /// The tx queue is still held by the graph this one replaces (a
+        /// live change; see `eth_config::Handover`).
+        TxQueueBusy = "tx_queue_busy",
     }
 }
 
 /// Per-clone context: the queue it sends on.
 pub struct EthdevTxCtx {
-    queue: TxQueue,
+    /// `None` until a graph this one replaces lets go of it.
+    queue: Option<TxQueue>,
+    from: std::sync::Arc<crate::port::Port>,
+    q: u16,
 }
 
 impl EthdevTxCtx {
-    /// The queue.
-    pub fn queue(&mut self) -> &mut TxQueue {
-        &mut self.queue
+    /// The queue, once held.
+    pub fn queue(&mut self) -> Option<&mut TxQueue> {
+        self.queue.as_mut()
     }
 }
 
@@ -41,13 +47,28 @@ fn init(info: &NodeInfo<'_>) -> Result<EthdevTxCtx, InitError> {
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| format!("{}: expected a clone named ethdev_tx-<port>", info.node_name))?;
     let q = info.env.get::<TxQueues>().map_or(0, |t| t.get(p));
-    let queue = info.env::<Ports>()?.get(p)?.take_tx_queue(q)?;
-    Ok(EthdevTxCtx { queue })
+    let from = info.env::<Ports>()?.get(p)?;
+    let queue = match from.take_tx_queue(q) {
+        Ok(x) => Some(x),
+        Err(crate::port::PortError::QueueTaken { .. }) if info.env.get::<crate::eth_config::Handover>().is_some() => {
+            None
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Ok(EthdevTxCtx { queue, from, q })
 }
 
 fn ethdev_tx(ctx: &mut Ctx<'_, Pkt>, c: &mut EthdevTxCtx, objs: Objs<'_, Pkt>) -> usize {
     let n = objs.len();
-    let rest = c.queue.tx_burst(objs);
+    if c.queue.is_none() {
+        c.queue = c.from.take_tx_queue(c.q).ok();
+    }
+    let Some(queue) = c.queue.as_mut() else {
+        ctx.count(EthdevTxDrop::TxQueueBusy.idx(), n as u64);
+        ctx.enqueue_objs(EthdevTxNext::Drop.edge(), objs);
+        return n;
+    };
+    let rest = queue.tx_burst(objs);
     if !rest.is_empty() {
         ctx.count(EthdevTxDrop::TxFull.idx(), rest.len() as u64);
         ctx.enqueue_objs(EthdevTxNext::Drop.edge(), rest);
@@ -56,7 +77,9 @@ fn ethdev_tx(ctx: &mut Ctx<'_, Pkt>, c: &mut EthdevTxCtx, objs: Objs<'_, Pkt>) -
 }
 
 fn fini(_info: &NodeInfo<'_>, c: &mut EthdevTxCtx) {
-    let _ = c.queue.flush();
+    if let Some(q) = c.queue.as_mut() {
+        let _ = q.flush();
+    }
 }
 
 node! {

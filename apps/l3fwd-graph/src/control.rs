@@ -61,6 +61,25 @@ pub enum LcoreCmd {
     Trace { node: String, lcore: u32, remaining: Arc<AtomicUsize>, filter: TraceFilter },
     /// Stop tracing.
     Untrace,
+    /// Replace the lcore's graph with this one (a live change), between
+    /// two walks.
+    Replace { graph: graph_core::Graph },
+}
+
+/// Live graph changes so far: how many, and the longest and last pause
+/// of an lcore's forwarding (the old graph's destruction, which flushes
+/// its tx queues, and the swap).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Switches {
+    pub count: u64,
+    pub max: Duration,
+    pub last: Duration,
+}
+
+/// What a live change needs: the graph factory and each lcore's queues.
+struct Live {
+    factory: crate::run::GraphFactory,
+    rx: Vec<Vec<(u16, u16)>>,
 }
 
 /// Most packets one `trace add` may trace, and records kept.
@@ -183,6 +202,9 @@ pub struct Shared {
     captures: Mutex<HashMap<String, (u64, String)>>,
     /// Traced packets' paths, with the lcore that traced them.
     traces: Arc<Mutex<Vec<(u32, graph_core::TraceRecord)>>>,
+    /// Live changes (run to completion only).
+    live: Mutex<Option<Live>>,
+    switches: Arc<Mutex<Switches>>,
     /// Outputs that failed while running (a capture file, the JSON
     /// lines), one line each: the run reports them and exits 1.
     failures: Mutex<Vec<String>>,
@@ -204,8 +226,21 @@ impl Shared {
             start,
             captures: Mutex::new(HashMap::new()),
             traces: Arc::default(),
+            live: Mutex::new(None),
+            switches: Arc::default(),
             failures: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Allows live changes: graphs are rebuilt by `factory`; `rx` is each
+    /// lcore's queues now.
+    pub fn set_live(&mut self, factory: crate::run::GraphFactory, rx: Vec<Vec<(u16, u16)>>) {
+        *self.live.get_mut().unwrap_or_else(|e| e.into_inner()) = Some(Live { factory, rx });
+    }
+
+    /// Live changes so far.
+    pub fn switches(&self) -> Switches {
+        *self.switches.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Records an output failure (also printed at once).
@@ -257,7 +292,7 @@ pub struct LcoreTasks {
 impl LcoreTasks {
     /// Spawns the tasks on this thread's executor.
     pub fn spawn(self) {
-        task::spawn_local(lcore_commands(self.cmds, self.shared.traces.clone()));
+        task::spawn_local(lcore_commands(self.cmds, self.shared.traces.clone(), self.shared.switches.clone()));
         if let Some((l, s)) = self.listener {
             task::spawn_local(control_socket(l, self.shared.clone(), s));
         }
@@ -282,7 +317,11 @@ pub fn load_file() -> PathBuf {
     std::env::temp_dir().join(format!("l3fwd-task-load-{}.log", std::process::id()))
 }
 
-async fn lcore_commands(mut cmds: Receiver<LcoreCmd>, traces: Arc<Mutex<Vec<(u32, graph_core::TraceRecord)>>>) {
+async fn lcore_commands(
+    mut cmds: Receiver<LcoreCmd>,
+    traces: Arc<Mutex<Vec<(u32, graph_core::TraceRecord)>>>,
+    switches: Arc<Mutex<Switches>>,
+) {
     // Which capture holds the tap at each node of this lcore's graph.
     let mut taps: HashMap<String, u64> = HashMap::new();
     while let Some(cmd) = cmds.recv().await {
@@ -376,6 +415,21 @@ async fn lcore_commands(mut cmds: Receiver<LcoreCmd>, traces: Arc<Mutex<Vec<(u32
             LcoreCmd::Untrace => {
                 task::with_graph(|g| g.trace_stop());
             }
+            LcoreCmd::Replace { graph } => {
+                // Between two walks: every packet of the old graph has left
+                // it (run to completion); dropping it flushes its tx queues
+                // and gives its queues back, which the new graph takes at
+                // its first walk.
+                let t = Instant::now();
+                task::with_graph(move |g| drop(std::mem::replace(g, graph)));
+                let pause = t.elapsed();
+                let mut s = switches.lock().unwrap_or_else(|e| e.into_inner());
+                s.count += 1;
+                s.max = s.max.max(pause);
+                s.last = pause;
+                // Taps and traces belonged to the old graph.
+                taps.clear();
+            }
         }
     }
 }
@@ -421,13 +475,42 @@ fn features_report(stats: &mut StatsSource, shared: &Shared) -> String {
     serde_json::json!({ "arcs": arcs }).to_string()
 }
 
+/// A live change: `change` edits the lcores' queue lists and names the
+/// lcores (by index) whose graphs to rebuild; the new graphs are built
+/// here, beside the running ones, and each lcore swaps at its next walk
+/// boundary. Nothing changes if a graph cannot be built.
+fn live_change(
+    shared: &Shared,
+    change: impl FnOnce(&mut Vec<Vec<(u16, u16)>>, &[u32]) -> Result<Vec<usize>, String>,
+) -> Result<usize, String> {
+    static GENERATION: AtomicU64 = AtomicU64::new(1);
+    let mut live = shared.live.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(live) = live.as_mut() else {
+        return Err("live changes need the run-to-completion model".into());
+    };
+    let mut rx = live.rx.clone();
+    let which = change(&mut rx, live.factory.lcores())?;
+    let mut graphs = Vec::new();
+    for &i in &which {
+        let g = GENERATION.fetch_add(1, Ordering::Relaxed);
+        graphs.push((i, live.factory.build(i, &rx[i], Some(g))?));
+    }
+    live.rx = rx;
+    let n = graphs.len();
+    for (i, graph) in graphs {
+        shared.lcores[i].send(LcoreCmd::Replace { graph });
+    }
+    Ok(n)
+}
+
 /// Most bytes of frames one capture holds before it is written.
 pub const CAPTURE_MAX_BYTES: usize = 64 << 20;
 
 const HELP: &str = "ok commands: route add P/L port N | route add P/L via NH | route del P/L | \
                     neigh add NH PORT MAC | neigh del NH | stats | capture NODE COUNT FILE | \
                     capture stop NODE | features | feature enable|disable ARC NODE PORT | \
-                    trace add NODE COUNT [src P/L] [dst P/L] [proto P] [sport N] [dport N] | trace show | trace clear";
+                    trace add NODE COUNT [src P/L] [dst P/L] [proto P] [sport N] [dport N] | trace show | trace clear | \
+                    rx move PORT QUEUE LCORE | graph rebuild LCORE | switches";
 
 /// Handles one command line; the reply line.
 fn command(line: &str, stats: &mut StatsSource, shared: &Arc<Shared>) -> String {
@@ -517,6 +600,45 @@ fn run_command(line: &str, stats: &mut StatsSource, shared: &Arc<Shared>) -> Res
             Ok(format!("ok capture at {node} stopped; {file} gets the packets seen so far"))
         }
         ["features"] => Ok(features_report(stats, shared)),
+        ["rx", "move", p, q, to] => {
+            let num = |s: &str, what: &str| s.parse::<u32>().map_err(|_| format!("{what} \"{s}\" is not a number"));
+            let (p, q, to) = (num(p, "port")? as u16, num(q, "queue")? as u16, num(to, "lcore")?);
+            live_change(shared, |rx, lcores| {
+                let Some(from) = rx.iter().position(|l| l.contains(&(p, q))) else {
+                    return Err(format!("no lcore polls rx ({p}, {q})"));
+                };
+                let Some(dest) = lcores.iter().position(|&l| l == to) else {
+                    return Err(format!("lcore {to} is not a worker (workers: {lcores:?})"));
+                };
+                if from == dest {
+                    return Ok(vec![]);
+                }
+                if rx[from].len() == 1 {
+                    return Err(format!("lcore {} would poll nothing", lcores[from]));
+                }
+                rx[from].retain(|x| *x != (p, q));
+                rx[dest].push((p, q));
+                Ok(vec![from, dest])
+            })
+            .map(|n| format!("ok rx ({p}, {q}) on lcore {to}; {n} graph(s) replaced"))
+        }
+        ["graph", "rebuild", l] => {
+            let l: u32 = l.parse().map_err(|_| format!("lcore \"{l}\" is not a number"))?;
+            live_change(shared, |_, lcores| match lcores.iter().position(|&x| x == l) {
+                Some(i) => Ok(vec![i]),
+                None => Err(format!("lcore {l} is not a worker (workers: {lcores:?})")),
+            })
+            .map(|n| format!("ok {n} graph(s) replaced"))
+        }
+        ["switches"] => {
+            let s = shared.switches();
+            Ok(serde_json::json!({
+                "count": s.count,
+                "max_pause_us": s.max.as_micros() as u64,
+                "last_pause_us": s.last.as_micros() as u64,
+            })
+            .to_string())
+        }
         ["trace", "add", node, count, filter @ ..] => {
             let count: usize = count
                 .parse()

@@ -109,7 +109,9 @@ impl StatsSource {
         let all = ClusterStats::new(&["worker_*"])?;
         let mut lcores = Vec::with_capacity(workers.len());
         for w in workers {
-            let c = ClusterStats::new(&[format!("worker_{}", w.lcore)])?;
+            // `worker_<l>.<n>`: graphs that replaced it (live changes).
+            let mut c = ClusterStats::new(&[format!("worker_{}", w.lcore)])?;
+            c.add_pattern(&format!("worker_{}.*", w.lcore))?;
             lcores.push((w, c));
         }
         Ok(StatsSource { all, lcores })
@@ -120,8 +122,10 @@ impl StatsSource {
         StatsSource { all: ClusterStats::for_graphs(&[]), lcores: Vec::new() }
     }
 
-    /// Rows summed over the workers (DPDK's cluster statistics).
+    /// Rows summed over the workers (DPDK's cluster statistics), graphs
+    /// that replaced others included.
     pub fn all(&mut self) -> Vec<ClusterNodeStats> {
+        self.all.refresh();
         self.all.get()
     }
 
@@ -133,7 +137,10 @@ impl StatsSource {
     fn lcore_reports(&mut self) -> Vec<LcoreReport> {
         self.lcores
             .iter_mut()
-            .map(|(w, c)| LcoreReport { lcore: w.lcore, cpu: w.cpu, rx: w.rx.clone(), nodes: node_reports(&c.get()) })
+            .map(|(w, c)| {
+                c.refresh();
+                LcoreReport { lcore: w.lcore, cpu: w.cpu, rx: w.rx.clone(), nodes: node_reports(&c.get()) }
+            })
             .collect()
     }
 }
@@ -166,6 +173,42 @@ pub struct Report {
     /// Buffers of the router's pools not free (0 at the end of a clean
     /// run; packets in flight while it runs).
     pub pool_in_use: u32,
+    /// The dispatch model's hand-overs, per lcore (absent in run to
+    /// completion).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dispatch: Option<Vec<DispatchReport>>,
+}
+
+/// One lcore's hand-overs in the dispatch model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DispatchReport {
+    pub lcore: u32,
+    /// Streams handed to other lcores, and their packets.
+    pub sent: u64,
+    pub sent_objs: u64,
+    /// Streams taken from its queue.
+    pub received: u64,
+    /// Times a stream waited for room in a full queue.
+    pub full: u64,
+    /// Cycles spent handing over and taking in.
+    pub cycles: u64,
+}
+
+impl DispatchReport {
+    /// From a dispatch set's counters.
+    pub fn from_set(set: &graph_core::Dispatch) -> Vec<DispatchReport> {
+        set.stats()
+            .into_iter()
+            .map(|s| DispatchReport {
+                lcore: s.lcore,
+                sent: s.sent,
+                sent_objs: s.sent_objs,
+                received: s.received,
+                full: s.full,
+                cycles: s.cycles,
+            })
+            .collect()
+    }
 }
 
 impl Report {
@@ -190,6 +233,7 @@ impl Report {
             lcores: per_lcore.iter().map(|l| l.lcore).collect(),
             per_lcore,
             pool_in_use: pools.iter().map(Mempool::in_use).sum(),
+            dispatch: None,
         }
     }
 
@@ -406,6 +450,7 @@ mod tests {
             lcores: vec![1],
             per_lcore: vec![],
             pool_in_use: 0,
+            dispatch: None,
         };
         let j: serde_json::Value = serde_json::from_str(&r.to_json_line()).unwrap();
         for k in [

@@ -203,11 +203,9 @@ fn open_ports(plan: &Plan, table: &Ports, dpdk: bool) -> Result<(Vec<Arc<Port>>,
 /// Fills the router's tables from the plan and creates one graph per
 /// worker lcore, each given the tables and its own tx queue per port
 /// through its environment.
-fn configure_nodes(
-    plan: &Plan,
-    env: &StockEnv,
-    ports: &[Arc<Port>],
-) -> Result<(Vec<Graph>, Option<graph_core::Dispatch>), RunError> {
+type Configured = (Vec<Graph>, Option<graph_core::Dispatch>, GraphFactory);
+
+fn configure_nodes(plan: &Plan, env: &StockEnv, ports: &[Arc<Port>]) -> Result<Configured, RunError> {
     let setup = |e: &dyn std::fmt::Display| RunError::Setup(e.to_string());
     eth_config::eth_config(
         &ports.iter().map(|p| EthConf { port: p.id(), nb_rxq: p.nb_rxq(), nb_txq: p.nb_txq() }).collect::<Vec<_>>(),
@@ -230,24 +228,13 @@ fn configure_nodes(
         .flat_map(|f| f.ports.iter().map(|&p| FeatureChange { arc: &f.arc, feature: &f.node, index: p, on: true }))
         .collect();
     env.features.update(&changes).map_err(|e| setup(&e))?;
+    let factory = GraphFactory::new(plan, env, ports);
     let mut graphs: Vec<Graph> = Vec::new();
     for (i, l) in plan.lcores.iter().enumerate() {
-        let name = format!("worker_{}", l.id);
-        let txq = TxQueues(ports.iter().map(|p| (p.id(), i as u16)).collect());
-        let mut patterns: Vec<String> = l.rx.iter().map(|(p, q)| format!("ethdev_rx-{p}-{q}")).collect();
-        patterns.extend(plan.nodes.iter().cloned());
-        // Dispatch: a worker that polls nothing runs the nodes bound to it,
-        // fed by the others.
-        let fed = l.rx.is_empty();
-        if let (true, Some(b)) = (fed, &plan.dispatch) {
-            patterns.extend(b.iter().filter(|(_, to)| *to == l.id).map(|(n, _)| n.clone()));
-        }
-        let param =
-            env.param(patterns, txq).with(plan.node_config.clone()).histograms(plan.histograms).fed_by_dispatch(fed);
-        let g = Graph::create(&name, &param).map_err(|e| RunError::Setup(format!("graph {name}: {e}")))?;
+        let g = factory.build(i, &l.rx, None).map_err(RunError::Setup)?;
         graphs.push(g);
     }
-    let Some(bindings) = &plan.dispatch else { return Ok((graphs, None)) };
+    let Some(bindings) = &plan.dispatch else { return Ok((graphs, None, factory)) };
     // Dispatch model: one set over the worker lcores, the nodes bound as
     // planned, each graph bound to its lcore (DPDK sizes the work queue at
     // 8 streams per node).
@@ -261,7 +248,69 @@ fn configure_nodes(
         g.set_dispatch(&set, l.id).map_err(|e| setup(&e))?;
     }
     set.check().map_err(|e| setup(&e))?;
-    Ok((graphs, Some(set)))
+    Ok((graphs, Some(set), factory))
+}
+
+/// Builds a worker's graph: at start, and for a live change (a graph that
+/// replaces the running one of its lcore, see `control`'s `rx move`).
+#[derive(Clone)]
+pub struct GraphFactory {
+    env: StockEnv,
+    ports: Vec<u16>,
+    lcores: Vec<u32>,
+    nodes: Vec<String>,
+    node_config: crate::config::NodeConfig,
+    histograms: bool,
+    dispatch: Option<Vec<(String, u32)>>,
+}
+
+impl GraphFactory {
+    fn new(plan: &Plan, env: &StockEnv, ports: &[Arc<Port>]) -> GraphFactory {
+        GraphFactory {
+            env: env.clone(),
+            ports: ports.iter().map(|p| p.id()).collect(),
+            lcores: plan.lcores.iter().map(|l| l.id).collect(),
+            nodes: plan.nodes.clone(),
+            node_config: plan.node_config.clone(),
+            histograms: plan.histograms,
+            dispatch: plan.dispatch.clone(),
+        }
+    }
+
+    /// The lcores, in order (index `i` of [`GraphFactory::build`]).
+    pub fn lcores(&self) -> &[u32] {
+        &self.lcores
+    }
+
+    /// The graph of the `i`-th worker lcore polling `rx`: `worker_<lcore>`
+    /// at start, `worker_<lcore>.<generation>` for a live change (whose
+    /// queues are handed over from the graph it replaces).
+    pub fn build(&self, i: usize, rx: &[(u16, u16)], generation: Option<u64>) -> Result<Graph, String> {
+        let lcore = self.lcores[i];
+        let name = match generation {
+            None => format!("worker_{lcore}"),
+            Some(g) => format!("worker_{lcore}.{g}"),
+        };
+        let txq = TxQueues(self.ports.iter().map(|&p| (p, i as u16)).collect());
+        let mut patterns: Vec<String> = rx.iter().map(|(p, q)| format!("ethdev_rx-{p}-{q}")).collect();
+        patterns.extend(self.nodes.iter().cloned());
+        // Dispatch: a worker that polls nothing runs the nodes bound to it,
+        // fed by the others.
+        let fed = rx.is_empty();
+        if let (true, Some(b)) = (fed, &self.dispatch) {
+            patterns.extend(b.iter().filter(|(_, to)| *to == lcore).map(|(n, _)| n.clone()));
+        }
+        let mut param = self
+            .env
+            .param(patterns, txq)
+            .with(self.node_config.clone())
+            .histograms(self.histograms)
+            .fed_by_dispatch(fed);
+        if generation.is_some() {
+            param = param.with(graph_nodes::eth_config::Handover);
+        }
+        Graph::create(&name, &param).map_err(|e| format!("graph {name}: {e}"))
+    }
 }
 
 /// Walks `g` until told to stop, interleaved with the lcore's tasks, then
@@ -442,13 +491,17 @@ fn forward(
                 .into(),
         ));
     }
-    let (graphs, dispatch) = configure_nodes(plan, env, ports)?;
+    let (graphs, dispatch, factory) = configure_nodes(plan, env, ports)?;
     let mut cluster = worker_stats(plan)?;
     let stop = Arc::new(AtomicBool::new(false));
     let start = Instant::now();
     let (cmd_tx, cmd_rx): (Vec<_>, Vec<_>) = plan.lcores.iter().map(|_| graph_lcore::task::channel()).unzip();
     let lcore_ids: Vec<u32> = plan.lcores.iter().map(|l| l.id).collect();
-    let shared = Arc::new(control::Shared::new(cmd_tx, env.clone(), pools.to_vec(), lcore_ids.clone(), start));
+    let mut shared = control::Shared::new(cmd_tx, env.clone(), pools.to_vec(), lcore_ids.clone(), start);
+    if dispatch.is_none() {
+        shared.set_live(factory, plan.lcores.iter().map(|l| l.rx.clone()).collect());
+    }
+    let shared = Arc::new(shared);
     let mut listener = bind_control(plan)?;
     let mut jsonl = match &plan.stats_jsonl {
         Some(p) => Some((p.clone(), plan.stats_jsonl_interval, worker_stats(plan)?)),
@@ -531,7 +584,8 @@ fn forward(
         ));
     }
     // In use is taken after the ports close (by the caller).
-    let report = Report::collect(elapsed, ports, &mut cluster, Some(&rows), &[]);
+    let mut report = Report::collect(elapsed, ports, &mut cluster, Some(&rows), &[]);
+    report.dispatch = dispatch.as_ref().map(crate::report::DispatchReport::from_set);
     Ok(Outcome { report, failures })
 }
 

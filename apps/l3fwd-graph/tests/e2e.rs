@@ -217,6 +217,11 @@ fn dispatch_model_splits_the_pipeline_across_lcores() {
     assert_eq!((objs(0, "pkt_cls"), objs(1, "pkt_cls")), (6000, 0));
     assert_eq!((objs(0, "ip4_lookup"), objs(1, "ip4_lookup")), (0, 6000));
     assert_eq!(objs(1, "ethdev_tx-0") + objs(1, "ethdev_tx-1"), 6000);
+    // The hand-overs: every packet from lcore 0 to lcore 1, none back.
+    let dsp = j["dispatch"].as_array().expect("dispatch counters in the report");
+    assert_eq!((dsp[0]["lcore"].as_u64(), dsp[0]["sent_objs"].as_u64()), (Some(0), Some(6000)));
+    assert_eq!(dsp[1]["sent_objs"], 0);
+    assert_eq!(dsp[1]["received"], dsp[0]["sent"]);
 
     // Bad models and bindings: one line, exit 2.
     let cases = [
