@@ -63,7 +63,7 @@ pub enum LcoreCmd {
     Untrace,
     /// Replace the lcore's graph with this one (a live change), between
     /// two walks.
-    Replace { graph: graph_core::Graph },
+    Replace { graph: Box<graph_core::Graph> },
 }
 
 /// Live graph changes so far: how many, and the longest and last pause
@@ -421,7 +421,7 @@ async fn lcore_commands(
                 // and gives its queues back, which the new graph takes at
                 // its first walk.
                 let t = Instant::now();
-                task::with_graph(move |g| drop(std::mem::replace(g, graph)));
+                task::with_graph(move |g| drop(std::mem::replace(g, *graph)));
                 let pause = t.elapsed();
                 let mut s = switches.lock().unwrap_or_else(|e| e.into_inner());
                 s.count += 1;
@@ -498,7 +498,7 @@ fn live_change(
     live.rx = rx;
     let n = graphs.len();
     for (i, graph) in graphs {
-        shared.lcores[i].send(LcoreCmd::Replace { graph });
+        shared.lcores[i].send(LcoreCmd::Replace { graph: Box::new(graph) });
     }
     Ok(n)
 }
