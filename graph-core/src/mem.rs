@@ -354,10 +354,13 @@ impl GraphMem {
     pub fn read_stats(&self, i: usize) -> RawStats {
         let node = self.node(i);
         // A seqlock read: retried while the walker is inside a call of
-        // the node (odd sequence) or finished one meanwhile. Bounded, so a
-        // walker that died inside a call cannot hang a reader: the last
-        // try is returned as it is.
-        for attempt in 0..10_000u32 {
+        // the node (odd sequence) or finished one meanwhile. Bounded in
+        // time (a second, yielding after the first spins: a walker may be
+        // descheduled inside a call), so a walker that died inside a call
+        // cannot hang a reader: the last try is returned as it is.
+        let mut deadline: Option<std::time::Instant> = None;
+        for attempt in 0u32.. {
+            let last = attempt > 256 && deadline.get_or_insert_with(std::time::Instant::now).elapsed().as_secs() >= 1;
             // SAFETY: `node` and its cold line, counters and histogram are
             // live (the allocation lives as long as `self`); only atomic
             // fields are read, which is race-free against the walker's
@@ -365,9 +368,10 @@ impl GraphMem {
             unsafe {
                 let cold = cold_of(node);
                 let s1 = (*cold).seq.load(Acquire);
-                if s1 & 1 == 1 && attempt < 9_999 {
-                    core::hint::spin_loop();
-                    if attempt % 64 == 63 {
+                if s1 & 1 == 1 && !last {
+                    if attempt < 256 {
+                        core::hint::spin_loop();
+                    } else {
                         std::thread::yield_now();
                     }
                     continue;
@@ -386,7 +390,7 @@ impl GraphMem {
                     max: (*all.add(nb + HIST_BUCKETS)).load(Relaxed),
                 };
                 core::sync::atomic::fence(Acquire);
-                if (*cold).seq.load(Relaxed) == s1 || attempt == 9_999 {
+                if (*cold).seq.load(Relaxed) == s1 || last {
                     return raw;
                 }
             }
