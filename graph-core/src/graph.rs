@@ -49,6 +49,12 @@ pub struct GraphParam {
     /// (see [`Graph::set_dispatch`]): it may have no source node, and
     /// nodes no source reaches are kept. Default off.
     pub fed_by_dispatch: bool,
+    /// When the graph is destroyed, keep its final statistics for
+    /// [`ClusterStats::refresh`](crate::ClusterStats::refresh) to find, so
+    /// a cluster that never saw the graph alive still counts it (graphs
+    /// replaced while running). A few KiB per destroyed graph, kept for the
+    /// life of the process. Default off.
+    pub keep_stats: bool,
     /// Typed values for the nodes' init (see [`Env`](crate::Env)).
     pub env: crate::Env,
 }
@@ -66,6 +72,7 @@ impl GraphParam {
             burst_size: BURST_SIZE,
             histograms: false,
             fed_by_dispatch: false,
+            keep_stats: false,
             env: crate::Env::new(),
         }
     }
@@ -92,6 +99,12 @@ impl GraphParam {
     /// Sets [`GraphParam::histograms`].
     pub fn histograms(mut self, on: bool) -> Self {
         self.histograms = on;
+        self
+    }
+
+    /// Sets [`GraphParam::keep_stats`].
+    pub fn keep_stats(mut self, on: bool) -> Self {
+        self.keep_stats = on;
         self
     }
 
@@ -670,6 +683,11 @@ impl Drop for Graph {
             // only `Graph` for this memory and it is going away, so no walk
             // runs and no context is used afterwards.
             unsafe { shared.mem.fini_ctx(i, n.reg, &n.info(shared)) };
+        }
+        // Published before the graph leaves the table: a cluster refresh
+        // finds it one way or the other (by id, never twice).
+        if shared.param.keep_stats {
+            crate::stats::retire(shared);
         }
         lock(&GRAPHS).graphs.retain(|g| g.id != shared.id);
     }

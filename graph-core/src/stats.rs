@@ -162,9 +162,28 @@ pub struct ClusterNodeStats {
     pub latency: CycleHistogram,
 }
 
-struct Member {
-    graph: usize,
-    index: usize,
+enum Member {
+    /// Node `index` of live (or held) graph `graph`.
+    Live { graph: usize, index: usize },
+    /// A node of a graph destroyed before the cluster saw it.
+    Frozen(Arc<Retired>, usize),
+}
+
+/// The final statistics of a destroyed graph made with
+/// [`GraphParam::keep_stats`](crate::GraphParam::keep_stats), for
+/// clusters that had not seen it yet.
+pub(crate) struct Retired {
+    pub id: crate::GraphId,
+    pub name: String,
+    pub nodes: Vec<(NodeId, String, &'static crate::NodeRegistration, crate::mem::RawStats)>,
+}
+
+static RETIRED: std::sync::Mutex<Vec<Arc<Retired>>> = std::sync::Mutex::new(Vec::new());
+
+/// Keeps `g`'s final statistics (called as it is destroyed).
+pub(crate) fn retire(g: &GraphShared) {
+    let nodes = g.nodes.iter().enumerate().map(|(i, n)| (n.id, n.name.clone(), n.reg, g.mem.read_stats(i))).collect();
+    crate::registry::lock(&RETIRED).push(Arc::new(Retired { id: g.id, name: g.name.clone(), nodes }));
 }
 
 struct ClusterNode {
@@ -185,6 +204,8 @@ pub struct ClusterStats {
     /// The patterns it was made with (none for `for_graphs`).
     patterns: Vec<glob::Pattern>,
     graphs: Vec<Arc<GraphShared>>,
+    /// Graphs counted, live or frozen.
+    seen: std::collections::HashSet<crate::GraphId>,
     nodes: Vec<ClusterNode>,
     prev_ts: Instant,
 }
@@ -232,10 +253,23 @@ impl ClusterStats {
         let found: Vec<Arc<GraphShared>> = self.patterns.iter().flat_map(graph::graphs_matching).collect();
         let mut added = 0;
         for g in found {
-            if !self.graphs.iter().any(|h| Arc::ptr_eq(h, &g)) {
+            if !self.seen.contains(&g.id) {
                 self.add_graph(g);
                 added += 1;
             }
+        }
+        // Graphs that came and went since the last look.
+        let retired: Vec<Arc<Retired>> = crate::registry::lock(&RETIRED)
+            .iter()
+            .filter(|r| !self.seen.contains(&r.id) && self.patterns.iter().any(|p| p.matches(&r.name)))
+            .cloned()
+            .collect();
+        for r in retired {
+            self.seen.insert(r.id);
+            for (ni, (id, name, reg, _)) in r.nodes.iter().enumerate() {
+                self.add_member(*id, name, reg, Member::Frozen(r.clone(), ni));
+            }
+            added += 1;
         }
         added
     }
@@ -246,8 +280,13 @@ impl ClusterStats {
     }
 
     fn from_graphs(graphs: Vec<Arc<GraphShared>>) -> ClusterStats {
-        let mut c =
-            ClusterStats { patterns: Vec::new(), graphs: Vec::new(), nodes: Vec::new(), prev_ts: Instant::now() };
+        let mut c = ClusterStats {
+            patterns: Vec::new(),
+            graphs: Vec::new(),
+            seen: Default::default(),
+            nodes: Vec::new(),
+            prev_ts: Instant::now(),
+        };
         for g in graphs {
             c.add_graph(g);
         }
@@ -256,23 +295,34 @@ impl ClusterStats {
 
     fn add_graph(&mut self, g: Arc<GraphShared>) {
         let gi = self.graphs.len();
+        self.seen.insert(g.id);
         for (ni, n) in g.nodes.iter().enumerate() {
-            let member = Member { graph: gi, index: ni };
-            match self.nodes.iter_mut().find(|c| c.id == n.id) {
-                Some(c) => c.members.push(member),
-                None => self.nodes.push(ClusterNode {
-                    name: n.name.clone(),
-                    id: n.id,
-                    reg: n.reg,
-                    counters: n.reg.counters.iter().chain(n.reg.observations).map(|c| c.to_string()).collect(),
-                    members: vec![member],
-                    prev: (0, 0, 0),
-                    base: (0, 0, 0, 0, vec![0; n.reg.nb_all_counters()]),
-                    base_hist: Vec::new(),
-                }),
-            }
+            self.add_member(n.id, &n.name, n.reg, Member::Live { graph: gi, index: ni });
         }
         self.graphs.push(g);
+    }
+
+    fn add_member(&mut self, id: NodeId, name: &str, reg: &'static crate::NodeRegistration, member: Member) {
+        match self.nodes.iter_mut().find(|c| c.id == id) {
+            Some(c) => c.members.push(member),
+            None => self.nodes.push(ClusterNode {
+                name: name.to_string(),
+                id,
+                reg,
+                counters: reg.counters.iter().chain(reg.observations).map(|c| c.to_string()).collect(),
+                members: vec![member],
+                prev: (0, 0, 0),
+                base: (0, 0, 0, 0, vec![0; reg.nb_all_counters()]),
+                base_hist: Vec::new(),
+            }),
+        }
+    }
+
+    fn read(graphs: &[Arc<GraphShared>], m: &Member) -> crate::mem::RawStats {
+        match m {
+            Member::Live { graph, index } => graphs[*graph].mem.read_stats(*index),
+            Member::Frozen(r, i) => r.nodes[*i].3.clone(),
+        }
     }
 
     /// Names of the graphs in the cluster.
@@ -297,7 +347,7 @@ impl ClusterStats {
             let mut counters = vec![0u64; c.counters.len()];
             let mut latency = CycleHistogram::default();
             for m in &c.members {
-                let raw = self.graphs[m.graph].mem.read_stats(m.index);
+                let raw = Self::read(&self.graphs, m);
                 latency.add(&raw.hist, raw.max);
                 calls += raw.calls;
                 objs += raw.objs;
@@ -348,7 +398,7 @@ impl ClusterStats {
             let mut b = (0u64, 0u64, 0u64, 0u64, vec![0u64; c.counters.len()]);
             let mut h = CycleHistogram::default();
             for m in &c.members {
-                let raw = self.graphs[m.graph].mem.read_stats(m.index);
+                let raw = Self::read(&self.graphs, m);
                 h.add(&raw.hist, raw.max);
                 b.0 += raw.calls;
                 b.1 += raw.objs;

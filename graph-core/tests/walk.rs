@@ -441,3 +441,49 @@ mod histograms {
         assert!(reader.join().unwrap() > 0);
     }
 }
+
+mod refresh {
+    use graph_core::{node, ClusterStats, Ctx, Graph, GraphParam, NodeFlags, Obj, Objs};
+
+    fn one(ctx: &mut Ctx<'_>, _: &mut (), _: Objs<'_>) -> usize {
+        ctx.enqueue_x1(0, Obj::from_addr(1));
+        1
+    }
+    fn eat(_: &mut Ctx<'_>, _: &mut (), objs: Objs<'_>) -> usize {
+        objs.len()
+    }
+    node! { static RF_SRC = { name: "rf_src", flags: NodeFlags::SOURCE, process: one, next: &["rf_sink"] }; }
+    node! { static RF_SINK = { name: "rf_sink", process: eat, next: &[] }; }
+
+    /// Graphs that replace others are found by refresh, and one that came
+    /// and went between two looks still counts when it kept its stats.
+    #[test]
+    fn a_cluster_follows_replaced_graphs() {
+        let p = GraphParam::new(["rf_src"]).keep_stats(true);
+        let mut g = Graph::create("rf_w", &p).unwrap();
+        g.walk();
+        let mut c = ClusterStats::new(&["rf_w"]).unwrap();
+        c.add_pattern("rf_w.*").unwrap();
+        let sink = |c: &mut ClusterStats| c.get().into_iter().find(|s| s.name == "rf_sink").unwrap().objs;
+        assert_eq!(sink(&mut c), 1);
+        // Replaced twice; the middle graph never seen alive.
+        let mut g1 = Graph::create("rf_w.1", &p).unwrap();
+        drop(g);
+        g1.walk();
+        g1.walk();
+        drop(g1);
+        let mut g2 = Graph::create("rf_w.2", &p).unwrap();
+        g2.walk();
+        assert_eq!(c.refresh(), 2);
+        assert_eq!(sink(&mut c), 1 + 2 + 1);
+        assert_eq!(c.refresh(), 0, "nothing counted twice");
+        g2.walk();
+        assert_eq!(sink(&mut c), 5);
+        // Without keep_stats a graph that came and went is not found.
+        let q = GraphParam::new(["rf_src"]);
+        let mut h = Graph::create("rf_w.3", &q).unwrap();
+        h.walk();
+        drop(h);
+        assert_eq!(c.refresh(), 0);
+    }
+}

@@ -510,7 +510,7 @@ const HELP: &str = "ok commands: route add P/L port N | route add P/L via NH | r
                     neigh add NH PORT MAC | neigh del NH | stats | capture NODE COUNT FILE | \
                     capture stop NODE | features | feature enable|disable ARC NODE PORT | \
                     trace add NODE COUNT [src P/L] [dst P/L] [proto P] [sport N] [dport N] | trace show | trace clear | \
-                    rx move PORT QUEUE LCORE | graph rebuild LCORE | switches";
+                    rx move PORT QUEUE LCORE | rx add PORT QUEUE LCORE | rx del PORT QUEUE | graph rebuild LCORE | switches";
 
 /// Handles one command line; the reply line.
 fn command(line: &str, stats: &mut StatsSource, shared: &Arc<Shared>) -> String {
@@ -621,6 +621,46 @@ fn run_command(line: &str, stats: &mut StatsSource, shared: &Arc<Shared>) -> Res
                 Ok(vec![from, dest])
             })
             .map(|n| format!("ok rx ({p}, {q}) on lcore {to}; {n} graph(s) replaced"))
+        }
+        ["rx", op @ ("add" | "del"), p, q, rest @ ..] => {
+            let num = |s: &str, what: &str| s.parse::<u32>().map_err(|_| format!("{what} \"{s}\" is not a number"));
+            let (p, q) = (num(p, "port")? as u16, num(q, "queue")? as u16);
+            let add = *op == "add";
+            let to = match (add, rest) {
+                (true, [l]) => Some(num(l, "lcore")?),
+                (false, []) => None,
+                _ => return Err("usage: rx add PORT QUEUE LCORE | rx del PORT QUEUE".into()),
+            };
+            let port = shared.env.ports.get(p).map_err(|e| e.to_string())?;
+            if q >= port.nb_rxq() {
+                return Err(format!("port {p} has {} rx queue(s)", port.nb_rxq()));
+            }
+            live_change(shared, |rx, lcores| {
+                let owner = rx.iter().position(|l| l.contains(&(p, q)));
+                match (owner, to) {
+                    (Some(o), Some(_)) => {
+                        Err(format!("rx ({p}, {q}) is polled by lcore {} (rx move moves it)", lcores[o]))
+                    }
+                    (None, Some(to)) => {
+                        let Some(dest) = lcores.iter().position(|&l| l == to) else {
+                            return Err(format!("lcore {to} is not a worker (workers: {lcores:?})"));
+                        };
+                        rx[dest].push((p, q));
+                        Ok(vec![dest])
+                    }
+                    (None, None) => Err(format!("no lcore polls rx ({p}, {q})")),
+                    (Some(o), None) => {
+                        if rx[o].len() == 1 {
+                            return Err(format!("lcore {} would poll nothing", lcores[o]));
+                        }
+                        rx[o].retain(|x| *x != (p, q));
+                        Ok(vec![o])
+                    }
+                }
+            })
+            .map(|n| {
+                format!("ok rx ({p}, {q}) {}; {n} graph(s) replaced", if add { "polled" } else { "no longer polled" })
+            })
         }
         ["graph", "rebuild", l] => {
             let l: u32 = l.parse().map_err(|_| format!("lcore \"{l}\" is not a number"))?;

@@ -305,7 +305,8 @@ impl GraphFactory {
             .param(patterns, txq)
             .with(self.node_config.clone())
             .histograms(self.histograms)
-            .fed_by_dispatch(fed);
+            .fed_by_dispatch(fed)
+            .keep_stats(true);
         if generation.is_some() {
             param = param.with(graph_nodes::eth_config::Handover);
         }

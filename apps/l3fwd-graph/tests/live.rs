@@ -65,6 +65,15 @@ fn moving_queues_and_rebuilding_graphs_under_traffic_loses_nothing() {
         replaced += 1;
         std::thread::sleep(Duration::from_millis(40));
     }
+    // A queue nobody polls for a while, then polled again: its packets
+    // waited in the port (or were counted as missed there).
+    assert_eq!(ask(&mut s, "rx del 1 1"), "ok rx (1, 1) no longer polled; 1 graph(s) replaced");
+    assert!(ask(&mut s, "rx del 1 1").starts_with("error: no lcore polls rx (1, 1)"));
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(ask(&mut s, "rx add 1 0 1").starts_with("error: rx (1, 0) is polled by lcore 0"));
+    assert!(ask(&mut s, "rx add 1 5 1").starts_with("error: port 1 has 2 rx queue(s)"));
+    assert_eq!(ask(&mut s, "rx add 1 1 1"), "ok rx (1, 1) polled; 1 graph(s) replaced");
+    replaced += 2;
     // Refused changes change nothing.
     assert!(ask(&mut s, "rx move 7 0 0").starts_with("error: no lcore polls rx (7, 0)"));
     assert!(ask(&mut s, "rx move 0 0 9").starts_with("error: lcore 9 is not a worker"));
