@@ -71,7 +71,7 @@ def main():
         rows.append((name, mpps, cyc))
     anchor = rows[0][1]
     if md:
-        print(f"| run | Mpps (1 lcore) | vs {rows[0][0]} | " + " | ".join(NODES) + " |")
+        print(f"| run | Mpps | vs {rows[0][0]} | " + " | ".join(NODES) + " |")
         print("|---|---:|---:|" + "---:|" * len(NODES))
         for name, mpps, cyc in rows:
             cells = " | ".join(f"{cyc.get(n, NAN):.1f}" for n in NODES)
