@@ -46,3 +46,42 @@ uint64_t rgraph_rte_get_tsc_hz(void)
 {
 	return rte_get_tsc_hz();
 }
+
+/* rte_lpm's lookups are static inline: these loops run them over an array
+ * in C, so that a comparison with another LPM pays no call per lookup.
+ * Each returns the number of misses. */
+unsigned int rgraph_lpm_lookup_loop(const struct rte_lpm *lpm, const uint32_t *ips, unsigned int n)
+{
+	unsigned int misses = 0;
+	uint32_t nh;
+	for (unsigned int i = 0; i < n; i++)
+		misses += rte_lpm_lookup(lpm, ips[i], &nh) != 0;
+	return misses;
+}
+
+unsigned int rgraph_lpm_bulk_loop(const struct rte_lpm *lpm, const uint32_t *ips, unsigned int n, unsigned int batch)
+{
+	unsigned int misses = 0;
+	uint32_t nhs[256];
+	if (batch > 256)
+		batch = 256;
+	for (unsigned int i = 0; i + batch <= n; i += batch) {
+		rte_lpm_lookup_bulk(lpm, ips + i, nhs, batch);
+		for (unsigned int k = 0; k < batch; k++)
+			misses += (nhs[k] & RTE_LPM_LOOKUP_SUCCESS) == 0;
+	}
+	return misses;
+}
+
+unsigned int rgraph_lpm_x4_loop(const struct rte_lpm *lpm, const uint32_t *ips, unsigned int n)
+{
+	unsigned int misses = 0;
+	uint32_t hop[4];
+	for (unsigned int i = 0; i + 4 <= n; i += 4) {
+		xmm_t v = _mm_loadu_si128((const __m128i *)(ips + i));
+		rte_lpm_lookupx4(lpm, v, hop, UINT32_MAX);
+		for (int k = 0; k < 4; k++)
+			misses += hop[k] == UINT32_MAX;
+	}
+	return misses;
+}

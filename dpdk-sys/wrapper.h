@@ -10,3 +10,4 @@
 #include <rte_cycles.h>
 #include <rte_bus_vdev.h>
 #include <rte_version.h>
+#include <rte_lpm.h>

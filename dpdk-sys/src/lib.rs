@@ -33,4 +33,11 @@ extern "C" {
     pub fn rgraph_rte_mempool_in_use_count(mp: *const rte_mempool) -> u32;
     /// `rte_get_tsc_hz`.
     pub fn rgraph_rte_get_tsc_hz() -> u64;
+    /// `rte_lpm_lookup` over `ips[..n]`; the number of misses.
+    pub fn rgraph_lpm_lookup_loop(lpm: *const rte_lpm, ips: *const u32, n: u32) -> u32;
+    /// `rte_lpm_lookup_bulk` over `ips[..n]` in batches of `batch` (at
+    /// most 256); the number of misses.
+    pub fn rgraph_lpm_bulk_loop(lpm: *const rte_lpm, ips: *const u32, n: u32, batch: u32) -> u32;
+    /// `rte_lpm_lookupx4` over `ips[..n]`; the number of misses.
+    pub fn rgraph_lpm_x4_loop(lpm: *const rte_lpm, ips: *const u32, n: u32) -> u32;
 }

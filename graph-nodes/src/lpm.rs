@@ -46,17 +46,6 @@ pub const RECLAIM_TIMEOUT: Duration = Duration::from_secs(1);
 
 const NH_MASK: u32 = 0x00ff_ffff;
 
-#[inline(always)]
-fn prefetch(p: &AtomicU32) {
-    #[cfg(all(target_arch = "x86_64", not(miri)))]
-    // SAFETY: a prefetch is a hint and never faults; `p` is a valid
-    // reference anyway.
-    unsafe {
-        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>((p as *const AtomicU32).cast());
-    }
-    #[cfg(not(all(target_arch = "x86_64", not(miri))))]
-    let _ = p;
-}
 const VALID: u32 = 1 << 24;
 const EXT: u32 = 1 << 25;
 const DEPTH_SHIFT: u32 = 26;
@@ -116,7 +105,9 @@ struct Ctl {
 
 /// An IPv4 LPM table.
 pub struct Lpm {
-    tbl24: Table,
+    /// Indexed by the top 24 bits of an address: every index is in range,
+    /// so lookups need no bounds check.
+    tbl24: Box<[AtomicU32; TBL24]>,
     tbl8: Table,
     groups: u32,
     ctl: Mutex<Ctl>,
@@ -148,7 +139,7 @@ impl Lpm {
     /// is 64 MiB of zeroed memory that the OS maps lazily.
     pub fn new(tbl8_groups: u32) -> Lpm {
         Lpm {
-            tbl24: Table::zeroed(TBL24),
+            tbl24: Table::zeroed(TBL24).0.try_into().expect("TBL24 entries"),
             tbl8: Table::zeroed(tbl8_groups as usize * 256),
             groups: tbl8_groups,
             ctl: Mutex::new(Ctl {
@@ -307,18 +298,14 @@ impl Lpm {
     /// Looks up every address of `ips` into `out`; `miss` where no route
     /// covers it (`rte_lpm_lookup_bulk`).
     ///
-    /// The first-table entries of a group of addresses are prefetched before
-    /// any is read, so their cache misses overlap.
+    /// A plain loop, as rte_lpm's: the lookups are independent, so the
+    /// processor overlaps their cache misses by itself; a separate prefetch
+    /// pass measured slower (docs/performance.md).
     #[inline]
     pub fn lookup_bulk(&self, ips: &[u32], out: &mut [u32], miss: u32) {
-        for (ips, out) in ips.chunks(32).zip(out.chunks_mut(32)) {
-            for ip in ips {
-                prefetch(&self.tbl24[(ip >> 8) as usize]);
-            }
-            for (ip, o) in ips.iter().zip(out.iter_mut()) {
-                let e = self.lookup_raw(*ip);
-                *o = if e & VALID != 0 { e & NH_MASK } else { miss };
-            }
+        for (ip, o) in ips.iter().zip(out.iter_mut()) {
+            let e = self.lookup_raw(*ip);
+            *o = if e & VALID != 0 { e & NH_MASK } else { miss };
         }
     }
 
