@@ -14,7 +14,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 for r in $(seq 1 "$rounds"); do
   echo "round $r/$rounds" >&2
-  target/release/vector-vs-scalar --json >"$work/$r.jsonl"
+  target/release/vector-vs-scalar --json --packets 5000000 >"$work/$r.jsonl"
 done
 python3 - "$work" "$rounds" "$markdown" <<'PY'
 import json, statistics, sys
