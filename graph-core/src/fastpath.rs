@@ -254,10 +254,10 @@ impl<'g, O: Object> Ctx<'g, O> {
     /// node and object of the walk (see [`feature`](crate::feature)).
     #[inline(always)]
     pub fn arc(&self, hook: &crate::ArcHook) -> crate::ArcState<'g> {
-        // SAFETY: the header is this graph's (rule 1); `arcs[..nb_arcs]`
-        // are the tables the `Graph` owns and replaces only between walks
-        // (`Graph::refresh_arcs` takes `&mut Graph`), so they outlive the
-        // walk that `'g` covers. The index is checked against `nb_arcs`.
+        // `arcs[..nb_arcs]` are the tables the `Graph` owns and replaces
+        // only between walks (`Graph::refresh_arcs` takes `&mut Graph`).
+        // SAFETY: the header is this graph's (rule 1); the tables outlive
+        // the walk `'g` covers; the index is checked against `nb_arcs`.
         unsafe {
             let g = self.graph;
             let i = hook.arc();
@@ -859,14 +859,13 @@ const DISPATCH_RX_BUDGET: usize = 256;
 /// is empty).
 #[cold]
 unsafe fn dispatch_receive(g: *mut GraphHdr, d: &mut crate::dispatch::DispatchState) {
-    // SAFETY: offsets in `deferred` and from `by_id` are nodes of this
-    // graph (recorded by `dispatch_send`, built by `set_dispatch`); a node
-    // is appended to the pending list only when it is not in it (the
-    // buffer is empty at a walk's start, and a node gets in once: when
-    // re-queued here, or when its stream goes from empty to not); streams
-    // are grown before objects are copied in, and the objects are values
-    // of the node's type moved out of the same node in another graph of
-    // the set (same registration).
+    // Offsets in `deferred` and from `by_id` are nodes of this graph
+    // (recorded by `dispatch_send`, built by `set_dispatch`). A node joins
+    // the pending list only when not in it: the buffer is empty at a walk's
+    // start, and a node gets in once (re-queued here, or when its stream
+    // goes from empty to not). Items hold values of the node's type moved
+    // out of the same node in another graph of the set (same registration).
+    // SAFETY: by the above; streams are grown before objects are copied in.
     unsafe {
         let base = g.cast::<u8>();
         for off in d.deferred.drain(..) {

@@ -490,10 +490,10 @@ impl Graph {
             });
         }
         let filter = Box::new(move |o: crate::Obj| {
-            // SAFETY: `o` is a bitwise copy of an object from the start
-            // node's stream or one of its edges' (all of type `O`, fastpath
-            // rule 5), read through a shared borrow for the call; the copy
-            // is never dropped or used as an owner.
+            // `o` is a bitwise copy of an object from the start node's
+            // stream or one of its edges' (all of type `O`, fastpath rule 5).
+            // SAFETY: read through a shared borrow for the call; the copy is
+            // never dropped or used as an owner.
             let typed = unsafe { &*(&o as *const crate::Obj).cast::<O>() };
             filter(typed)
         });

@@ -361,10 +361,10 @@ impl GraphMem {
         let mut deadline: Option<std::time::Instant> = None;
         for attempt in 0u32.. {
             let last = attempt > 256 && deadline.get_or_insert_with(std::time::Instant::now).elapsed().as_secs() >= 1;
-            // SAFETY: `node` and its cold line, counters and histogram are
-            // live (the allocation lives as long as `self`); only atomic
-            // fields are read, which is race-free against the walker's
-            // stores.
+            // `node`, its cold line, counters and histogram live as long as
+            // `self`'s allocation.
+            // SAFETY: by the above; only atomic fields are read, race-free
+            // against the walker's stores.
             unsafe {
                 let cold = cold_of(node);
                 let s1 = (*cold).seq.load(Acquire);
