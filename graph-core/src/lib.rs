@@ -138,6 +138,32 @@ pub mod __private {
     pub use linkme;
 }
 
+/// A static in link-time registry `$slice` (a `linkme` distributed
+/// slice); under Miri, which cannot read those, pushed by `$miri` from an
+/// `.init_array` constructor instead. Used by [`node!`], [`feature_arc!`]
+/// and [`feature!`].
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __register {
+    ($slice:ident, $miri:ident, $(#[$meta:meta])* $vis:vis static $ident:ident: $ty:ty = $value:expr;) => {
+        $(#[$meta])*
+        #[cfg_attr(not(miri), $crate::__private::linkme::distributed_slice($crate::__private::$slice))]
+        #[cfg_attr(not(miri), linkme(crate = $crate::__private::linkme))]
+        $vis static $ident: $ty = $value;
+        #[cfg(miri)]
+        const _: () = {
+            #[used]
+            #[unsafe(link_section = ".init_array")]
+            static __GRAPH_CORE_REGISTER: extern "C" fn() = {
+                extern "C" fn __register() {
+                    $crate::__private::$miri(&$ident);
+                }
+                __register
+            };
+        };
+    };
+}
+
 /// Declares and registers a node.
 ///
 /// ```text
@@ -189,10 +215,10 @@ macro_rules! node {
             next: $next:expr $(,)?
         } $(;)?
     ) => {
-        $(#[$meta])*
-        #[cfg_attr(not(miri), $crate::__private::linkme::distributed_slice($crate::__private::NODE_REGISTRY))]
-        #[cfg_attr(not(miri), linkme(crate = $crate::__private::linkme))]
-        $vis static $ident: $crate::NodeRegistration = {
+        $crate::__register! {
+            NODE_REGISTRY, miri_register,
+            $(#[$meta])*
+            $vis static $ident: $crate::NodeRegistration = {
             struct __Node;
             impl $crate::NodeImpl for __Node {
                 type Context = $crate::node!(@ctx $($ctx)?);
@@ -226,18 +252,8 @@ macro_rules! node {
                 $crate::node!(@counters $($counters)?),
             )
             .with_observations($crate::node!(@counters $($observations)?))
-        };
-        #[cfg(miri)]
-        const _: () = {
-            #[used]
-            #[unsafe(link_section = ".init_array")]
-            static __GRAPH_CORE_REGISTER: extern "C" fn() = {
-                extern "C" fn __register() {
-                    $crate::__private::miri_register(&$ident);
-                }
-                __register
             };
-        };
+        }
     };
     (@ctx) => { () };
     (@obj) => { $crate::Obj };
@@ -273,22 +289,12 @@ macro_rules! feature_arc {
             end: $end:expr $(,)?
         } $(;)?
     ) => {
-        $(#[$meta])*
-        #[cfg_attr(not(miri), $crate::__private::linkme::distributed_slice($crate::__private::ARC_REGISTRY))]
-        #[cfg_attr(not(miri), linkme(crate = $crate::__private::linkme))]
-        $vis static $ident: $crate::feature::ArcRegistration =
-            $crate::feature::ArcRegistration { name: $name, start: $start, end: $end };
-        #[cfg(miri)]
-        const _: () = {
-            #[used]
-            #[unsafe(link_section = ".init_array")]
-            static __GRAPH_CORE_REGISTER: extern "C" fn() = {
-                extern "C" fn __register() {
-                    $crate::__private::miri_register_arc(&$ident);
-                }
-                __register
-            };
-        };
+        $crate::__register! {
+            ARC_REGISTRY, miri_register_arc,
+            $(#[$meta])*
+            $vis static $ident: $crate::feature::ArcRegistration =
+                $crate::feature::ArcRegistration { name: $name, start: $start, end: $end };
+        }
     };
 }
 
@@ -316,26 +322,16 @@ macro_rules! feature {
             $(, runs_before: $before:expr)? $(,)?
         } $(;)?
     ) => {
-        $(#[$meta])*
-        #[cfg_attr(not(miri), $crate::__private::linkme::distributed_slice($crate::__private::FEATURE_REGISTRY))]
-        #[cfg_attr(not(miri), linkme(crate = $crate::__private::linkme))]
-        $vis static $ident: $crate::feature::FeatureRegistration = $crate::feature::FeatureRegistration {
-            arc: $arc,
-            node: $node,
-            runs_after: $crate::node!(@counters $($after)?),
-            runs_before: $crate::node!(@counters $($before)?),
-        };
-        #[cfg(miri)]
-        const _: () = {
-            #[used]
-            #[unsafe(link_section = ".init_array")]
-            static __GRAPH_CORE_REGISTER: extern "C" fn() = {
-                extern "C" fn __register() {
-                    $crate::__private::miri_register_feature(&$ident);
-                }
-                __register
+        $crate::__register! {
+            FEATURE_REGISTRY, miri_register_feature,
+            $(#[$meta])*
+            $vis static $ident: $crate::feature::FeatureRegistration = $crate::feature::FeatureRegistration {
+                arc: $arc,
+                node: $node,
+                runs_after: $crate::node!(@counters $($after)?),
+                runs_before: $crate::node!(@counters $($before)?),
             };
-        };
+        }
     };
 }
 

@@ -169,17 +169,23 @@ pub fn read_pcap(path: &Path) -> Result<Frames, PortError> {
 /// written under a part name beside `path` and renamed over it at the end
 /// (a reader never sees half a capture; on error `path` is untouched).
 pub fn write_pcap<'a>(path: &Path, frames: impl IntoIterator<Item = &'a [u8]>) -> std::io::Result<()> {
-    let direct = std::fs::metadata(path).is_ok_and(|m| !m.is_file());
-    let target = if direct { path.to_path_buf() } else { part_path(path) };
-    let write = || -> std::io::Result<()> {
-        let file = BufWriter::new(File::create(&target)?);
+    write_whole(path, |file| {
         let mut w = PcapWriter::with_header(file, header()).map_err(std::io::Error::other)?;
         for f in frames {
             w.write_packet(&PcapPacket::new(Default::default(), f.len() as u32, f)).map_err(std::io::Error::other)?;
         }
         w.into_writer().into_inner().map_err(|e| e.into_error()).map(drop)
-    };
-    match write() {
+    })
+}
+
+/// Creates `path` with `write`, whole or not at all: a regular file is
+/// written under a part name beside `path` and renamed over it at the end
+/// (removed on error, `path` untouched); a device or FIFO is written in
+/// place.
+fn write_whole(path: &Path, write: impl FnOnce(BufWriter<File>) -> std::io::Result<()>) -> std::io::Result<()> {
+    let direct = std::fs::metadata(path).is_ok_and(|m| !m.is_file());
+    let target = if direct { path.to_path_buf() } else { part_path(path) };
+    match File::create(&target).and_then(|f| write(BufWriter::new(f))) {
         Ok(()) if direct => Ok(()),
         Ok(()) => std::fs::rename(&target, path),
         Err(e) => {
@@ -217,10 +223,8 @@ pub fn write_pcapng(path: &Path, ports: &[u16], frames: &[CapturedFrame]) -> std
     use pcap_file::pcapng::blocks::interface_description::{InterfaceDescriptionBlock, InterfaceDescriptionOption};
     use pcap_file::pcapng::PcapNgWriter;
     use std::borrow::Cow;
-    let direct = std::fs::metadata(path).is_ok_and(|m| !m.is_file());
-    let target = if direct { path.to_path_buf() } else { part_path(path) };
-    let write = || -> std::io::Result<()> {
-        let mut w = PcapNgWriter::new(BufWriter::new(File::create(&target)?)).map_err(std::io::Error::other)?;
+    write_whole(path, |file| {
+        let mut w = PcapNgWriter::new(file).map_err(std::io::Error::other)?;
         let names = ports.iter().map(|p| format!("port {p}")).chain(["other".to_string()]);
         for name in names {
             let idb = InterfaceDescriptionBlock {
@@ -245,17 +249,7 @@ pub fn write_pcapng(path: &Path, ports: &[u16], frames: &[CapturedFrame]) -> std
             w.write_pcapng_block(epb).map_err(std::io::Error::other)?;
         }
         w.into_inner().into_inner().map_err(|e| e.into_error()).map(drop)
-    };
-    match write() {
-        Ok(()) if direct => Ok(()),
-        Ok(()) => std::fs::rename(&target, path),
-        Err(e) => {
-            if !direct {
-                let _ = std::fs::remove_file(&target);
-            }
-            Err(e)
-        }
-    }
+    })
 }
 
 /// The header of the pcap files we write: big-endian (as the records the
