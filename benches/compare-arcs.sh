@@ -30,19 +30,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 . benches/pcap-config.sh
 pcap_config "$work/pcap.toml" "$pcap"
-cat >"$work/gen.toml" <<TOML
-stats_interval = 0
-[[port]]
-id = 0
-backend = "generator"
-[[port]]
-id = 1
-backend = "generator"
-[[lcore]]
-id = 1
-cpu = 1
-rx = [[0, 0], [1, 0]]
-TOML
+gen_config "$work/gen.toml"
 for t in pcap gen; do
   { cat "$work/$t.toml"; printf '[[feature]]\narc = "ip4_input"\nnode = "nop_in_0"\n'; } >"$work/$t-on.toml"
 done

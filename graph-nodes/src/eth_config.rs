@@ -70,6 +70,20 @@ impl Default for RxBurst {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Handover;
 
+/// A queue a node's init took (`Some`), or, in a graph that replaces
+/// another ([`Handover`] in its environment), `None` while the replaced
+/// graph still holds it; any other failure is the init's error.
+pub(crate) fn take_or_hand_over<Q>(
+    info: &graph_core::NodeInfo<'_>,
+    taken: Result<Q, crate::port::PortError>,
+) -> Result<Option<Q>, crate::port::PortError> {
+    match taken {
+        Ok(q) => Ok(Some(q)),
+        Err(crate::port::PortError::QueueTaken { .. }) if info.env.get::<Handover>().is_some() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// The values the stock nodes need, shared by a router's graphs.
 #[derive(Debug, Clone, Default)]
 pub struct StockEnv {

@@ -50,13 +50,7 @@ fn init(info: &NodeInfo<'_>) -> Result<EthdevRxCtx, InitError> {
         .and_then(parse_suffix)
         .ok_or_else(|| format!("{}: expected a clone named ethdev_rx-<port>-<queue>", info.node_name))?;
     let from = info.env::<Ports>()?.get(p)?;
-    let queue = match from.take_rx_queue(q) {
-        Ok(x) => Some(x),
-        Err(crate::port::PortError::QueueTaken { .. }) if info.env.get::<crate::eth_config::Handover>().is_some() => {
-            None
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let queue = crate::eth_config::take_or_hand_over(info, from.take_rx_queue(q))?;
     let burst = info.env.get::<RxBurst>().copied().unwrap_or_default().0.clamp(1, 1 << 16);
     Ok(EthdevRxCtx { queue, from, q, burst, port: p, arc: ArcHook::start(info, "eth_input")? })
 }

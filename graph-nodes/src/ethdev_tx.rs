@@ -48,13 +48,7 @@ fn init(info: &NodeInfo<'_>) -> Result<EthdevTxCtx, InitError> {
         .ok_or_else(|| format!("{}: expected a clone named ethdev_tx-<port>", info.node_name))?;
     let q = info.env.get::<TxQueues>().map_or(0, |t| t.get(p));
     let from = info.env::<Ports>()?.get(p)?;
-    let queue = match from.take_tx_queue(q) {
-        Ok(x) => Some(x),
-        Err(crate::port::PortError::QueueTaken { .. }) if info.env.get::<crate::eth_config::Handover>().is_some() => {
-            None
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let queue = crate::eth_config::take_or_hand_over(info, from.take_tx_queue(q))?;
     Ok(EthdevTxCtx { queue, from, q })
 }
 

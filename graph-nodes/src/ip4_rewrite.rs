@@ -235,6 +235,25 @@ fn ip4_rewrite(ctx: &mut Ctx<'_, Pkt>, c: &mut Ip4RewriteCtx, objs: Objs<'_, Pkt
     if arc.any() {
         return ip4_rewrite_arc(ctx, c, objs, arc);
     }
+    rewrite_burst::<false>(ctx, c, objs, arc)
+}
+
+/// `ip4_rewrite` while some `ip4_output` feature is on (kept out of the
+/// usual path's code).
+#[inline(never)]
+fn ip4_rewrite_arc(ctx: &mut Ctx<'_, Pkt>, c: &Ip4RewriteCtx, objs: Objs<'_, Pkt>, arc: ArcState<'_>) -> usize {
+    rewrite_burst::<true>(ctx, c, objs, arc)
+}
+
+/// Rewrites a burst; with `ARC`, a packet leaving a port with
+/// `ip4_output` features goes to the first of them.
+#[inline(always)]
+fn rewrite_burst<const ARC: bool>(
+    ctx: &mut Ctx<'_, Pkt>,
+    c: &Ip4RewriteCtx,
+    objs: Objs<'_, Pkt>,
+    arc: ArcState<'_>,
+) -> usize {
     let hops: &[Local; 1 << 16] = &c.local;
     let mut drops = [0u64; Ip4RewriteDrop::COUNT];
     let drop_edge = Ip4RewriteNext::Drop.edge();
@@ -243,30 +262,9 @@ fn ip4_rewrite(ctx: &mut Ctx<'_, Pkt>, c: &mut Ip4RewriteCtx, objs: Objs<'_, Pkt
             if let Some(o) = objs.get(i + 32) {
                 pkt::prefetch2(o);
             }
-            *next = match rewrite(&mut objs[i], hops) {
-                Ok(edge) => edge,
-                Err(r) => {
-                    drops[r.idx()] += 1;
-                    drop_edge
-                }
-            };
-        }
-    });
-    ctx.count_all(&drops);
-    n
-}
-
-/// `ip4_rewrite` while some `ip4_output` feature is on: a packet leaving a
-/// port with features goes to the first.
-#[inline(never)]
-fn ip4_rewrite_arc(ctx: &mut Ctx<'_, Pkt>, c: &mut Ip4RewriteCtx, objs: Objs<'_, Pkt>, arc: ArcState<'_>) -> usize {
-    let hops: &[Local; 1 << 16] = &c.local;
-    let mut drops = [0u64; Ip4RewriteDrop::COUNT];
-    let drop_edge = Ip4RewriteNext::Drop.edge();
-    let n = pkt::dispatch(ctx, objs, |objs, nexts| {
-        for (m, next) in objs.iter_mut().zip(nexts.iter_mut()) {
+            let m = &mut objs[i];
             *next = match rewrite(m, hops) {
-                Ok(edge) => {
+                Ok(edge) if ARC => {
                     let port = c.edge_port[edge as usize];
                     match c.arc.first(arc, port) {
                         Some(f) => {
@@ -276,6 +274,7 @@ fn ip4_rewrite_arc(ctx: &mut Ctx<'_, Pkt>, c: &mut Ip4RewriteCtx, objs: Objs<'_,
                         None => edge,
                     }
                 }
+                Ok(edge) => edge,
                 Err(r) => {
                     drops[r.idx()] += 1;
                     drop_edge

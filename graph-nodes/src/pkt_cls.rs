@@ -10,7 +10,7 @@
 //! `ip4_input` feature arc: an IPv4 packet from a port with a feature on
 //! goes to the first one (and `meta.arc_index` is its rx port).
 
-use graph_core::{names, node, ArcHook, Ctx, InitError, NodeInfo, Objs};
+use graph_core::{names, node, ArcHook, ArcState, Ctx, InitError, NodeInfo, Objs};
 
 use crate::mbuf::ptype;
 use crate::pkt::{self, Pkt};
@@ -55,19 +55,39 @@ fn pkt_cls(ctx: &mut Ctx<'_, Pkt>, c: &mut PktClsCtx, objs: Objs<'_, Pkt>) -> us
     if arc.any() {
         return pkt_cls_arc(ctx, c, objs, arc);
     }
+    classify::<false>(ctx, c, objs, arc)
+}
+
+/// `pkt_cls` while some `ip4_input` feature is on (kept out of the usual
+/// path's code).
+#[inline(never)]
+fn pkt_cls_arc(ctx: &mut Ctx<'_, Pkt>, c: &mut PktClsCtx, objs: Objs<'_, Pkt>, arc: ArcState<'_>) -> usize {
+    classify::<true>(ctx, c, objs, arc)
+}
+
+/// The classification; with `ARC`, an IPv4 packet of a port with
+/// `ip4_input` features goes to the first of them.
+#[inline(always)]
+fn classify<const ARC: bool>(ctx: &mut Ctx<'_, Pkt>, c: &PktClsCtx, objs: Objs<'_, Pkt>, arc: ArcState<'_>) -> usize {
     let (mut not_ip, mut v6) = (0u64, 0u64);
     let n = pkt::dispatch(ctx, objs, |objs, nexts| {
         for (i, next) in nexts.iter_mut().enumerate() {
             if let Some(o) = objs.get(i + 4) {
                 pkt::prefetch(o);
             }
-            let p = objs[i].packet_type();
-            let e = c.next[(p & 0xff) as usize];
+            let m = &mut objs[i];
+            let p = m.packet_type();
+            let mut e = c.next[(p & 0xff) as usize];
             if e == PktClsNext::Drop.edge() {
                 if ptype::is_ipv6(p) {
                     v6 += 1;
                 } else {
                     not_ip += 1;
+                }
+            } else if ARC && e == PktClsNext::Ip4Lookup.edge() {
+                if let Some(f) = c.arc.first(arc, m.port()) {
+                    m.meta_mut().arc_index = m.port() as u8;
+                    e = f;
                 }
             }
             *next = e;
@@ -79,31 +99,6 @@ fn pkt_cls(ctx: &mut Ctx<'_, Pkt>, c: &mut PktClsCtx, objs: Objs<'_, Pkt>) -> us
     if v6 > 0 {
         ctx.count(PktClsDrop::Ipv6NoLookup.idx(), v6);
     }
-    n
-}
-
-/// `pkt_cls` while some `ip4_input` feature is on: IPv4 packets of a port
-/// with features go to the first.
-#[inline(never)]
-fn pkt_cls_arc(ctx: &mut Ctx<'_, Pkt>, c: &mut PktClsCtx, objs: Objs<'_, Pkt>, arc: graph_core::ArcState<'_>) -> usize {
-    let mut drops = [0u64; PktClsDrop::COUNT];
-    let n = pkt::dispatch(ctx, objs, |objs, nexts| {
-        for (m, next) in objs.iter_mut().zip(nexts.iter_mut()) {
-            let p = m.packet_type();
-            let mut e = c.next[(p & 0xff) as usize];
-            if e == PktClsNext::Ip4Lookup.edge() {
-                if let Some(f) = c.arc.first(arc, m.port()) {
-                    m.meta_mut().arc_index = m.port() as u8;
-                    e = f;
-                }
-            } else if e == PktClsNext::Drop.edge() {
-                let r = if ptype::is_ipv6(p) { PktClsDrop::Ipv6NoLookup } else { PktClsDrop::NotIp };
-                drops[r.idx()] += 1;
-            }
-            *next = e;
-        }
-    });
-    ctx.count_all(&drops);
     n
 }
 

@@ -6,17 +6,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::UnixStream;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use common::ask;
 
-fn ask(s: &mut UnixStream, cmd: &str) -> String {
-    writeln!(s, "{cmd}").unwrap();
-    let mut line = String::new();
-    BufReader::new(s.try_clone().unwrap()).read_line(&mut line).unwrap();
-    line.trim_end().to_string()
-}
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 #[test]
 fn moving_queues_and_rebuilding_graphs_under_traffic_loses_nothing() {
@@ -45,14 +38,7 @@ fn moving_queues_and_rebuilding_graphs_under_traffic_loses_nothing() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let t0 = Instant::now();
-    let mut s = loop {
-        if let Ok(s) = UnixStream::connect(&sock) {
-            break s;
-        }
-        assert!(t0.elapsed() < Duration::from_secs(20));
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let mut s = common::connect(&sock);
     let mut replaced = 0;
     for i in 0..20 {
         let to = if i % 2 == 0 { 0 } else { 1 };

@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::ask;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
@@ -155,14 +157,6 @@ fn latency_quantiles_in_the_json_and_off_by_flag() {
     }
 }
 
-fn ask(s: &mut std::os::unix::net::UnixStream, cmd: &str) -> String {
-    writeln!(s, "{cmd}").unwrap();
-    let mut r = BufReader::new(s.try_clone().unwrap());
-    let mut line = String::new();
-    r.read_line(&mut line).unwrap();
-    line.trim_end().to_string()
-}
-
 fn ctl(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_l3fwdctl")).args(args).output().unwrap();
     (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
@@ -205,14 +199,7 @@ fn trace_and_l3fwdctl_on_a_running_router() {
         }
     };
     std::thread::spawn(move || for _ in lines {});
-    let t0 = Instant::now();
-    let mut s = loop {
-        if let Ok(s) = std::os::unix::net::UnixStream::connect(&sock) {
-            break s;
-        }
-        assert!(t0.elapsed() < Duration::from_secs(20));
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let mut s = common::connect(&sock);
 
     let wait_for = |s: &mut std::os::unix::net::UnixStream, n: usize| -> serde_json::Value {
         let t0 = Instant::now();
@@ -378,14 +365,7 @@ fn control_capture_into_pcapng() {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    let t0 = Instant::now();
-    let mut s = loop {
-        if let Ok(s) = std::os::unix::net::UnixStream::connect(&sock) {
-            break s;
-        }
-        assert!(t0.elapsed() < Duration::from_secs(20));
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let mut s = common::connect(&sock);
     let one = d.0.join("one.pcapng");
     let all = d.0.join("all.pcapng");
     assert!(ask(&mut s, &format!("capture ip4_rewrite 7 {}", one.display())).starts_with("ok capturing 7 packets"));

@@ -2,8 +2,11 @@
 //! when dropped, and a small tmpfs for tests of a disk that fills.
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 /// A scratch directory, removed when dropped.
 pub struct Dir(pub PathBuf);
@@ -39,4 +42,25 @@ impl Drop for Tmpfs {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg(&self.0).status();
     }
+}
+
+/// Connects to a router's control socket, waiting up to 20 s for it to
+/// appear.
+pub fn connect(path: &Path) -> UnixStream {
+    let t0 = Instant::now();
+    loop {
+        if let Ok(s) = UnixStream::connect(path) {
+            return s;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(20), "no control socket at {}", path.display());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// One control command and its reply line.
+pub fn ask(s: &mut UnixStream, cmd: &str) -> String {
+    writeln!(s, "{cmd}").unwrap();
+    let mut line = String::new();
+    BufReader::new(s.try_clone().unwrap()).read_line(&mut line).unwrap();
+    line.trim_end().to_string()
 }
