@@ -1122,7 +1122,7 @@ fn plan_routes(file: &FileConfig, ports: &[PortPlan], hops: &[HopPlan]) -> Resul
     let mut seen = BTreeSet::new();
     for r in &file.routes {
         let (addr, depth) = prefix(&r.prefix)?;
-        let mask = if depth == 0 { 0 } else { u32::MAX << (32 - depth) };
+        let mask = graph_nodes::wire::Ipv4Prefix { addr: 0, len: depth }.mask();
         if u32::from(addr) & !mask != 0 {
             bail!(
                 "route prefix = \"{}\": host bits set (the network is {}/{depth})",

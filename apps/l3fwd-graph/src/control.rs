@@ -105,8 +105,7 @@ impl TraceFilter {
             let v = it.next().ok_or_else(|| format!("trace filter: \"{k}\" needs a value"))?;
             let net = |v: &str| -> Result<(u32, u32), String> {
                 let p: Ipv4Prefix = v.parse().map_err(|e: graph_nodes::wire::PrefixError| e.to_string())?;
-                let mask = if p.len == 0 { 0 } else { u32::MAX << (32 - p.len) };
-                Ok((p.addr & mask, mask))
+                Ok((p.network(), p.mask()))
             };
             let port = |v: &str| v.parse::<u16>().map_err(|_| format!("trace filter: {k} \"{v}\" is not a port"));
             match *k {

@@ -159,8 +159,7 @@ fn action(s: &str) -> Result<bool, String> {
 fn net(key: &str, s: &Option<String>) -> Result<(u32, u32), String> {
     let Some(s) = s else { return Ok((0, 0)) };
     let p: Ipv4Prefix = s.parse().map_err(|e| format!("{key} = \"{s}\": {e}"))?;
-    let mask = if p.len == 0 { 0 } else { u32::MAX << (32 - p.len) };
-    Ok((p.addr & mask, mask))
+    Ok((p.network(), p.mask()))
 }
 
 fn ports(key: &str, s: &Option<PortSpec>) -> Result<(u16, u16), String> {

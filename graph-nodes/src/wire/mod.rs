@@ -149,6 +149,20 @@ impl Ipv4Prefix {
     pub fn ip(&self) -> std::net::Ipv4Addr {
         std::net::Ipv4Addr::from(self.addr)
     }
+
+    /// The netmask of the prefix length (0 for /0).
+    pub fn mask(&self) -> u32 {
+        if self.len == 0 {
+            0
+        } else {
+            u32::MAX << (32 - u32::from(self.len))
+        }
+    }
+
+    /// The network: the address with its host bits cleared.
+    pub fn network(&self) -> u32 {
+        self.addr & self.mask()
+    }
 }
 
 impl std::str::FromStr for Ipv4Prefix {
