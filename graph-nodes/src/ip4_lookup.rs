@@ -164,49 +164,116 @@ fn check(m: &mut Pkt) -> Result<u32, Ip4Drop> {
     Ok(dst)
 }
 
-const MISS: u32 = u32::MAX;
+/// First octets that are martian as a source (bit 0: 0/8, 127/8, 224/3) or
+/// as a destination (bit 1: 0/8, 127/8), RFC 1812 §5.3.7 and §4.2.2.11.
+static MARTIAN: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 224;
+    while i < 256 {
+        t[i] = 1;
+        i += 1;
+    }
+    t[0] = 3;
+    t[127] = 3;
+    t
+};
+
+/// `N` bytes of `h` from `at` (`at + N <= h.len()`, so this is one load).
+#[inline(always)]
+fn bytes<const N: usize>(h: &[u8], at: usize) -> [u8; N] {
+    h.get(at..at + N).and_then(|b| b.try_into().ok()).unwrap_or([0; N])
+}
+
+/// The common case of [`check`] without a branch: a frame of at least 34
+/// bytes holding an IPv4 header with no options that passes every check.
+/// Three loads (bytes 14..22, 22..30, 30..34) give every field and the
+/// checksum. Returns whether it passed, the destination and the metadata;
+/// a `false` goes through [`check`], which names the reason (or accepts a
+/// header with options).
+#[inline(always)]
+fn check_fast(d: &[u8]) -> (bool, u32, u64) {
+    let Some(h) = d.first_chunk::<34>() else {
+        return (false, 0, 0);
+    };
+    let a = u64::from_le_bytes(bytes(h, 14));
+    let b = u64::from_le_bytes(bytes(h, 22));
+    let c = u32::from_le_bytes(bytes(h, 30));
+    // The header checksum is right when the one's-complement sum of its
+    // 16-bit words is all ones, that is when their plain sum is a non-zero
+    // multiple of 0xffff (2^16 = 1 modulo 0xffff). Summing the five 32-bit
+    // words instead keeps that remainder (and does not depend on byte
+    // order); it is never 0, as the version byte is not.
+    let sum = (a & 0xffff_ffff) + (a >> 32) + (b & 0xffff_ffff) + (b >> 32) + u64::from(c);
+    let total_len = ((a >> 16) as u16).swap_bytes();
+    let ttl = b as u8;
+    let dst = c.swap_bytes();
+    // Octet 0 of the source is byte 26, of the destination byte 30.
+    let martian = (MARTIAN[(b >> 32) as u8 as usize] & 1) | (MARTIAN[c as u8 as usize] & 2);
+    // `|`, not `||`: every term is computed, no branch is taken.
+    let bad = (a as u8 != 0x45)
+        // total_len in 20..=len - 14, as one unsigned compare (len >= 34).
+        | (usize::from(total_len.wrapping_sub(20)) > d.len() - 34)
+        | (sum % 0xffff != 0)
+        | (ttl <= 1)
+        | (h[0] & 1 != 0)
+        | (dst == u32::MAX)
+        | (martian != 0);
+    // nh 0, ttl, arc_index 0, cksum_le, total_len: NodeMeta's layout.
+    let meta = (b & 0xff) << 16 | (b & 0xffff_0000) << 16 | u64::from(total_len) << 48;
+    (!bad, dst, meta)
+}
+
+/// A packet the fast path turned down: [`check`] names its drop reason or
+/// accepts it (a header with options); then its lookup.
+#[cold]
+#[inline(never)]
+fn slow(m: &mut Pkt, lpm: &Lpm, drops: &mut [u64; Ip4Drop::COUNT]) -> u16 {
+    let drop_edge = Ip4LookupNext::Drop.edge();
+    match check(m) {
+        Ok(dst) => match lpm.lookup(dst) {
+            Some(v) => {
+                m.meta_mut().nh = v as u16;
+                (v >> 16) as u16
+            }
+            None => {
+                drops[Ip4Drop::NoRoute.idx()] += 1;
+                drop_edge
+            }
+        },
+        Err(r) => {
+            drops[r.idx()] += 1;
+            drop_edge
+        }
+    }
+}
+
+/// Fills `nexts` for `objs`, prefetching mbufs 8 and data 4 packets ahead.
+#[inline(always)]
+fn classify(objs: &mut [Pkt], nexts: &mut [u16], lpm: &Lpm, drops: &mut [u64; Ip4Drop::COUNT]) {
+    let len = objs.len().min(nexts.len());
+    for i in 0..len {
+        if let Some(o) = objs.get(i + 8) {
+            pkt::prefetch2(o);
+        }
+        if let Some(o) = objs.get(i + 4) {
+            pkt::prefetch_data(o);
+        }
+        let m = &mut objs[i];
+        let (ok, dst, meta) = check_fast(m.data());
+        nexts[i] = match lpm.lookup(dst) {
+            Some(v) if ok => {
+                *m.meta_mut() = NodeMeta::from_bits(meta | u64::from(v as u16));
+                (v >> 16) as u16
+            }
+            _ => slow(m, lpm, drops),
+        };
+    }
+}
 
 fn ip4_lookup(ctx: &mut Ctx<'_, Pkt>, c: &mut Ip4LookupCtx, objs: Objs<'_, Pkt>) -> usize {
     let mut drops = [0u64; Ip4Drop::COUNT];
     let lpm = &*c.lpm;
-    let drop_edge = Ip4LookupNext::Drop.edge();
-    let n = pkt::dispatch(ctx, objs, |objs, nexts| {
-        let len = objs.len();
-        let mut i = 0;
-        while i < len {
-            let k = (len - i).min(4);
-            let mut dst = [0u32; 4];
-            let mut ok = [false; 4];
-            for l in 0..k {
-                if let Some(o) = objs.get(i + l + 8) {
-                    pkt::prefetch2(o);
-                }
-                if let Some(o) = objs.get(i + l + 4) {
-                    pkt::prefetch_data(o);
-                }
-                match check(&mut objs[i + l]) {
-                    Ok(d) => {
-                        dst[l] = d;
-                        ok[l] = true;
-                    }
-                    Err(r) => drops[r.idx()] += 1,
-                }
-            }
-            let res = lpm.lookup_x4(dst, MISS);
-            for l in 0..k {
-                nexts[i + l] = if !ok[l] {
-                    drop_edge
-                } else if res[l] == MISS {
-                    drops[Ip4Drop::NoRoute.idx()] += 1;
-                    drop_edge
-                } else {
-                    objs[i + l].meta_mut().nh = res[l] as u16;
-                    (res[l] >> 16) as u16
-                };
-            }
-            i += k;
-        }
-    });
+    let n = pkt::dispatch(ctx, objs, |objs, nexts| classify(objs, nexts, lpm, &mut drops));
     ctx.count_all(&drops);
     n
 }
@@ -228,4 +295,101 @@ node! {
         },
         next: Ip4LookupNext::NAMES,
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mempool::{Mempool, PoolConfig};
+    use crate::wire::{ipv4_set_checksum, Udp4};
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: if cfg!(miri) { 8 } else { 8192 }, ..ProptestConfig::default() })]
+        /// The branch-free path accepts a packet only when the checked
+        /// path does, with the same destination and metadata; and it takes
+        /// every option-less packet the checked path accepts.
+        #[test]
+        fn fast_path_agrees_with_check(
+            edits in proptest::collection::vec((0usize..40, prop_oneof![
+                // The values the checks turn on, and any other.
+                prop::sample::select(vec![0u8, 1, 2, 0x44, 0x45, 0x46, 0x55, 0x7f, 0xe0, 0xff]),
+                any::<u8>(),
+            ]), 0..4),
+            len in 0usize..70,
+            fix_checksum in any::<bool>(),
+        ) {
+            let mut f = Udp4::default().build();
+            for (at, v) in edits {
+                if at < f.len() {
+                    f[at] = v;
+                }
+            }
+            let ihl = usize::from(f[14] & 0xf) * 4;
+            if fix_checksum && ihl >= 20 && 14 + ihl <= f.len() {
+                ipv4_set_checksum(&mut f[14..14 + ihl]);
+            }
+            f.truncate(len.max(1));
+            static POOL: std::sync::OnceLock<Mempool> = std::sync::OnceLock::new();
+            let pool = POOL.get_or_init(|| {
+                Mempool::new("ip4fast", &PoolConfig { size: 8, cache_size: 0, ..PoolConfig::default() }).unwrap()
+            });
+            let mut m = pool.alloc().unwrap();
+            prop_assert!(m.set_data(&f));
+            let (ok, dst, meta) = check_fast(m.data());
+            let slow = check(&mut m);
+            let got = *m.meta();
+            // A `Pkt` is a handle: dropping it does not free the buffer.
+            crate::mempool::free_bulk(graph_core::Objs::from_vec(&mut vec![m]));
+            if ok {
+                prop_assert_eq!(slow, Ok(dst));
+                prop_assert_eq!(got, NodeMeta::from_bits(meta));
+            } else if f.len() >= 34 && f[14] == 0x45 {
+                prop_assert!(slow.is_err(), "fast path turned down {:?}", slow);
+            }
+        }
+    }
+
+    /// Each check, one frame apiece: the fast path turns it down and the
+    /// checked path names the reason.
+    #[test]
+    fn fast_path_turns_down_each_failure() {
+        let pool = Mempool::new("ip4each", &PoolConfig { size: 4, cache_size: 0, ..PoolConfig::default() }).unwrap();
+        let base = Udp4::default().build();
+        type Edit = fn(&mut Vec<u8>);
+        let cases: [(&str, Edit, Ip4Drop); 14] = [
+            ("runt", |f| f.truncate(33), Ip4Drop::Runt),
+            ("version 6", |f| f[14] = 0x65, Ip4Drop::BadVersion),
+            ("ihl 4", |f| f[14] = 0x44, Ip4Drop::BadIhl),
+            ("total_len 19", |f| f[16..18].copy_from_slice(&19u16.to_be_bytes()), Ip4Drop::BadTotalLen),
+            ("total_len past the frame", |f| f[16..18].copy_from_slice(&47u16.to_be_bytes()), Ip4Drop::BadTotalLen),
+            ("checksum", |f| f[24] ^= 1, Ip4Drop::BadChecksum),
+            ("ttl 1", |f| f[22] = 1, Ip4Drop::TtlExpired),
+            ("ttl 0", |f| f[22] = 0, Ip4Drop::TtlExpired),
+            ("l2 multicast", |f| f[0] |= 1, Ip4Drop::L2Broadcast),
+            ("broadcast", |f| f[30..34].copy_from_slice(&[255; 4]), Ip4Drop::IpBroadcast),
+            ("src 0/8", |f| f[26] = 0, Ip4Drop::Martian),
+            ("src 224/4", |f| f[26] = 224, Ip4Drop::Martian),
+            ("dst 127/8", |f| f[30] = 127, Ip4Drop::Martian),
+            ("dst 0/8", |f| f[30] = 0, Ip4Drop::Martian),
+        ];
+        for (name, edit, reason) in cases {
+            let mut f = base.clone();
+            edit(&mut f);
+            if reason != Ip4Drop::BadChecksum && f.len() >= 34 {
+                ipv4_set_checksum(&mut f[14..34]);
+            }
+            let mut m = pool.alloc().unwrap();
+            assert!(m.set_data(&f));
+            assert!(!check_fast(m.data()).0, "{name}: fast path took it");
+            assert_eq!(check(&mut m), Err(reason), "{name}");
+            crate::mempool::free_bulk(graph_core::Objs::from_vec(&mut vec![m]));
+        }
+        // And the frame itself passes both.
+        let mut m = pool.alloc().unwrap();
+        assert!(m.set_data(&base));
+        assert!(check_fast(m.data()).0);
+        assert!(check(&mut m).is_ok());
+        crate::mempool::free_bulk(graph_core::Objs::from_vec(&mut vec![m]));
+    }
 }

@@ -113,6 +113,22 @@ pub struct NodeMeta {
     pub total_len: u16,
 }
 
+impl NodeMeta {
+    /// The metadata whose in-memory (little-endian) bytes are `x`: `nh` in
+    /// bits 0..16, `ttl` 16..24, `arc_index` 24..32, `cksum_le` 32..48,
+    /// `total_len` 48..64. Stored with one 8-byte write.
+    #[inline(always)]
+    pub fn from_bits(x: u64) -> NodeMeta {
+        NodeMeta {
+            nh: x as u16,
+            ttl: (x >> 16) as u8,
+            arc_index: (x >> 24) as u8,
+            cksum_le: (x >> 32) as u16,
+            total_len: (x >> 48) as u16,
+        }
+    }
+}
+
 /// Byte offset of [`NodeMeta`] inside the mbuf.
 pub const META_OFFSET: usize = 120;
 
