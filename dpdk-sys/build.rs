@@ -38,7 +38,7 @@ fn main() {
         )
         .allowlist_type("rte_mbuf|rte_mempool|rte_eth_conf|rte_eth_stats|rte_ether_addr|rte_eth_dev_info")
         .allowlist_type("rte_eth_link|rte_eth_rxconf|rte_eth_txconf|rte_mbuf_dynfield|lcore_function_t")
-        .allowlist_type("rte_lpm|rte_lpm_config")
+        .allowlist_type("rte_lpm|rte_lpm_config|rte_pktmbuf_pool_private")
         .allowlist_var("RTE_MAX_LCORE|RTE_MBUF_DEFAULT_BUF_SIZE|RTE_PKTMBUF_HEADROOM|RTE_ETH_.*|RTE_MAX_ETHPORTS")
         .derive_default(true)
         .derive_debug(false)

@@ -185,17 +185,137 @@ unsafe impl ForeignPool for DpdkPool {
     }
 }
 
-/// A DPDK pktmbuf pool (`rte_pktmbuf_pool_create`) of `n` buffers with the
-/// default buffer size, on `socket` (-1: any).
+/// A DPDK pktmbuf pool of `n` buffers with the default buffer size, on
+/// `socket` (-1: any), with per-lcore caches of `cache` buffers.
+///
+/// With hugepages this is `rte_pktmbuf_pool_create`. Without them (EAL's
+/// `--no-huge`), DPDK would place the buffers on 4 KiB pages: every buffer
+/// on a page of its own, so that a burst of 256 packets walks through more
+/// pages than the TLB holds and each node pays for page walks (see
+/// docs/performance.md, "DPDK ports: where the cycles go"). The pool then
+/// lives in memory of our own that the kernel backs with transparent huge
+/// pages (`madvise(MADV_HUGEPAGE)`), built the way
+/// `rte_pktmbuf_pool_create` builds its own (`rte_mempool_create_empty`,
+/// the platform's mempool ops, `rte_pktmbuf_pool_init`,
+/// `rte_mempool_populate_virt`, `rte_pktmbuf_init` on every object). Only
+/// software ports (vdevs) can use such a pool: without hugepages DPDK has no
+/// DMA-able memory for a NIC either way.
 pub fn pool_create(name: &str, n: u32, cache: u32, socket: i32) -> Result<Mempool, DpdkError> {
     let cname =
         CString::new(name).map_err(|_| DpdkError { what: format!("pool {name}"), reason: "NUL in name".into() })?;
     let data_room = sys::RTE_MBUF_DEFAULT_BUF_SIZE as u16;
-    // SAFETY: valid arguments; the EAL is up (checked by the caller through
-    // `eal_init`).
-    let mp = unsafe { sys::rte_pktmbuf_pool_create(cname.as_ptr(), n, cache, 0, data_room, socket) };
-    let mp = NonNull::new(mp).ok_or_else(|| last_err(format!("creating mbuf pool {name} of {n} buffers")))?;
+    // SAFETY: reads the EAL's configuration (the EAL is up: checked by the
+    // caller through `eal_init`).
+    let hugepages = unsafe { sys::rte_eal_has_hugepages() } != 0;
+    let mp = if hugepages {
+        // SAFETY: valid arguments; the EAL is up.
+        let mp = unsafe { sys::rte_pktmbuf_pool_create(cname.as_ptr(), n, cache, 0, data_room, socket) };
+        NonNull::new(mp).ok_or_else(|| last_err(format!("creating mbuf pool {name} of {n} buffers")))?
+    } else {
+        thp_pool(&cname, name, n, cache, data_room, socket)?
+    };
     Ok(Mempool::foreign(Arc::new(DpdkPool { mp, name: name.to_string(), size: n, data_room: data_room - HEADROOM })))
+}
+
+const HUGE_2M: usize = 2 << 20;
+/// `RTE_MEMPOOL_F_NO_IOVA_CONTIG` (a macro bindgen does not carry).
+const MEMPOOL_F_NO_IOVA_CONTIG: u32 = 0x0020;
+
+/// `rte_pktmbuf_pool_create` on transparent huge pages (see [`pool_create`]).
+fn thp_pool(
+    cname: &CStr,
+    name: &str,
+    n: u32,
+    cache: u32,
+    data_room: u16,
+    socket: i32,
+) -> Result<NonNull<sys::rte_mempool>, DpdkError> {
+    let fail = |what: &str| last_err(format!("creating mbuf pool {name} of {n} buffers ({what})"));
+    let elt = (core::mem::size_of::<sys::rte_mbuf>() + usize::from(data_room)) as u32;
+    let priv_size = core::mem::size_of::<sys::rte_pktmbuf_pool_private>() as u32;
+    // SAFETY: valid arguments; the EAL is up (checked by the caller).
+    let mp = unsafe {
+        sys::rte_mempool_create_empty(cname.as_ptr(), n, elt, cache, priv_size, socket, MEMPOOL_F_NO_IOVA_CONTIG)
+    };
+    let mp = NonNull::new(mp).ok_or_else(|| fail("rte_mempool_create_empty"))?;
+    // Frees the pool (and the memory, once mapped) on an early return.
+    struct Undo(NonNull<sys::rte_mempool>, Option<(*mut libc::c_void, usize)>);
+    impl Drop for Undo {
+        fn drop(&mut self) {
+            // SAFETY: the pool was created above and given to no one; the
+            // mapping (if any) was made above and only this pool uses it.
+            unsafe {
+                sys::rte_mempool_free(self.0.as_ptr());
+                if let Some((addr, len)) = self.1 {
+                    libc::munmap(addr, len);
+                }
+            }
+        }
+    }
+    let mut undo = Undo(mp, None);
+    let mut priv_ = sys::rte_pktmbuf_pool_private { mbuf_data_room_size: data_room, mbuf_priv_size: 0, flags: 0 };
+    let mut objsz = sys::rte_mempool_objsz::default();
+    // SAFETY: `mp` is a live, empty pool; `rte_mbuf_best_mempool_ops`
+    // returns a static string; `priv_` is the private area descriptor
+    // `rte_pktmbuf_pool_init` copies; `objsz` is written by
+    // `rte_mempool_calc_obj_size`.
+    let total = unsafe {
+        if sys::rte_mempool_set_ops_byname(mp.as_ptr(), sys::rte_mbuf_best_mempool_ops(), std::ptr::null_mut()) != 0 {
+            return Err(fail("rte_mempool_set_ops_byname"));
+        }
+        sys::rte_pktmbuf_pool_init(mp.as_ptr(), (&mut priv_ as *mut sys::rte_pktmbuf_pool_private).cast());
+        sys::rte_mempool_calc_obj_size(elt, MEMPOOL_F_NO_IOVA_CONTIG, &mut objsz);
+        objsz.total_size as usize
+    };
+    // Objects do not straddle a 2 MiB page: count whole objects per page.
+    let per_page = HUGE_2M / total.max(1);
+    if per_page == 0 {
+        return Err(DpdkError { what: format!("mbuf pool {name}"), reason: format!("objects of {total} bytes") });
+    }
+    let len = (n as usize).div_ceil(per_page) * HUGE_2M;
+    // SAFETY: a fresh private anonymous mapping (one spare huge page so the
+    // start can be aligned to one); nothing else refers to it.
+    let (map, map_len, addr) = unsafe {
+        let map_len = len + HUGE_2M;
+        let map = libc::mmap(
+            std::ptr::null_mut(),
+            map_len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
+        if map == libc::MAP_FAILED {
+            return Err(DpdkError {
+                what: format!("mapping {map_len} bytes for mbuf pool {name}"),
+                reason: std::io::Error::last_os_error().to_string(),
+            });
+        }
+        let addr = (map as usize).next_multiple_of(HUGE_2M) as *mut libc::c_void;
+        // Advice only: without THP the pool still works, on 4 KiB pages.
+        libc::madvise(addr, len, libc::MADV_HUGEPAGE);
+        (map, map_len, addr)
+    };
+    undo.1 = Some((map, map_len));
+    // SAFETY: `addr..addr + len` is mapped, writable, 2 MiB-aligned and
+    // used by nothing else; the pool keeps it for the rest of the process
+    // (no free callback: a DPDK pool is never freed while we run).
+    let rc =
+        unsafe { sys::rte_mempool_populate_virt(mp.as_ptr(), addr.cast(), len, HUGE_2M, None, std::ptr::null_mut()) };
+    if rc < 0 {
+        return Err(rte_err(format!("creating mbuf pool {name} of {n} buffers (rte_mempool_populate_virt)"), -rc));
+    }
+    if (rc as u32) < n {
+        return Err(DpdkError {
+            what: format!("creating mbuf pool {name} of {n} buffers"),
+            reason: format!("{len} bytes hold only {rc}"),
+        });
+    }
+    // SAFETY: every object of the populated pool is an mbuf-sized element;
+    // `rte_pktmbuf_init` initialises one per call.
+    unsafe { sys::rte_mempool_obj_iter(mp.as_ptr(), Some(sys::rte_pktmbuf_init), std::ptr::null_mut()) };
+    std::mem::forget(undo);
+    Ok(mp)
 }
 
 type Job = Box<dyn FnOnce() -> i32 + Send>;
