@@ -217,6 +217,25 @@ pub fn pool_create(name: &str, n: u32, cache: u32, socket: i32) -> Result<Mempoo
     Ok(Mempool::foreign(Arc::new(DpdkPool { mp, name: name.to_string(), size: n, data_room: data_room - HEADROOM })))
 }
 
+/// Without hugepages (EAL `--no-huge`), how [`pool_create`] lays out
+/// its pools, as one line for the operator; `None` with hugepages (or no
+/// EAL).
+pub fn pool_layout_note() -> Option<String> {
+    // SAFETY: reads the EAL's configuration, which exists once it is up
+    // (checked first).
+    if !eal_active() || unsafe { sys::rte_eal_has_hugepages() } != 0 {
+        return None;
+    }
+    let thp = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").unwrap_or_default();
+    Some(if thp.contains("[never]") || thp.is_empty() {
+        "mbuf pools: no hugepages (EAL --no-huge) and transparent huge pages are off: buffers packed on 4 KiB pages"
+            .to_string()
+    } else {
+        "mbuf pools: no hugepages (EAL --no-huge): buffers packed on memory advised for transparent huge pages"
+            .to_string()
+    })
+}
+
 const HUGE_2M: usize = 2 << 20;
 /// `RTE_MEMPOOL_F_NO_IOVA_CONTIG` (a macro bindgen does not carry).
 const MEMPOOL_F_NO_IOVA_CONTIG: u32 = 0x0020;

@@ -547,6 +547,10 @@ fn forward(
             let rx: Vec<String> = l.rx.iter().map(|(p, q)| format!("({p},{q})")).collect();
             out(&format!("l3fwd-graph: lcore {} on CPU {} polls rx queues {}\n", l.id, l.cpu, rx.join(" ")));
         }
+        #[cfg(feature = "dpdk")]
+        if let Some(note) = graph_nodes::dpdk::pool_layout_note() {
+            out(&format!("l3fwd-graph: {note}\n"));
+        }
         for f in &plan.features {
             let ports: Vec<String> = f.ports.iter().map(u16::to_string).collect();
             out(&format!("l3fwd-graph: feature {} on {}: ports {}\n", f.node, f.arc, ports.join(" ")));
