@@ -127,11 +127,19 @@ proptest! {
                 }
                 Op::Look(a) => {
                     prop_assert_eq!(l.lookup(a), n.lookup(a), "lookup {:#x}", a);
-                    // Check the boundaries of every rule too.
+                    // Check the boundaries of every rule too, one by one
+                    // and in bulk (four at a time and the rest).
+                    let mut probes = vec![a];
                     for &(d, p) in n.rules.keys() {
                         for probe in [p, p | !mask(d), p.wrapping_sub(1), (p | !mask(d)).wrapping_add(1)] {
                             prop_assert_eq!(l.lookup(probe), n.lookup(probe), "probe {:#x}", probe);
+                            probes.push(probe);
                         }
+                    }
+                    let mut out = vec![0; probes.len()];
+                    l.lookup_bulk(&probes, &mut out, u32::MAX);
+                    for (probe, got) in probes.iter().zip(&out) {
+                        prop_assert_eq!(*got, n.lookup(*probe).unwrap_or(u32::MAX), "bulk probe {:#x}", probe);
                     }
                 }
             }

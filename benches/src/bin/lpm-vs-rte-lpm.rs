@@ -8,7 +8,10 @@
 //! loops. Prints the median cycles per lookup of each over `--rounds`.
 //!
 //! `cargo run --release -p benches --features dpdk --bin lpm-vs-rte-lpm`
-//! (root: DPDK's EAL starts with `--no-huge -m 1024 --no-pci`).
+//! (root: DPDK's EAL starts with `--no-huge -m 1024 --no-pci`; with
+//! `--huge`, on 2 MiB hugepages instead, which must be reserved, e.g.
+//! `echo 600 > /proc/sys/vm/nr_hugepages`). Our first table asks for
+//! transparent huge pages either way (`graph_nodes::lpm`).
 
 #[path = "../../../graph-nodes/benches/support/lpm_table.rs"]
 mod lpm_table;
@@ -74,9 +77,10 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn main() {
     let rounds: usize =
         std::env::args().skip_while(|a| a != "--rounds").nth(1).and_then(|s| s.parse().ok()).unwrap_or(5);
+    let huge = std::env::args().any(|a| a == "--huge");
     let eal: Vec<String> = [
         "lpm-vs-rte-lpm",
-        "--no-huge",
+        if huge { "--huge-unlink" } else { "--no-huge" },
         "-m",
         "1024",
         "--no-pci",
