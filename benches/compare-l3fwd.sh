@@ -8,6 +8,9 @@
 # Mpps of each, the ratio, and per-node cycles/packet side by side.
 #
 #   benches/compare-l3fwd.sh [ROUNDS] [SECS] [--markdown]
+#
+# HUGE=1 runs both with 2 MiB hugepages instead of --no-huge (it reserves
+# 600 of them and mounts hugetlbfs on /dev/hugepages when needed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,7 +32,14 @@ dpdk="$work/dpdk-src/build/l3fwd-graph"
 cargo build --release -q -p l3fwd-graph --features dpdk
 ours=target/release/l3fwd-graph
 
-eal=(-l 0,1 --no-huge -m 1024 --no-pci
+mem=(--no-huge -m 1024)
+if [ "${HUGE:-0}" = 1 ]; then
+  mem=(-m 1024)
+  [ "$(cat /proc/sys/vm/nr_hugepages)" -ge 600 ] || echo 600 > /proc/sys/vm/nr_hugepages
+  mkdir -p /dev/hugepages
+  mount | grep -q ' /dev/hugepages ' || mount -t hugetlbfs nodev /dev/hugepages
+fi
+eal=(-l 0,1 "${mem[@]}" --no-pci
      "--vdev=net_pcap0,rx_pcap=$pcap,rx_pcap=$pcap,infinite_rx=1"
      "--vdev=net_pcap1,rx_pcap=$pcap,rx_pcap=$pcap,infinite_rx=1")
 app=(-p 0x3 "--config=(0,0,1),(1,0,1)" -P)

@@ -173,8 +173,11 @@ impl Params<'_> {
     }
 }
 
-/// Counters of one queue, written by its single user.
+/// Counters of one queue, written by its single user. A cache line of its
+/// own: the tx queues of one port belong to different lcores, and counters
+/// sharing a line would bounce it between them on every burst.
 #[derive(Debug, Default)]
+#[repr(align(64))]
 pub struct QueueStats {
     /// Packets.
     pub packets: AtomicU64,
@@ -187,6 +190,8 @@ pub struct QueueStats {
     /// rx: bad frames skipped; tx: packets that could not be written.
     pub errors: AtomicU64,
 }
+
+const _: () = assert!(core::mem::align_of::<QueueStats>() == 64);
 
 impl QueueStats {
     /// Single-writer add.
