@@ -120,33 +120,11 @@ struct Table(Box<[AtomicU32]>);
 impl Table {
     fn zeroed(n: usize) -> Table {
         let b = Box::<[AtomicU32]>::new_zeroed_slice(n);
-        huge_pages_advised(b.as_ptr().cast(), n * core::mem::size_of::<AtomicU32>());
+        crate::mempool::huge_pages_advised(b.as_ptr().cast(), n * core::mem::size_of::<AtomicU32>());
         // SAFETY: an all-zero bit pattern is a valid `AtomicU32` (it is a
         // `u32`); every element was zeroed by `new_zeroed_slice`.
         Table(unsafe { b.assume_init() })
     }
-}
-
-/// Asks Linux to back the whole 2 MiB pages inside `len` bytes at `p` with
-/// transparent huge pages (`MADV_HUGEPAGE`), before anything touches them:
-/// random lookups over the 64 MiB first table otherwise miss the TLB on
-/// nearly every address with 4 KiB pages. Advice only; where the kernel
-/// declines (THP off), nothing changes.
-fn huge_pages_advised(p: *const u8, len: usize) {
-    #[cfg(all(target_os = "linux", not(miri)))]
-    {
-        const HUGE: usize = 2 << 20;
-        let start = (p as usize).next_multiple_of(HUGE);
-        let end = (p as usize + len) / HUGE * HUGE;
-        if end > start {
-            // SAFETY: `start..end` lies inside the caller's live allocation;
-            // MADV_HUGEPAGE changes how its pages are backed, never their
-            // contents, so no reference into it is affected.
-            unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE) };
-        }
-    }
-    #[cfg(not(all(target_os = "linux", not(miri))))]
-    let _ = (p, len);
 }
 
 impl std::ops::Deref for Table {
