@@ -11,6 +11,9 @@
 #
 # HUGE=1 runs both with 2 MiB hugepages instead of --no-huge (it reserves
 # 600 of them and mounts hugetlbfs on /dev/hugepages when needed).
+# BUILDS="label=binary ..." runs those builds of ours (each built with
+# --features dpdk) in turn after DPDK's in every round, instead of this
+# tree's: an A/B with DPDK's program as the anchor.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,8 +32,8 @@ trap 'rm -rf "$work"' EXIT
 cp -r /usr/share/dpdk/examples/l3fwd-graph "$work/dpdk-src"
 make -s -C "$work/dpdk-src" >/dev/null 2>&1 || { echo "compare-l3fwd: building DPDK's l3fwd-graph failed" >&2; exit 1; }
 dpdk="$work/dpdk-src/build/l3fwd-graph"
-cargo build --release -q -p l3fwd-graph --features dpdk
-ours=target/release/l3fwd-graph
+ours=$(pwd)/target/release/l3fwd-graph
+[ -n "${BUILDS:-}" ] || cargo build --release -q -p l3fwd-graph --features dpdk
 
 mem=(--no-huge -m 1024)
 if [ "${HUGE:-0}" = 1 ]; then
@@ -44,11 +47,21 @@ eal=(-l 0,1 "${mem[@]}" --no-pci
      "--vdev=net_pcap1,rx_pcap=$pcap,rx_pcap=$pcap,infinite_rx=1")
 app=(-p 0x3 "--config=(0,0,1),(1,0,1)" -P)
 
+builds=("ours (--features dpdk)=$ours")
+if [ -n "${BUILDS:-}" ]; then
+  read -r -a builds <<<"$BUILDS"
+fi
+specs=("DPDK l3fwd-graph=dpdk")
+for i in "${!builds[@]}"; do specs+=("${builds[$i]%%=*}=ours$i"); done
+
 for r in $(seq 1 "$rounds"); do
   echo "round $r/$rounds: DPDK l3fwd-graph" >&2
   timeout -s INT $((secs + 2)) "$dpdk" "${eal[@]}" --file-prefix="cmpd$$" -- "${app[@]}" >"$work/dpdk.$r" 2>&1 || true
-  echo "round $r/$rounds: ours" >&2
-  "$ours" "${eal[@]}" --file-prefix="cmpo$$" -- "${app[@]}" --duration "$secs" -q --stats-json "$work/ours.$r.json" >/dev/null 2>&1
+  for i in "${!builds[@]}"; do
+    echo "round $r/$rounds: ${builds[$i]%%=*}" >&2
+    "${builds[$i]#*=}" "${eal[@]}" --file-prefix="cmpo$$" -- "${app[@]}" --duration "$secs" -q \
+      --stats-json "$work/ours$i.$r.json" >/dev/null 2>&1
+  done
 done
 
-python3 benches/l3fwd_stats.py "$work" "$rounds" "$markdown" "DPDK l3fwd-graph=dpdk" "ours (--features dpdk)=ours"
+python3 benches/l3fwd_stats.py "$work" "$rounds" "$markdown" "${specs[@]}"
