@@ -305,7 +305,11 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
-        #![proptest_config(ProptestConfig { cases: if cfg!(miri) { 8 } else { 8192 }, ..ProptestConfig::default() })]
+        #![proptest_config(ProptestConfig {
+            cases: if cfg!(miri) { 8 } else { 8192 },
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
         /// The branch-free path accepts a packet only when the checked
         /// path does, with the same destination and metadata; and it takes
         /// every option-less packet the checked path accepts.
