@@ -13,7 +13,7 @@
 //! command line means the same placement.
 
 use std::ffi::{CStr, CString};
-use std::ptr::NonNull;
+use std::ptr::{null_mut, NonNull};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use dpdk_sys as sys;
@@ -274,18 +274,16 @@ fn thp_pool(
     let mut undo = Undo(mp, None);
     let mut priv_ = sys::rte_pktmbuf_pool_private { mbuf_data_room_size: data_room, mbuf_priv_size: 0, flags: 0 };
     let mut objsz = sys::rte_mempool_objsz::default();
-    // SAFETY: `mp` is a live, empty pool; `rte_mbuf_best_mempool_ops`
-    // returns a static string; `priv_` is the private area descriptor
-    // `rte_pktmbuf_pool_init` copies; `objsz` is written by
-    // `rte_mempool_calc_obj_size`.
-    let total = unsafe {
-        if sys::rte_mempool_set_ops_byname(mp.as_ptr(), sys::rte_mbuf_best_mempool_ops(), std::ptr::null_mut()) != 0 {
-            return Err(fail("rte_mempool_set_ops_byname"));
-        }
-        sys::rte_pktmbuf_pool_init(mp.as_ptr(), (&mut priv_ as *mut sys::rte_pktmbuf_pool_private).cast());
-        sys::rte_mempool_calc_obj_size(elt, MEMPOOL_F_NO_IOVA_CONTIG, &mut objsz);
-        objsz.total_size as usize
-    };
+    // SAFETY: `mp` is live and empty; the ops name is a static string.
+    let ops = unsafe { sys::rte_mempool_set_ops_byname(mp.as_ptr(), sys::rte_mbuf_best_mempool_ops(), null_mut()) };
+    if ops != 0 {
+        return Err(fail("rte_mempool_set_ops_byname"));
+    }
+    // SAFETY: `mp` is live and empty; DPDK copies the descriptor `priv_`.
+    unsafe { sys::rte_pktmbuf_pool_init(mp.as_ptr(), (&mut priv_ as *mut sys::rte_pktmbuf_pool_private).cast()) };
+    // SAFETY: only writes `objsz`, which outlives the call.
+    unsafe { sys::rte_mempool_calc_obj_size(elt, MEMPOOL_F_NO_IOVA_CONTIG, &mut objsz) };
+    let total = objsz.total_size as usize;
     // Objects do not straddle a 2 MiB page: count whole objects per page.
     let per_page = HUGE_2M / total.max(1);
     if per_page == 0 {
@@ -316,11 +314,10 @@ fn thp_pool(
         (map, map_len, addr)
     };
     undo.1 = Some((map, map_len));
-    // SAFETY: `addr..addr + len` is mapped, writable, 2 MiB-aligned and
-    // used by nothing else; the pool keeps it for the rest of the process
-    // (no free callback: a DPDK pool is never freed while we run).
-    let rc =
-        unsafe { sys::rte_mempool_populate_virt(mp.as_ptr(), addr.cast(), len, HUGE_2M, None, std::ptr::null_mut()) };
+    // The pool keeps `addr..addr + len` for the rest of the process (no
+    // free callback: a DPDK pool is never freed while we run).
+    // SAFETY: that range is mapped, writable, 2 MiB-aligned, ours alone.
+    let rc = unsafe { sys::rte_mempool_populate_virt(mp.as_ptr(), addr.cast(), len, HUGE_2M, None, null_mut()) };
     if rc < 0 {
         return Err(rte_err(format!("creating mbuf pool {name} of {n} buffers (rte_mempool_populate_virt)"), -rc));
     }
