@@ -198,11 +198,7 @@ fn check_fast(d: &[u8]) -> (bool, u32, u64) {
     let a = u64::from_le_bytes(bytes(h, 14));
     let b = u64::from_le_bytes(bytes(h, 22));
     let c = u32::from_le_bytes(bytes(h, 30));
-    // The header checksum is right when the one's-complement sum of its
-    // 16-bit words is all ones, that is when their plain sum is a non-zero
-    // multiple of 0xffff (2^16 = 1 modulo 0xffff). Summing the five 32-bit
-    // words instead keeps that remainder (and does not depend on byte
-    // order); it is never 0, as the version byte is not.
+    // The five 32-bit words' plain sum (see `ones_sum_is_all_ones`).
     let sum = (a & 0xffff_ffff) + (a >> 32) + (b & 0xffff_ffff) + (b >> 32) + u64::from(c);
     let total_len = ((a >> 16) as u16).swap_bytes();
     let ttl = b as u8;
@@ -213,7 +209,7 @@ fn check_fast(d: &[u8]) -> (bool, u32, u64) {
     let bad = (a as u8 != 0x45)
         // total_len in 20..=len - 14, as one unsigned compare (len >= 34).
         | (usize::from(total_len.wrapping_sub(20)) > d.len() - 34)
-        | (sum % 0xffff != 0)
+        | !crate::wire::view::ones_sum_is_all_ones(sum)
         | (ttl <= 1)
         | (h[0] & 1 != 0)
         | (dst == u32::MAX)

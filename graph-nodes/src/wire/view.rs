@@ -186,14 +186,13 @@ impl<T: AsRef<[u8]>> VlanTag<T> {
     }
 }
 
-/// Folds a one's-complement sum kept in 64 bits to 16.
+/// Whether `sum`, the plain sum of a header's 32-bit words read in either
+/// byte order, is that of a header whose one's-complement sum is all ones:
+/// a non-zero multiple of 0xffff (2^16 = 1 modulo 0xffff, and the byte
+/// order only multiplies the remainder by 2^8, which 0xffff is prime to).
 #[inline(always)]
-fn fold64(s: u64) -> u16 {
-    let s = (s & 0xffff_ffff) + (s >> 32);
-    let s = (s & 0xffff_ffff) + (s >> 32);
-    let s = (s & 0xffff) + (s >> 16);
-    let s = (s & 0xffff) + (s >> 16);
-    s as u16
+pub fn ones_sum_is_all_ones(sum: u64) -> bool {
+    sum != 0 && sum.is_multiple_of(0xffff)
 }
 
 /// An IPv4 packet: the header (options included) and what follows, up to
@@ -337,19 +336,9 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     #[inline(always)]
     pub fn verify_checksum(&self) -> bool {
         let h = &self.buffer.as_ref()[..self.header_len()];
-        if let Ok(h) = <&[u8; 20]>::try_from(h) {
-            // No options, the common case: five loads, no loop. The
-            // one's-complement sum does not depend on byte order, and all
-            // ones reads the same either way round.
-            let w = |i: usize| u64::from(u32::from_ne_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]));
-            return fold64(w(0) + w(4) + w(8) + w(12) + w(16)) == 0xffff;
-        }
-        let mut sum = 0u64;
-        for w in h.chunks_exact(4) {
-            sum += u64::from(u32::from_be_bytes([w[0], w[1], w[2], w[3]]));
-        }
         // IHL counts whole 32-bit words, so nothing remains.
-        fold64(sum) == 0xffff
+        let (words, _) = h.as_chunks::<4>();
+        ones_sum_is_all_ones(words.iter().map(|w| u64::from(u32::from_ne_bytes(*w))).sum())
     }
 
     /// The header, options included.
