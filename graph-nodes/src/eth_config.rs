@@ -15,6 +15,8 @@
 //! | [`TxQueues`] | `ethdev_tx-*` | queue 0 on every port |
 //! | [`RxBurst`] | `ethdev_rx-*` | [`graph_core::BURST_SIZE`] |
 //! | [`FeatureArcs`] | the arcs' start nodes | every feature off |
+//! | [`Interfaces`] | `ip4_lookup`, `ip4_rewrite`, `ip4_local`, `icmp4_error`, the ARP nodes | no address |
+//! | [`Neighbours`] | the ARP nodes | an empty table, no pool |
 //!
 //! [`StockEnv`] gathers them for a graph.
 
@@ -26,6 +28,7 @@ use graph_core::{
 
 use crate::ip4_lookup::Fib;
 use crate::ip4_rewrite::NextHops;
+use crate::neigh::{Interfaces, Neighbours, L3};
 use crate::port::{PortId, Ports};
 
 /// One port as the nodes see it.
@@ -97,6 +100,10 @@ pub struct StockEnv {
     pub rx_burst: RxBurst,
     /// What is on on the feature arcs.
     pub features: FeatureArcs,
+    /// The ports' addresses.
+    pub ifaces: Interfaces,
+    /// The neighbour table.
+    pub neigh: Neighbours,
 }
 
 impl StockEnv {
@@ -108,7 +115,19 @@ impl StockEnv {
             .with(self.next_hops.clone())
             .with(self.rx_burst)
             .with(self.features.clone())
+            .with(self.ifaces.clone())
+            .with(self.neigh.clone())
             .with(tx_queues)
+    }
+
+    /// Its layer-3 tables, for address and neighbour changes.
+    pub fn l3(&self) -> L3 {
+        L3 {
+            fib: self.fib.clone(),
+            hops: self.next_hops.clone(),
+            ifaces: self.ifaces.clone(),
+            neigh: self.neigh.clone(),
+        }
     }
 
     /// [`GraphParam`] for `patterns` with this environment.

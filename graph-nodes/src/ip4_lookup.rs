@@ -5,7 +5,9 @@
 //! a VLAN tag), parsed through [`Ipv4Packet`]. Sets: `meta.nh` (next hop), `meta.ttl`, `meta.cksum_le` and
 //! `meta.total_len`
 //! (the header's TTL and checksum, for ip4_rewrite). Next:
-//! [`Ip4LookupNext`] — the route's edge (`ip4_rewrite`) or `pkt_drop`.
+//! [`Ip4LookupNext`] — the route's edge (`ip4_rewrite`, or `ip4_local`
+//! for the router's own addresses), `icmp4_error` (TTL expired, no route:
+//! when the router has an address to answer from) or `pkt_drop`.
 //!
 //! A route's value packs the edge and the next hop as DPDK does:
 //! `edge << 16 | next_hop`. Every failed check and every miss is counted
@@ -16,14 +18,21 @@ use std::sync::Arc;
 
 use graph_core::{names, node, Ctx, InitError, NodeInfo, Objs};
 
+use crate::icmp4::IcmpKind;
 use crate::lpm::{Lpm, LpmError};
 use crate::mbuf::NodeMeta;
+use crate::neigh::Interfaces;
 use crate::pkt::{self, Pkt};
 use crate::wire::{EthernetFrame, Ipv4Packet, WireError};
 
 names! {
     /// Edges of `ip4_lookup` (DPDK's order).
-    pub enum Ip4LookupNext { Rewrite = "ip4_rewrite", Drop = "pkt_drop" }
+    pub enum Ip4LookupNext {
+        Rewrite = "ip4_rewrite",
+        Drop = "pkt_drop",
+        Local = "ip4_local",
+        IcmpError = "icmp4_error",
+    }
 }
 
 names! {
@@ -41,7 +50,8 @@ names! {
         BadTotalLen = "bad_total_len",
         /// Header checksum wrong.
         BadChecksum = "bad_checksum",
-        /// TTL 0 or 1 (no ICMP time-exceeded yet).
+        /// TTL 0 or 1, and no time-exceeded error sent (no interface
+        /// address to send it from).
         TtlExpired = "ttl_expired",
         /// Received as a link-layer broadcast or multicast (RFC 1812
         /// §5.3.4: not forwarded unless configured to).
@@ -51,7 +61,8 @@ names! {
         /// Source or destination in 0.0.0.0/8 or 127.0.0.0/8, or a
         /// multicast or broadcast source (§5.3.7, §4.2.2.11).
         Martian = "martian",
-        /// No route covers the destination.
+        /// No route covers the destination, and no net-unreachable error
+        /// sent (no interface address to send it from).
         NoRoute = "no_route",
     }
 }
@@ -97,6 +108,18 @@ impl Fib {
         self.0.add(u32::from(prefix), depth, (next.edge() as u32) << 16 | next_hop as u32)
     }
 
+    /// [`route_add`](Self::route_add) from a worker lcore: fails rather
+    /// than wait for readers (see [`Lpm::add_nowait`]).
+    pub fn route_add_nowait(
+        &self,
+        prefix: Ipv4Addr,
+        depth: u8,
+        next_hop: u16,
+        next: Ip4LookupNext,
+    ) -> Result<(), LpmError> {
+        self.0.add_nowait(u32::from(prefix), depth, (next.edge() as u32) << 16 | next_hop as u32)
+    }
+
     /// Deletes the route `prefix/depth`.
     pub fn route_delete(&self, prefix: Ipv4Addr, depth: u8) -> Result<(), LpmError> {
         self.0.delete(u32::from(prefix), depth)
@@ -111,10 +134,14 @@ impl Fib {
 /// Per-instance context.
 pub struct Ip4LookupCtx {
     lpm: Arc<Lpm>,
+    ifaces: Interfaces,
 }
 
 fn init(info: &NodeInfo<'_>) -> Result<Ip4LookupCtx, InitError> {
-    Ok(Ip4LookupCtx { lpm: info.env::<Fib>()?.0.clone() })
+    Ok(Ip4LookupCtx {
+        lpm: info.env::<Fib>()?.0.clone(),
+        ifaces: info.env.get::<Interfaces>().cloned().unwrap_or_default(),
+    })
 }
 
 impl From<WireError> for Ip4Drop {
@@ -126,24 +153,22 @@ impl From<WireError> for Ip4Drop {
             WireError::BadIhl => Ip4Drop::BadIhl,
             WireError::HdrTruncated => Ip4Drop::HdrTruncated,
             WireError::BadTotalLen => Ip4Drop::BadTotalLen,
+            WireError::Unsupported => Ip4Drop::BadVersion,
         }
     }
 }
 
-/// RFC 1812 §5.2.2 checks; the destination address if they pass.
+/// RFC 1812 §5.2.2 checks; the destination address if they pass, and
+/// whether the TTL allows forwarding (checked last: a packet for one of our
+/// own addresses is delivered whatever its TTL).
 #[inline(always)]
-fn check(m: &mut Pkt) -> Result<u32, Ip4Drop> {
+fn check(m: &mut Pkt) -> Result<(u32, bool), Ip4Drop> {
     let eth = EthernetFrame::new_checked(m.data()).map_err(|_| Ip4Drop::Runt)?;
     // §5.2.2 (1), (3)-(6): a usable header inside the frame.
     let ip = Ipv4Packet::new_checked(eth.payload())?;
     // (2): header checksum.
     if !ip.verify_checksum() {
         return Err(Ip4Drop::BadChecksum);
-    }
-    // §5.3.1: a packet that would leave with TTL 0 is not forwarded.
-    let ttl = ip.ttl();
-    if ttl <= 1 {
-        return Err(Ip4Drop::TtlExpired);
     }
     // §5.3.4: link-layer broadcasts and multicasts are not forwarded.
     if eth.dst_is_group() {
@@ -159,9 +184,11 @@ fn check(m: &mut Pkt) -> Result<u32, Ip4Drop> {
     if matches!(net(src), 0 | 127 | 224..) || matches!(net(dst), 0 | 127) {
         return Err(Ip4Drop::Martian);
     }
+    // §5.3.1: a packet that would leave with TTL 0 is not forwarded.
+    let ttl = ip.ttl();
     let meta = NodeMeta { nh: 0, ttl, arc_index: 0, cksum_le: ip.checksum_le(), total_len: ip.total_len() };
     *m.meta_mut() = meta;
-    Ok(dst)
+    Ok((dst, ttl > 1))
 }
 
 /// First octets that are martian as a source (bit 0: 0/8, 127/8, 224/3) or
@@ -220,32 +247,39 @@ fn check_fast(d: &[u8]) -> (bool, u32, u64) {
 }
 
 /// A packet the fast path turned down: [`check`] names its drop reason or
-/// accepts it (a header with options); then its lookup.
+/// accepts it (a header with options, or a TTL that only our own addresses
+/// accept); then its lookup. With an interface address to send from, an
+/// expired TTL and a missing route are answered with an ICMP error.
 #[cold]
 #[inline(never)]
-fn slow(m: &mut Pkt, lpm: &Lpm, drops: &mut [u64; Ip4Drop::COUNT]) -> u16 {
+fn slow(m: &mut Pkt, lpm: &Lpm, ifaces: &Interfaces, drops: &mut [u64; Ip4Drop::COUNT]) -> u16 {
     let drop_edge = Ip4LookupNext::Drop.edge();
-    match check(m) {
-        Ok(dst) => match lpm.lookup(dst) {
-            Some(v) => {
-                m.meta_mut().nh = v as u16;
-                (v >> 16) as u16
-            }
-            None => {
-                drops[Ip4Drop::NoRoute.idx()] += 1;
-                drop_edge
-            }
-        },
+    let (dst, ttl_ok) = match check(m) {
+        Ok(v) => v,
         Err(r) => {
             drops[r.idx()] += 1;
-            drop_edge
+            return drop_edge;
         }
+    };
+    let (edge, why) = match lpm.lookup(dst) {
+        Some(v) if ttl_ok || (v >> 16) as u16 == Ip4LookupNext::Local.edge() => {
+            m.meta_mut().nh = v as u16;
+            return (v >> 16) as u16;
+        }
+        Some(_) => (IcmpKind::TimeExceeded, Ip4Drop::TtlExpired),
+        None => (IcmpKind::NetUnreachable, Ip4Drop::NoRoute),
+    };
+    if ifaces.icmp_enabled() {
+        crate::icmp4::mark(m, edge);
+        return Ip4LookupNext::IcmpError.edge();
     }
+    drops[why.idx()] += 1;
+    drop_edge
 }
 
 /// Fills `nexts` for `objs`, prefetching mbufs 8 and data 4 packets ahead.
 #[inline(always)]
-fn classify(objs: &mut [Pkt], nexts: &mut [u16], lpm: &Lpm, drops: &mut [u64; Ip4Drop::COUNT]) {
+fn classify(objs: &mut [Pkt], nexts: &mut [u16], lpm: &Lpm, ifaces: &Interfaces, drops: &mut [u64; Ip4Drop::COUNT]) {
     let len = objs.len().min(nexts.len());
     for i in 0..len {
         if let Some(o) = objs.get(i + 8) {
@@ -261,15 +295,15 @@ fn classify(objs: &mut [Pkt], nexts: &mut [u16], lpm: &Lpm, drops: &mut [u64; Ip
                 *m.meta_mut() = NodeMeta::from_bits(meta | u64::from(v as u16));
                 (v >> 16) as u16
             }
-            _ => slow(m, lpm, drops),
+            _ => slow(m, lpm, ifaces, drops),
         };
     }
 }
 
 fn ip4_lookup(ctx: &mut Ctx<'_, Pkt>, c: &mut Ip4LookupCtx, objs: Objs<'_, Pkt>) -> usize {
     let mut drops = [0u64; Ip4Drop::COUNT];
-    let lpm = &*c.lpm;
-    let n = pkt::dispatch(ctx, objs, |objs, nexts| classify(objs, nexts, lpm, &mut drops));
+    let (lpm, ifaces) = (&*c.lpm, &c.ifaces);
+    let n = pkt::dispatch(ctx, objs, |objs, nexts| classify(objs, nexts, lpm, ifaces, &mut drops));
     ctx.count_all(&drops);
     n
 }
@@ -342,10 +376,10 @@ mod tests {
             // A `Pkt` is a handle: dropping it does not free the buffer.
             crate::mempool::free_bulk(graph_core::Objs::from_vec(&mut vec![m]));
             if ok {
-                prop_assert_eq!(slow, Ok(dst));
+                prop_assert_eq!(slow, Ok((dst, true)));
                 prop_assert_eq!(got, NodeMeta::from_bits(meta));
             } else if f.len() >= 34 && f[14] == 0x45 {
-                prop_assert!(slow.is_err(), "fast path turned down {:?}", slow);
+                prop_assert!(!matches!(slow, Ok((_, true))), "fast path turned down {:?}", slow);
             }
         }
     }
@@ -382,7 +416,11 @@ mod tests {
             let mut m = pool.alloc().unwrap();
             assert!(m.set_data(&f));
             assert!(!check_fast(m.data()).0, "{name}: fast path took it");
-            assert_eq!(check(&mut m), Err(reason), "{name}");
+            match reason {
+                // Checked last, and only for forwarding.
+                Ip4Drop::TtlExpired => assert!(matches!(check(&mut m), Ok((_, false))), "{name}"),
+                _ => assert_eq!(check(&mut m), Err(reason), "{name}"),
+            }
             crate::mempool::free_bulk(graph_core::Objs::from_vec(&mut vec![m]));
         }
         // And the frame itself passes both.

@@ -4,17 +4,21 @@
 //!
 //! Uses: `meta` set by ip4_lookup (next hop; TTL, checksum and total
 //! length as checked there). Sets: destination and source MAC, TTL, header checksum.
-//! Next: `pkt_drop` (edge 0) and one `ethdev_tx-<port>` edge per port, added
+//! Next: `pkt_drop` (edge 0), `ip4_arp` (the next hop's neighbour is
+//! being resolved), `icmp4_error` (too big with DF set: fragmentation
+//! needed) and one `ethdev_tx-<port>` edge per port, added
 //! by [`eth_config`](crate::eth_config::eth_config); the table is the
 //! graph's [`NextHops`]. Drops are counted by
 //! reason ([`Ip4RewriteDrop`]). The start of the `ip4_output` feature arc:
 //! a packet leaving a port with a feature on goes to the first one (and
 //! `meta.arc_index` is its tx port).
 
-use arc_swap::ArcSwap;
 use graph_core::{names, node, ArcHook, ArcState, Ctx, InitError, NodeInfo, Objs};
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Acquire, Ordering::Release};
+use std::sync::{Arc, Mutex};
+
+use crate::neigh::Interfaces;
 
 use crate::pkt::{self, Pkt};
 use crate::port::{Port, PortError, PortId};
@@ -22,7 +26,7 @@ use crate::wire::{EthernetFrame, Ipv4Packet, ETH_HLEN, IPV4_HLEN};
 
 names! {
     /// Fixed edges of `ip4_rewrite` (the `ethdev_tx-<port>` edges follow).
-    pub enum Ip4RewriteNext { Drop = "pkt_drop" }
+    pub enum Ip4RewriteNext { Drop = "pkt_drop", Arp = "ip4_arp", IcmpError = "icmp4_error" }
 }
 
 names! {
@@ -32,7 +36,9 @@ names! {
         NoNextHop = "no_next_hop",
         /// The entry's port has no tx node in this graph.
         NoTxNode = "no_tx_node",
-        /// IPv4 total length above the out port's MTU (no fragmentation).
+        /// IPv4 total length above the out port's MTU, and no
+        /// fragmentation-needed error sent (DF clear: this router does not
+        /// fragment; or no interface address to send one from).
         MtuExceeded = "mtu_exceeded",
         /// Not a packet ip4_lookup passed: shorter than the headers, or TTL
         /// already at 1 or 0.
@@ -57,25 +63,60 @@ pub struct NextHop {
 }
 
 /// A table entry: the next hop and the 12 bytes written over the
-/// Ethernet addresses.
+/// Ethernet addresses, or a next hop whose neighbour is not resolved yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Hop {
-    macs: [u8; 12],
-    port: PortId,
-    mtu: u16,
-    hop: NextHop,
+enum Hop {
+    Resolved { macs: [u8; 12], hop: NextHop },
+    Pending { port: PortId, via: Option<u32> },
+}
+
+/// What a next hop is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HopState {
+    /// Resolved: packets leave as it says.
+    Resolved(NextHop),
+    /// Waiting for its neighbour's link address: packets go to `ip4_arp`,
+    /// which resolves `via` on `port` (or, `None`, each packet's own
+    /// destination: the hosts of a connected subnet).
+    Pending {
+        /// Out port.
+        port: PortId,
+        /// The neighbour's address, host order.
+        via: Option<u32>,
+    },
+}
+
+/// Changes kept for graphs that catch up one entry at a time; a graph
+/// further behind recompiles the whole table.
+const LOG_LEN: usize = 4096;
+
+#[derive(Default)]
+struct HopsState {
+    hops: Vec<Option<Hop>>,
+    /// (generation, next hop) of recent changes, oldest first.
+    log: std::collections::VecDeque<(u64, u16)>,
+    gen: u64,
+}
+
+#[derive(Default)]
+struct HopsInner {
+    /// The generation of the last change: a graph compares it with the
+    /// one it compiled (one load per burst) and catches up when it differs.
+    gen: AtomicU64,
+    state: Mutex<HopsState>,
 }
 
 /// The next-hop table (`rte_node_ip4_rewrite_add`'s table): next-hop id
 /// → how a packet leaves. Cloning shares the table; give each graph the
-/// table it rewrites with through its environment. Running graphs see the
-/// old or the new table as a whole, from their next burst on.
+/// table it rewrites with through its environment. A running graph sees a
+/// change from its next burst on; a change costs the graphs the entries
+/// that changed, not the table (neighbours resolve one at a time).
 #[derive(Clone, Default)]
-pub struct NextHops(Arc<ArcSwap<Vec<Option<Hop>>>>);
+pub struct NextHops(Arc<HopsInner>);
 
 impl std::fmt::Debug for NextHops {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NextHops").field("set", &self.0.load().iter().flatten().count()).finish()
+        f.debug_struct("NextHops").field("set", &self.lock().hops.iter().flatten().count()).finish()
     }
 }
 
@@ -85,22 +126,37 @@ impl NextHops {
         NextHops::default()
     }
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, HopsState> {
+        self.0.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn set(&self, nh: u16, hop: Option<Hop>) {
+        let mut st = self.lock();
+        if st.hops.len() <= nh as usize {
+            if hop.is_none() {
+                return;
+            }
+            st.hops.resize(nh as usize + 1, None);
+        }
+        st.hops[nh as usize] = hop;
+        st.gen += 1;
+        let g = st.gen;
+        if st.log.len() == LOG_LEN {
+            st.log.pop_front();
+        }
+        st.log.push_back((g, nh));
+        self.0.gen.store(g, Release);
+    }
+
     /// Sets next hop `nh`.
     pub fn add(&self, nh: u16, hop: NextHop) -> Result<(), PortError> {
         if hop.port as usize >= MAX_PORTS {
             return Err(PortError::NoSuchPort(hop.port));
         }
-        self.0.rcu(|t| {
-            let mut t = Vec::clone(t);
-            if t.len() <= nh as usize {
-                t.resize(nh as usize + 1, None);
-            }
-            let mut macs = [0u8; 12];
-            macs[..6].copy_from_slice(&hop.dst_mac);
-            macs[6..].copy_from_slice(&hop.src_mac);
-            t[nh as usize] = Some(Hop { macs, port: hop.port, mtu: hop.mtu, hop });
-            t
-        });
+        let mut macs = [0u8; 12];
+        macs[..6].copy_from_slice(&hop.dst_mac);
+        macs[6..].copy_from_slice(&hop.src_mac);
+        self.set(nh, Some(Hop::Resolved { macs, hop }));
         Ok(())
     }
 
@@ -110,22 +166,39 @@ impl NextHops {
         self.add(nh, NextHop { dst_mac, src_mac: port.mac(), port: port.id(), mtu: port.mtu() })
     }
 
+    /// Sets next hop `nh` to wait for its neighbour on `port` (see
+    /// [`HopState::Pending`]).
+    pub fn add_pending(&self, nh: u16, port: PortId, via: Option<u32>) -> Result<(), PortError> {
+        if port as usize >= MAX_PORTS {
+            return Err(PortError::NoSuchPort(port));
+        }
+        self.set(nh, Some(Hop::Pending { port, via }));
+        Ok(())
+    }
+
     /// Removes next hop `nh`; whether it was set.
     pub fn delete(&self, nh: u16) -> bool {
-        let had = self.get(nh).is_some();
-        self.0.rcu(|t| {
-            let mut t = Vec::clone(t);
-            if let Some(e) = t.get_mut(nh as usize) {
-                *e = None;
-            }
-            t
-        });
+        let had = self.state(nh).is_some();
+        if had {
+            self.set(nh, None);
+        }
         had
     }
 
-    /// Next hop `nh`, if set.
+    /// Next hop `nh`, if set and resolved.
     pub fn get(&self, nh: u16) -> Option<NextHop> {
-        self.0.load().get(nh as usize).copied().flatten().map(|h| h.hop)
+        match self.state(nh)? {
+            HopState::Resolved(h) => Some(h),
+            HopState::Pending { .. } => None,
+        }
+    }
+
+    /// Next hop `nh`, if set.
+    pub fn state(&self, nh: u16) -> Option<HopState> {
+        self.lock().hops.get(nh as usize).copied().flatten().map(|h| match h {
+            Hop::Resolved { hop, .. } => HopState::Resolved(hop),
+            Hop::Pending { port, via } => HopState::Pending { port, via },
+        })
     }
 }
 
@@ -135,39 +208,62 @@ impl NextHops {
 struct Local {
     macs: [u8; 12],
     mtu: u16,
-    /// Edge to the port's `ethdev_tx`, or `NO_EDGE`/`NO_HOP`.
+    /// Edge to the port's `ethdev_tx`, or `NO_EDGE`/`NO_HOP`/`PENDING`.
     edge: u16,
 }
 
 /// Per-instance context: port → edge of this graph's `ethdev_tx-<port>`,
-/// and the next-hop table compiled for this graph (rebuilt when the shared
-/// table changes).
+/// and the next-hop table compiled for this graph (brought up to date
+/// when the shared table changes).
 pub struct Ip4RewriteCtx {
     table: NextHops,
     port_edge: Box<[u16; MAX_PORTS]>,
-    source: Option<std::sync::Arc<Vec<Option<Hop>>>>,
+    /// The table's generation compiled into `local`.
+    seen: u64,
     /// Indexed by next-hop id: every u16 is in range, no bounds check.
     local: Box<[Local; 1 << 16]>,
     /// Edge → the port of the `ethdev_tx` behind it (for the arc).
     edge_port: Vec<u16>,
     arc: ArcHook,
+    ifaces: Interfaces,
 }
 
 impl Ip4RewriteCtx {
-    #[cold]
-    fn compile(&mut self, t: std::sync::Arc<Vec<Option<Hop>>>) {
-        for (i, l) in self.local.iter_mut().enumerate() {
-            *l = match t.get(i) {
-                Some(Some(h)) => Local { macs: h.macs, mtu: h.mtu, edge: self.port_edge[h.port as usize] },
-                _ => UNSET,
-            };
+    fn compile_one(&self, h: Option<Hop>) -> Local {
+        match h {
+            Some(Hop::Resolved { macs, hop }) => Local { macs, mtu: hop.mtu, edge: self.port_edge[hop.port as usize] },
+            Some(Hop::Pending { .. }) => Local { macs: [0; 12], mtu: 0, edge: PENDING },
+            None => UNSET,
         }
-        self.source = Some(t);
+    }
+
+    /// Brings `local` up to the shared table: the entries changed since
+    /// the generation compiled, or all of them if the log lost some.
+    #[cold]
+    fn sync(&mut self) {
+        let table = self.table.clone();
+        let st = table.lock();
+        // The log holds every change since `seen` unless it lost some (or
+        // nothing was compiled yet: `u64::MAX`).
+        let logged =
+            st.gen == self.seen || (self.seen != u64::MAX && st.log.front().is_some_and(|&(g, _)| g <= self.seen + 1));
+        if logged {
+            for &(_, nh) in st.log.iter().filter(|(g, _)| *g > self.seen) {
+                self.local[nh as usize] = self.compile_one(st.hops.get(nh as usize).copied().flatten());
+            }
+        } else {
+            for i in 0..self.local.len() {
+                self.local[i] = self.compile_one(st.hops.get(i).copied().flatten());
+            }
+        }
+        self.seen = st.gen;
     }
 }
 
 const NO_EDGE: u16 = u16::MAX;
 const NO_HOP: u16 = u16::MAX - 1;
+/// Pending: the neighbour is being resolved (`ip4_arp`).
+const PENDING: u16 = u16::MAX - 2;
 const UNSET: Local = Local { macs: [0; 12], mtu: 0, edge: NO_HOP };
 
 fn init(info: &NodeInfo<'_>) -> Result<Ip4RewriteCtx, InitError> {
@@ -182,24 +278,41 @@ fn init(info: &NodeInfo<'_>) -> Result<Ip4RewriteCtx, InitError> {
         }
     }
     let local: Box<[Local; 1 << 16]> = vec![UNSET; 1 << 16].into_boxed_slice().try_into().expect("65536 entries");
-    Ok(Ip4RewriteCtx {
+    let mut c = Ip4RewriteCtx {
         table: info.env::<NextHops>()?.clone(),
         port_edge,
-        source: None,
+        seen: u64::MAX,
         local,
         edge_port,
         arc: ArcHook::start(info, "ip4_output")?,
-    })
+        ifaces: info.env.get::<Interfaces>().cloned().unwrap_or_default(),
+    };
+    c.sync();
+    Ok(c)
 }
 
 pub use crate::wire::{cksum_ttl_dec_le, cksum_update};
 
-/// Rewrites one packet for its next hop; its tx edge, or why it is dropped.
+/// Why a packet does not leave as its next hop says.
+enum Miss {
+    Drop(Ip4RewriteDrop),
+    /// The neighbour is being resolved.
+    Pending,
+    /// Longer than the out port's MTU (the MTU).
+    TooBig(u16),
+}
+
+/// Rewrites one packet for its next hop; its tx edge, or why it does not
+/// leave yet.
 #[inline(always)]
-fn rewrite(m: &mut Pkt, hops: &[Local; 1 << 16]) -> Result<u16, Ip4RewriteDrop> {
+fn rewrite(m: &mut Pkt, hops: &[Local; 1 << 16]) -> Result<u16, Miss> {
     let hop = &hops[m.meta().nh as usize];
-    if hop.edge >= NO_HOP {
-        return Err(if hop.edge == NO_HOP { Ip4RewriteDrop::NoNextHop } else { Ip4RewriteDrop::NoTxNode });
+    if hop.edge >= PENDING {
+        return Err(match hop.edge {
+            NO_HOP => Miss::Drop(Ip4RewriteDrop::NoNextHop),
+            NO_EDGE => Miss::Drop(Ip4RewriteDrop::NoTxNode),
+            _ => Miss::Pending,
+        });
     }
     // TTL, checksum and length come from ip4_lookup's metadata (as DPDK's
     // node_mbuf_priv1), so the packet's data is only written, never read:
@@ -210,26 +323,49 @@ fn rewrite(m: &mut Pkt, hops: &[Local; 1 << 16]) -> Result<u16, Ip4RewriteDrop> 
     // length check).
     let meta = *m.meta();
     if meta.ttl <= 1 {
-        return Err(Ip4RewriteDrop::BadHeader);
+        return Err(Miss::Drop(Ip4RewriteDrop::BadHeader));
     }
     if meta.total_len > hop.mtu {
-        return Err(Ip4RewriteDrop::MtuExceeded);
+        return Err(Miss::TooBig(hop.mtu));
     }
-    let hdrs = m.data_mut().get_mut(..ETH_HLEN + IPV4_HLEN).ok_or(Ip4RewriteDrop::BadHeader)?;
-    let mut eth = EthernetFrame::new_checked(hdrs).map_err(|_| Ip4RewriteDrop::BadHeader)?;
+    let hdrs = m.data_mut().get_mut(..ETH_HLEN + IPV4_HLEN).ok_or(Miss::Drop(Ip4RewriteDrop::BadHeader))?;
+    let mut eth = EthernetFrame::new_checked(hdrs).map_err(|_| Miss::Drop(Ip4RewriteDrop::BadHeader))?;
     eth.set_addrs(&hop.macs);
-    let mut ip = Ipv4Packet::new_minimal(eth.payload_mut()).map_err(|_| Ip4RewriteDrop::BadHeader)?;
+    let mut ip = Ipv4Packet::new_minimal(eth.payload_mut()).map_err(|_| Miss::Drop(Ip4RewriteDrop::BadHeader))?;
     ip.set_ttl(meta.ttl - 1);
     ip.set_checksum_le(cksum_ttl_dec_le(meta.cksum_le));
     Ok(hop.edge)
 }
 
-fn ip4_rewrite(ctx: &mut Ctx<'_, Pkt>, c: &mut Ip4RewriteCtx, objs: Objs<'_, Pkt>) -> usize {
-    {
-        let t = c.table.0.load();
-        if !c.source.as_ref().is_some_and(|s| std::sync::Arc::ptr_eq(s, &t)) {
-            c.compile(arc_swap::Guard::into_inner(t));
+/// Where a packet that did not leave goes: `ip4_arp` while its neighbour
+/// is resolved; `icmp4_error` (fragmentation needed, RFC 1191) when it is
+/// too big with DF set and the router has an address to send from; else
+/// `pkt_drop`, counted.
+#[cold]
+#[inline(never)]
+fn missed(m: &mut Pkt, miss: Miss, ifaces: &Interfaces, drops: &mut [u64; Ip4RewriteDrop::COUNT]) -> u16 {
+    let r = match miss {
+        Miss::Pending => return Ip4RewriteNext::Arp.edge(),
+        Miss::TooBig(mtu) => {
+            let df = EthernetFrame::new_checked(m.data())
+                .ok()
+                .and_then(|e| Ipv4Packet::new_minimal(e.payload()).ok().map(|ip| ip.dont_frag()))
+                .unwrap_or(false);
+            if df && ifaces.icmp_enabled() {
+                crate::icmp4::mark(m, crate::icmp4::IcmpKind::FragNeeded(mtu));
+                return Ip4RewriteNext::IcmpError.edge();
+            }
+            Ip4RewriteDrop::MtuExceeded
         }
+        Miss::Drop(r) => r,
+    };
+    drops[r.idx()] += 1;
+    Ip4RewriteNext::Drop.edge()
+}
+
+fn ip4_rewrite(ctx: &mut Ctx<'_, Pkt>, c: &mut Ip4RewriteCtx, objs: Objs<'_, Pkt>) -> usize {
+    if c.table.0.gen.load(Acquire) != c.seen {
+        c.sync();
     }
     let arc = ctx.arc(&c.arc);
     if arc.any() {
@@ -256,7 +392,6 @@ fn rewrite_burst<const ARC: bool>(
 ) -> usize {
     let hops: &[Local; 1 << 16] = &c.local;
     let mut drops = [0u64; Ip4RewriteDrop::COUNT];
-    let drop_edge = Ip4RewriteNext::Drop.edge();
     let n = pkt::dispatch(ctx, objs, |objs, nexts| {
         for (i, next) in nexts.iter_mut().enumerate() {
             // Header lines 8 packets ahead, the data line (written: the
@@ -282,10 +417,7 @@ fn rewrite_burst<const ARC: bool>(
                     }
                 }
                 Ok(edge) => edge,
-                Err(r) => {
-                    drops[r.idx()] += 1;
-                    drop_edge
-                }
+                Err(miss) => missed(m, miss, &c.ifaces, &mut drops),
             };
         }
     });

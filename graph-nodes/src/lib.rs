@@ -10,6 +10,13 @@
 //!                     └───────────┴─────────────┴──────────► pkt_drop (free)
 //! ```
 //!
+//! Beside that path, for a router with interface addresses ([`neigh`]):
+//! `pkt_cls` → `arp_input` (ARP answered and learned, [`arp`]);
+//! `ip4_lookup` → `ip4_local` (our addresses: echo answered) and
+//! `icmp4_error` (TTL expired, no route; [`icmp4`]); `ip4_rewrite` →
+//! `ip4_arp` (next hop being resolved) and `icmp4_error` (fragmentation
+//! needed); `neigh_tick`, a source node, runs the neighbour timers.
+//!
 //! Every packet is transmitted or freed by `pkt_drop`, and each node that
 //! sends one to `pkt_drop` counts it under a named reason.
 //!
@@ -20,21 +27,25 @@
 //! - [`port`]: ethdev-like ports and their backends;
 //! - [`lpm`]: DIR-24-8 longest-prefix match;
 //! - [`wire`]: checked zero-copy header views and frame builders;
+//! - [`neigh`]: interface addresses and the neighbour table;
 //! - the nodes, one module each, and [`eth_config`] to describe ports to
 //!   them and gather what their graphs' environments hold.
 
+pub mod arp;
 #[cfg(feature = "dpdk")]
 pub mod dpdk;
 pub mod eth_config;
 pub mod ethdev_rx;
 pub mod ethdev_tx;
 pub mod feature;
+pub mod icmp4;
 pub mod ip4_lookup;
 pub mod ip4_rewrite;
 pub mod lcore;
 pub mod lpm;
 pub mod mbuf;
 pub mod mempool;
+pub mod neigh;
 pub mod pkt;
 pub mod pkt_cls;
 pub mod pkt_drop;

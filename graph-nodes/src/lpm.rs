@@ -157,6 +157,17 @@ impl Lpm {
 
     /// Adds (or replaces) the route `ip/depth → nh` (`rte_lpm_add`).
     pub fn add(&self, ip: u32, depth: u8, nh: u32) -> Result<(), LpmError> {
+        self.add_within(ip, depth, nh, RECLAIM_TIMEOUT)
+    }
+
+    /// [`add`](Self::add) for a reader thread (a worker lcore): it never
+    /// waits for readers to release a group, since it is one of them; the
+    /// route fails with [`LpmError::Reclaim`] instead.
+    pub fn add_nowait(&self, ip: u32, depth: u8, nh: u32) -> Result<(), LpmError> {
+        self.add_within(ip, depth, nh, Duration::ZERO)
+    }
+
+    fn add_within(&self, ip: u32, depth: u8, nh: u32, wait: Duration) -> Result<(), LpmError> {
         if depth > MAX_DEPTH {
             return Err(LpmError::BadDepth(depth));
         }
@@ -183,7 +194,7 @@ impl Lpm {
             let g = if cur & EXT != 0 {
                 cur & NH_MASK
             } else {
-                let g = self.take_group(&mut ctl, ip, depth)?;
+                let g = self.take_group(&mut ctl, ip, depth, wait)?;
                 // The new group starts as a copy of the /24 entry it replaces.
                 self.fill_group(g, 0, 256, if cur & VALID != 0 { cur } else { 0 }, |_| true);
                 g
@@ -200,11 +211,11 @@ impl Lpm {
     }
 
     /// The oldest free group, once no reader can still be reading it.
-    fn take_group(&self, ctl: &mut Ctl, ip: u32, depth: u8) -> Result<u32, LpmError> {
+    fn take_group(&self, ctl: &mut Ctl, ip: u32, depth: u8, wait: Duration) -> Result<u32, LpmError> {
         let &(g, token) = ctl.free.front().ok_or(LpmError::NoTbl8 { prefix: ip.into(), depth, groups: self.groups })?;
         // Tokens grow along the queue: if the oldest has not passed, no
         // other has.
-        if token != 0 && !qsbr::wait(token, RECLAIM_TIMEOUT) {
+        if token != 0 && !qsbr::wait(token, wait) {
             return Err(LpmError::Reclaim { prefix: ip.into(), depth, group: g });
         }
         ctl.free.pop_front();

@@ -7,6 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
+use graph_nodes::neigh::{IcmpLimit, Interfaces, NeighConfig, MAX_NEIGHBOURS};
+use graph_nodes::wire::Ipv4Prefix;
 use serde::Deserialize;
 
 /// A configuration error: one line naming the file, key or flag and the
@@ -65,6 +67,11 @@ pub struct PortFile {
     /// MTU (default 1500).
     #[serde(default = "mtu")]
     pub mtu: u16,
+    /// IPv4 addresses with their prefix length (`"10.0.1.1/24"`): each is
+    /// answered (ARP, ping) and its subnet is routed out of this port,
+    /// hosts resolved by ARP.
+    #[serde(default)]
+    pub addr: Vec<String>,
 }
 
 fn one() -> u16 {
@@ -102,6 +109,34 @@ pub struct RouteFile {
     pub port: Option<u16>,
     /// Or an explicit next hop from `[[neighbour]]`.
     pub next_hop: Option<u16>,
+    /// Or a gateway's address in a connected subnet, resolved by ARP.
+    pub via: Option<String>,
+}
+
+/// `[arp]`: the neighbour table.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ArpFile {
+    /// Packets held per unresolved neighbour (default 8).
+    pub hold: Option<usize>,
+    /// Most neighbours (default 4096).
+    pub max_neighbours: Option<usize>,
+    /// Seconds a reply keeps a neighbour reachable (default 30).
+    pub reachable_secs: Option<f64>,
+    /// Milliseconds between requests (default 1000).
+    pub retrans_ms: Option<u64>,
+    /// Requests before giving up (default 3).
+    pub retries: Option<u32>,
+}
+
+/// `[icmp]`: the router's ICMP error rate limit.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct IcmpFile {
+    /// Errors per second (default 1000; 0: none).
+    pub rate: Option<u32>,
+    /// Errors at once (default 100).
+    pub burst: Option<u32>,
 }
 
 /// `[[neighbour]]`: a next hop.
@@ -173,6 +208,12 @@ pub struct FileConfig {
     /// Features enabled at start.
     #[serde(default, rename = "feature")]
     pub features: Vec<FeatureFile>,
+    /// `[arp]`: the neighbour table.
+    #[serde(default)]
+    pub arp: ArpFile,
+    /// `[icmp]`: ICMP errors.
+    #[serde(default)]
+    pub icmp: IcmpFile,
     /// `[node.NAME]`: a table for node `NAME`, which its init reads from
     /// the graph's [`NodeConfig`].
     #[serde(default, rename = "node")]
@@ -575,6 +616,7 @@ pub struct PortPlan {
     pub neighbour: [u8; 6],
     pub rx_queues: u16,
     pub mtu: u16,
+    pub addrs: Vec<Ipv4Prefix>,
 }
 
 /// A worker lcore as the app runs it.
@@ -586,12 +628,13 @@ pub struct LcorePlan {
     pub walks_per_poll: u32,
 }
 
-/// A route: prefix → next hop.
+/// A route: prefix → next hop, or a gateway resolved by ARP.
 #[derive(Debug, Clone)]
 pub struct RoutePlan {
     pub prefix: Ipv4Addr,
     pub depth: u8,
     pub next_hop: u16,
+    pub via: Option<Ipv4Addr>,
 }
 
 /// A next hop.
@@ -637,6 +680,10 @@ pub struct Plan {
     pub features: Vec<FeaturePlan>,
     /// The `[node.NAME]` tables.
     pub node_config: NodeConfig,
+    /// The neighbour table's tunables.
+    pub neigh: NeighConfig,
+    /// The ICMP error rate limit.
+    pub icmp: IcmpLimit,
 }
 
 /// DPDK's default destination MAC of port `p`: 02:00:00:00:00:<p>.
@@ -654,6 +701,7 @@ pub fn demo_file() -> FileConfig {
         neighbour: None,
         rx_queues: 1,
         mtu: 1500,
+        addr: Vec::new(),
     };
     FileConfig { ports: vec![gen(0), gen(1)], ..FileConfig::default() }
 }
@@ -746,6 +794,7 @@ fn dpdk_ports(d: &DpdkEnv, o: &Overrides) -> Vec<PortFile> {
                 neighbour: None,
                 rx_queues,
                 mtu: 1500,
+                addr: Vec::new(),
             }
         })
         .collect()
@@ -836,6 +885,7 @@ pub fn plan(file: &FileConfig, o: &Overrides, env: &Env) -> Result<Plan, ConfigE
     let routes = plan_routes(file, &ports, &hops)?;
     let tuning = plan_tuning(file, o, &ports, &mut lcores)?;
     let (nodes, features, node_config) = plan_composition(file, &ports)?;
+    let (neigh, icmp) = plan_neigh(file)?;
     let dispatch = plan_dispatch(file, o, &ports, &lcores)?;
     let stats_json = o.stats_json.clone().or_else(|| file.stats_json.clone());
     let stats_jsonl = o.stats_jsonl.clone().or_else(|| file.stats_jsonl.clone());
@@ -876,6 +926,8 @@ pub fn plan(file: &FileConfig, o: &Overrides, env: &Env) -> Result<Plan, ConfigE
         nodes,
         features,
         node_config,
+        neigh,
+        icmp,
     })
 }
 
@@ -942,6 +994,18 @@ fn plan_ports(file: &FileConfig, o: &Overrides, env: &Env) -> Result<Vec<PortPla
         if p.rx_queues == 0 {
             bail!("port {} rx_queues = 0: a port needs at least one rx queue", p.id);
         }
+        let mut addrs = Vec::new();
+        for a in &p.addr {
+            if a.contains(':') {
+                bail!("port {} addr = \"{a}\": IPv6 addresses are not supported yet (IPv4 only)", p.id);
+            }
+            let pfx: Ipv4Prefix =
+                a.parse().map_err(|e| ConfigError::Invalid(format!("port {} addr = \"{a}\": {e}", p.id)))?;
+            if !a.contains('/') {
+                bail!("port {} addr = \"{a}\": give the prefix length (\"{a}/24\")", p.id);
+            }
+            addrs.push(pfx);
+        }
         ports.push(PortPlan {
             id: p.id,
             backend: p.backend.clone(),
@@ -950,6 +1014,7 @@ fn plan_ports(file: &FileConfig, o: &Overrides, env: &Env) -> Result<Vec<PortPla
             neighbour,
             rx_queues: p.rx_queues,
             mtu,
+            addrs,
         });
     }
     if let Some(mask) = o.portmask {
@@ -962,6 +1027,8 @@ fn plan_ports(file: &FileConfig, o: &Overrides, env: &Env) -> Result<Vec<PortPla
     if ports.is_empty() {
         bail!("no port configured");
     }
+    // Addresses: the checks the running router makes, on a scratch table.
+    interfaces(&ports)?;
     for (id, _) in &o.eth_dest {
         if !ports.iter().any(|p| p.id == *id) {
             bail!("--eth-dest {id},...: port {id} is not configured");
@@ -1073,6 +1140,60 @@ fn plan_lcores(file: &FileConfig, o: &Overrides, env: &Env, ports: &[PortPlan]) 
     Ok(lcores)
 }
 
+/// The ports' addresses in a table of their own (each checked as the
+/// router checks it: unicast, a host of its subnet, no overlap).
+pub fn interfaces(ports: &[PortPlan]) -> Result<Interfaces, ConfigError> {
+    let ifaces = Interfaces::new();
+    for p in ports {
+        ifaces.set_port(p.id, [0; 6], p.mtu).map_err(|e| ConfigError::Invalid(format!("port {} addr: {e}", p.id)))?;
+        for a in &p.addrs {
+            ifaces
+                .add_addr(p.id, *a)
+                .map_err(|e| ConfigError::Invalid(format!("port {} addr = \"{a}\": {e}", p.id)))?;
+        }
+    }
+    Ok(ifaces)
+}
+
+/// `[arp]` and `[icmp]`, each checked against its range.
+fn plan_neigh(file: &FileConfig) -> Result<(NeighConfig, IcmpLimit), ConfigError> {
+    let d = NeighConfig::default();
+    let a = &file.arp;
+    let hold = a.hold.unwrap_or(d.hold);
+    if !(1..=1024).contains(&hold) {
+        bail!("arp hold = {hold}: outside 1..=1024 packets");
+    }
+    let max_entries = a.max_neighbours.unwrap_or(d.max_entries);
+    if !(1..=MAX_NEIGHBOURS).contains(&max_entries) {
+        bail!("arp max_neighbours = {max_entries}: outside 1..={MAX_NEIGHBOURS}");
+    }
+    let reachable = a.reachable_secs.unwrap_or(d.reachable.as_secs_f64());
+    if !(0.1..=86400.0).contains(&reachable) {
+        bail!("arp reachable_secs = {reachable}: outside 0.1..=86400");
+    }
+    let retrans = a.retrans_ms.unwrap_or(d.retrans.as_millis() as u64);
+    if !(10..=60_000).contains(&retrans) {
+        bail!("arp retrans_ms = {retrans}: outside 10..=60000");
+    }
+    let retries = a.retries.unwrap_or(d.retries);
+    if !(1..=100).contains(&retries) {
+        bail!("arp retries = {retries}: outside 1..=100");
+    }
+    let di = IcmpLimit::default();
+    let icmp = IcmpLimit { rate: file.icmp.rate.unwrap_or(di.rate), burst: file.icmp.burst.unwrap_or(di.burst) };
+    if icmp.rate > 10_000_000 || icmp.burst > 1_000_000 {
+        bail!("icmp rate = {} burst = {}: at most 10000000 per second and 1000000 at once", icmp.rate, icmp.burst);
+    }
+    let neigh = NeighConfig {
+        hold,
+        max_entries,
+        reachable: std::time::Duration::from_secs_f64(reachable),
+        retrans: std::time::Duration::from_millis(retrans),
+        retries,
+    };
+    Ok((neigh, icmp))
+}
+
 /// Next hops: one per port (its neighbour, id = port id, as DPDK), plus
 /// the file's `[[neighbour]]`s.
 fn plan_hops(file: &FileConfig, ports: &[PortPlan]) -> Result<Vec<HopPlan>, ConfigError> {
@@ -1085,6 +1206,9 @@ fn plan_hops(file: &FileConfig, ports: &[PortPlan]) -> Result<Vec<HopPlan>, Conf
     for n in &file.neighbours {
         if port(n.port).is_none() {
             bail!("neighbour {} port = {}: port {} is not configured", n.id, n.port, n.port);
+        }
+        if n.id >= graph_nodes::neigh::GLEAN_BASE {
+            bail!("neighbour id = {}: ids from {} on are the neighbour table's", n.id, graph_nodes::neigh::GLEAN_BASE);
         }
         if port(n.id).is_some() {
             bail!(
@@ -1109,13 +1233,19 @@ fn plan_hops(file: &FileConfig, ports: &[PortPlan]) -> Result<Vec<HopPlan>, Conf
 /// Routes: the file's, or DPDK's defaults 198.18.N.0/24 → port N.
 fn plan_routes(file: &FileConfig, ports: &[PortPlan], hops: &[HopPlan]) -> Result<Vec<RoutePlan>, ConfigError> {
     let port = |id: u16| ports.iter().find(|p| p.id == id);
+    let ifaces = interfaces(ports)?;
 
     // Routes: the file's, or DPDK's defaults 198.18.N.0/24 → port N.
     let mut routes = Vec::new();
     if file.routes.is_empty() {
         for p in ports {
             if p.id < 256 {
-                routes.push(RoutePlan { prefix: Ipv4Addr::new(198, 18, p.id as u8, 0), depth: 24, next_hop: p.id });
+                routes.push(RoutePlan {
+                    prefix: Ipv4Addr::new(198, 18, p.id as u8, 0),
+                    depth: 24,
+                    next_hop: p.id,
+                    via: None,
+                });
             }
         }
     }
@@ -1133,22 +1263,34 @@ fn plan_routes(file: &FileConfig, ports: &[PortPlan], hops: &[HopPlan]) -> Resul
         if !seen.insert((addr, depth)) {
             bail!("route prefix = \"{}\": defined twice", r.prefix);
         }
-        let nh = match (r.port, r.next_hop) {
-            (Some(p), None) => {
+        let (nh, via) = match (r.port, r.next_hop, &r.via) {
+            (Some(p), None, None) => {
                 if port(p).is_none() {
                     bail!("route {} port = {p}: port {p} is not configured", r.prefix);
                 }
-                p
+                (p, None)
             }
-            (None, Some(n)) => {
+            (None, Some(n), None) => {
                 if !hops.iter().any(|h| h.id == n) {
                     bail!("route {} next_hop = {n}: no [[neighbour]] or port with id {n}", r.prefix);
                 }
-                n
+                (n, None)
             }
-            _ => bail!("route {}: give exactly one of port or next_hop", r.prefix),
+            (None, None, Some(v)) => {
+                let gw: Ipv4Addr = v.parse().map_err(|_| {
+                    ConfigError::Invalid(format!("route {} via = \"{v}\": not an IPv4 address", r.prefix))
+                })?;
+                if ifaces.connected(u32::from(gw)).is_none() {
+                    bail!("route {} via = \"{v}\": not in a subnet of any port's addr", r.prefix);
+                }
+                if ifaces.is_local(u32::from(gw)) {
+                    bail!("route {} via = \"{v}\": that is the router's own address", r.prefix);
+                }
+                (0, Some(gw))
+            }
+            _ => bail!("route {}: give exactly one of port, next_hop or via", r.prefix),
         };
-        routes.push(RoutePlan { prefix: addr, depth, next_hop: nh });
+        routes.push(RoutePlan { prefix: addr, depth, next_hop: nh, via });
     }
     Ok(routes)
 }

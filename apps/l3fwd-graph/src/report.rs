@@ -173,10 +173,18 @@ pub struct Report {
     /// Buffers of the router's pools not free (0 at the end of a clean
     /// run; packets in flight while it runs).
     pub pool_in_use: u32,
+    /// Packets that were waiting for a neighbour's link address when the
+    /// router stopped, freed then (absent when none).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub held_at_stop: u64,
     /// The dispatch model's hand-overs, per lcore (absent in run to
     /// completion).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dispatch: Option<Vec<DispatchReport>>,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 /// One lcore's hand-overs in the dispatch model.
@@ -233,6 +241,7 @@ impl Report {
             lcores: per_lcore.iter().map(|l| l.lcore).collect(),
             per_lcore,
             pool_in_use: pools.iter().map(Mempool::in_use).sum(),
+            held_at_stop: 0,
             dispatch: None,
         }
     }

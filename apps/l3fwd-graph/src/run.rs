@@ -13,6 +13,7 @@ use graph_nodes::eth_config::{self, EthConf, RxBurst, StockEnv, TxQueues};
 use graph_nodes::ip4_lookup::{Fib, Ip4LookupNext};
 use graph_nodes::ip4_rewrite::{NextHop, NextHops};
 use graph_nodes::lcore;
+use graph_nodes::neigh::{Interfaces, Neighbours};
 use graph_nodes::port::{Port, PortConfig, PortCounters, Ports};
 use graph_nodes::{Mempool, PoolConfig};
 
@@ -217,9 +218,25 @@ fn configure_nodes(plan: &Plan, env: &StockEnv, ports: &[Arc<Port>]) -> Result<C
             .add(h.id, NextHop { dst_mac: h.mac, src_mac: p.mac(), port: h.port, mtu: p.mtu() })
             .map_err(|e| setup(&e))?;
     }
+    let l3 = env.l3();
+    l3.ifaces.set_icmp_limit(plan.icmp);
+    for p in ports {
+        l3.ifaces.set_port(p.id(), p.mac(), p.mtu()).map_err(|e| setup(&e))?;
+    }
+    for pp in &plan.ports {
+        for a in &pp.addrs {
+            l3.addr_add(pp.id, *a).map_err(|e| RunError::Setup(format!("port {} addr {a}: {e}", pp.id)))?;
+        }
+    }
     for r in &plan.routes {
+        let nh = match r.via {
+            Some(gw) => {
+                l3.gateway(gw).map_err(|e| RunError::Setup(format!("route {}/{} via {gw}: {e}", r.prefix, r.depth)))?
+            }
+            None => r.next_hop,
+        };
         env.fib
-            .route_add(r.prefix, r.depth, r.next_hop, Ip4LookupNext::Rewrite)
+            .route_add(r.prefix, r.depth, nh, Ip4LookupNext::Rewrite)
             .map_err(|e| RunError::Setup(format!("route {}/{}: {e}", r.prefix, r.depth)))?;
     }
     let changes: Vec<FeatureChange<'_>> = plan
@@ -293,6 +310,10 @@ impl GraphFactory {
         };
         let txq = TxQueues(self.ports.iter().map(|&p| (p, i as u16)).collect());
         let mut patterns: Vec<String> = rx.iter().map(|(p, q)| format!("ethdev_rx-{p}-{q}")).collect();
+        // The neighbour table's timers run in every graph that polls.
+        if !rx.is_empty() {
+            patterns.push("neigh_tick".into());
+        }
         patterns.extend(self.nodes.iter().cloned());
         // Dispatch: a worker that polls nothing runs the nodes bound to it,
         // fed by the others.
@@ -403,8 +424,13 @@ pub fn run(plan: &Plan, quiet: bool, dpdk: bool) -> Result<Outcome, RunError> {
         next_hops: NextHops::new(),
         rx_burst: RxBurst(plan.burst),
         features: graph_core::FeatureArcs::new().map_err(|e| RunError::Setup(e.to_string()))?,
+        ifaces: Interfaces::new(),
+        neigh: Neighbours::new(plan.neigh),
     };
     let (ports, pools) = open_ports(plan, &env.ports, dpdk)?;
+    if let Some(p) = pools.first() {
+        env.neigh.set_pool(p.clone());
+    }
     let result = forward(plan, quiet, dpdk, &env, &ports, &pools, &stop_signal);
     if result.is_err() {
         // The run did not start: existing output files stay as they were.
@@ -568,6 +594,8 @@ fn forward(
         }
     }
     failures.extend(shared.failures());
+    // Packets still waiting for a neighbour when the graphs stopped.
+    let held = env.neigh.clear();
     let elapsed = start.elapsed().as_secs_f64();
     if let Some(path) = &plan.control_socket {
         let _ = std::fs::remove_file(path);
@@ -590,6 +618,7 @@ fn forward(
     }
     // In use is taken after the ports close (by the caller).
     let mut report = Report::collect(elapsed, ports, &mut cluster, Some(&rows), &[]);
+    report.held_at_stop = held as u64;
     report.dispatch = dispatch.as_ref().map(crate::report::DispatchReport::from_set);
     Ok(Outcome { report, failures })
 }

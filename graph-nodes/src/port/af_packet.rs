@@ -241,12 +241,18 @@ unsafe impl RxBackend for Rx {
             // SAFETY: `next` is the header of one of the `left` packets of a
             // block we own; the kernel wrote `tp_snaplen` bytes at `tp_mac`
             // inside the block.
-            let (frame, step) = unsafe {
+            let (frame, step, status) = unsafe {
                 let h = self.next.cast::<libc::tpacket3_hdr>();
                 let frame = std::slice::from_raw_parts(self.next.add((*h).tp_mac as usize), (*h).tp_snaplen as usize);
-                (frame, (*h).tp_next_offset as usize)
+                (frame, (*h).tp_next_offset as usize, (*h).tp_status)
             };
             if m.set_data(frame) {
+                // A frame the kernel left for the NIC to finish (a veth
+                // peer's TCP or UDP, checksum offload on): finish it here,
+                // or the packet leaves with a checksum no host accepts.
+                if status & libc::TP_STATUS_CSUMNOTREADY != 0 {
+                    crate::wire::finish_l4_checksum(m.data_mut());
+                }
                 m.set_port(port);
                 bytes += frame.len() as u64;
                 bufs[n].write(m.into_obj());

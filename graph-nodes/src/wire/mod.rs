@@ -1,11 +1,11 @@
-//! Wire formats: Ethernet, VLAN, IPv4, IPv6, ARP, UDP. Checked zero-copy
-//! views in the style of smoltcp ([`view`]: `EthernetFrame`, `VlanTag`,
-//! `Ipv4Packet`, `UdpPacket`), which the nodes parse with; checksum
+//! Wire formats: Ethernet, VLAN, IPv4, IPv6, ARP, ICMPv4, UDP. Checked
+//! zero-copy views in the style of smoltcp ([`view`]: `EthernetFrame`,
+//! `VlanTag`, `Ipv4Packet`, `ArpPacket`, `Icmpv4Packet`, `UdpPacket`), which the nodes parse with; checksum
 //! helpers; and the frame builders used by the generator and the tests.
 
 pub mod view;
 
-pub use view::{EthernetFrame, Ipv4Packet, UdpPacket, VlanTag, WireError};
+pub use view::{ArpPacket, EthernetFrame, Icmpv4Packet, Ipv4Packet, UdpPacket, VlanTag, WireError};
 
 /// Ethernet header length.
 pub const ETH_HLEN: usize = 14;
@@ -112,6 +112,46 @@ pub fn checksum(data: &[u8]) -> u16 {
         sum = (sum & 0xffff) + (sum >> 16);
     }
     !(sum as u16)
+}
+
+/// Finishes the TCP or UDP checksum of an Ethernet frame whose sender
+/// left it to the NIC (Linux's `CHECKSUM_PARTIAL`: the field holds the
+/// pseudo-header's sum, and the checksum over the segment from the L4
+/// header on, complemented, goes into the field). IPv4 without fragments,
+/// or IPv6 without extension headers, after one optional VLAN tag.
+/// Whether it found a segment to finish.
+pub fn finish_l4_checksum(f: &mut [u8]) -> bool {
+    let mut l3 = ETH_HLEN;
+    let mut et = if f.len() >= ETH_HLEN { be16(f, 12) } else { return false };
+    if et == ethertype::VLAN && f.len() >= ETH_HLEN + VLAN_HLEN {
+        et = be16(f, 16);
+        l3 += VLAN_HLEN;
+    }
+    let (l4, end, proto) = match et {
+        ethertype::IPV4 => {
+            let Ok(ip) = Ipv4Packet::new_checked(&f[l3..]) else { return false };
+            if ip.more_frags() || ip.frag_offset() != 0 {
+                return false;
+            }
+            (l3 + ip.header_len(), l3 + usize::from(ip.total_len()), ip.protocol())
+        }
+        ethertype::IPV6 if f.len() >= l3 + IPV6_HLEN => {
+            (l3 + IPV6_HLEN, l3 + IPV6_HLEN + usize::from(be16(f, l3 + 4)), f[l3 + 6])
+        }
+        _ => return false,
+    };
+    let at = match proto {
+        6 => 16,
+        17 => 6,
+        _ => return false,
+    };
+    if end > f.len() || l4 + at + 2 > end {
+        return false;
+    }
+    let c = checksum(&f[l4..end]);
+    let c = if proto == 17 && c == 0 { 0xffff } else { c };
+    f[l4 + at..l4 + at + 2].copy_from_slice(&c.to_be_bytes());
+    true
 }
 
 /// Fills in the checksum of the IPv4 header `hdr` (its whole length).
@@ -360,5 +400,35 @@ mod tests {
         assert_eq!("10.0.0.0/33".parse::<Ipv4Prefix>().unwrap_err(), PrefixError::Len("33".into()));
         assert!("10.0.0.0/x".parse::<Ipv4Prefix>().is_err());
         assert_eq!(mac_to_string(&[2, 0, 0, 0, 0, 10]), "02:00:00:00:00:0a");
+    }
+
+    /// A UDP segment whose checksum field holds only the pseudo-header's
+    /// sum (as Linux hands it to a NIC) comes out with the checksum a full
+    /// computation over pseudo-header and segment gives.
+    #[test]
+    fn partial_checksums_are_finished() {
+        let mut f = Udp4 { frame_len: 71, ..Udp4::default() }.build();
+        let (l4, len) = (34, f.len() - 34);
+        let pseudo = |f: &[u8]| {
+            let mut p = Vec::new();
+            p.extend_from_slice(&f[26..34]);
+            p.extend_from_slice(&[0, 17]);
+            p.extend_from_slice(&(len as u16).to_be_bytes());
+            p
+        };
+        // The full checksum, computed the long way.
+        let mut whole = pseudo(&f);
+        whole.extend_from_slice(&f[l4..]);
+        let want = checksum(&whole);
+        // The partial form: ~checksum(pseudo) in the field.
+        let partial = !checksum(&pseudo(&f));
+        f[l4 + 6..l4 + 8].copy_from_slice(&partial.to_be_bytes());
+        assert!(finish_l4_checksum(&mut f));
+        assert_eq!(be16(&f, l4 + 6), want);
+        let mut all = pseudo(&f);
+        all.extend_from_slice(&f[l4..]);
+        assert_eq!(checksum(&all), 0, "the receiver's check passes");
+        assert!(!finish_l4_checksum(&mut build_arp([2; 6], [1; 4], [2; 4])));
+        assert!(!finish_l4_checksum(&mut f[..20]));
     }
 }

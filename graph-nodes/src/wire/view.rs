@@ -24,6 +24,9 @@ pub enum WireError {
     HdrTruncated,
     /// IPv4: total length below the header length or past the buffer.
     BadTotalLen,
+    /// ARP: not Ethernet/IPv4 (hardware or protocol type or lengths), or
+    /// an operation other than request and reply.
+    Unsupported,
 }
 
 impl fmt::Display for WireError {
@@ -34,6 +37,7 @@ impl fmt::Display for WireError {
             WireError::BadIhl => "IHL below 5",
             WireError::HdrTruncated => "header longer than the packet",
             WireError::BadTotalLen => "total length inconsistent with the packet",
+            WireError::Unsupported => "not a kind this parser handles",
         })
     }
 }
@@ -361,6 +365,12 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
         self.buffer.as_mut()[ip4f::VER_IHL] = 0x40 | (header_len / 4) as u8;
     }
 
+    /// Sets the type-of-service byte (DSCP and ECN).
+    #[inline(always)]
+    pub fn set_tos(&mut self, v: u8) {
+        self.buffer.as_mut()[1] = v;
+    }
+
     /// Sets the total length.
     #[inline(always)]
     pub fn set_total_len(&mut self, v: u16) {
@@ -508,6 +518,201 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> UdpPacket<T> {
     }
 }
 
+/// An ARP packet for IPv4 over Ethernet (RFC 826): the only kind a
+/// router on Ethernet resolves with. `new_checked` refuses any other
+/// hardware or protocol type, address lengths, or operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArpPacket<T> {
+    buffer: T,
+}
+
+/// ARP operations.
+pub mod arp_op {
+    /// Request.
+    pub const REQUEST: u16 = 1;
+    /// Reply.
+    pub const REPLY: u16 = 2;
+}
+
+/// Length of an Ethernet/IPv4 ARP packet.
+pub const ARP_LEN: usize = 28;
+
+impl<T: AsRef<[u8]>> ArpPacket<T> {
+    /// The packet, if `buffer` holds 28 bytes of Ethernet (1), IPv4
+    /// (0x0800), lengths 6 and 4, and a request or a reply.
+    #[inline]
+    pub fn new_checked(buffer: T) -> Result<Self, WireError> {
+        let b = buffer.as_ref();
+        if b.len() < ARP_LEN {
+            return Err(WireError::Truncated);
+        }
+        if rd16(b, 0) != 1 || rd16(b, 2) != super::ethertype::IPV4 || b[4] != 6 || b[5] != 4 {
+            return Err(WireError::Unsupported);
+        }
+        if !matches!(rd16(b, 6), arp_op::REQUEST | arp_op::REPLY) {
+            return Err(WireError::Unsupported);
+        }
+        Ok(ArpPacket { buffer })
+    }
+
+    /// Operation ([`arp_op`]).
+    #[inline]
+    pub fn operation(&self) -> u16 {
+        rd16(self.buffer.as_ref(), 6)
+    }
+
+    /// Sender hardware address.
+    #[inline]
+    pub fn sender_mac(&self) -> [u8; 6] {
+        mac(self.buffer.as_ref(), 8)
+    }
+
+    /// Sender protocol address, host order.
+    #[inline]
+    pub fn sender_ip(&self) -> u32 {
+        rd32(self.buffer.as_ref(), 14)
+    }
+
+    /// Target hardware address.
+    #[inline]
+    pub fn target_mac(&self) -> [u8; 6] {
+        mac(self.buffer.as_ref(), 18)
+    }
+
+    /// Target protocol address, host order.
+    #[inline]
+    pub fn target_ip(&self) -> u32 {
+        rd32(self.buffer.as_ref(), 24)
+    }
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> ArpPacket<T> {
+    /// Writes a whole Ethernet/IPv4 ARP packet over the view's 28 bytes.
+    pub fn fill(&mut self, op: u16, sender: ([u8; 6], u32), target: ([u8; 6], u32)) {
+        let b = self.buffer.as_mut();
+        b[..8].copy_from_slice(&[0, 1, 8, 0, 6, 4, 0, 0]);
+        wr16(b, 6, op);
+        b[8..14].copy_from_slice(&sender.0);
+        b[14..18].copy_from_slice(&sender.1.to_be_bytes());
+        b[18..24].copy_from_slice(&target.0);
+        b[24..28].copy_from_slice(&target.1.to_be_bytes());
+    }
+
+    /// A view over the first 28 bytes of `buffer` to write with
+    /// [`fill`](Self::fill), whatever they hold now.
+    pub fn new_for_fill(buffer: T) -> Result<Self, WireError> {
+        if buffer.as_ref().len() < ARP_LEN {
+            return Err(WireError::Truncated);
+        }
+        Ok(ArpPacket { buffer })
+    }
+}
+
+/// ICMPv4 message types the router sends or answers (RFC 792).
+pub mod icmp4 {
+    /// Echo reply.
+    pub const ECHO_REPLY: u8 = 0;
+    /// Destination unreachable.
+    pub const UNREACHABLE: u8 = 3;
+    /// Echo request.
+    pub const ECHO_REQUEST: u8 = 8;
+    /// Time exceeded.
+    pub const TIME_EXCEEDED: u8 = 11;
+    /// Parameter problem.
+    pub const PARAM_PROBLEM: u8 = 12;
+    /// Whether `t` is an error message (RFC 1812 §4.3.2.7: no error is
+    /// sent about one): unreachable, source quench, redirect, time
+    /// exceeded, parameter problem; and any type RFC 792 does not define.
+    pub fn is_error(t: u8) -> bool {
+        !matches!(t, 0 | 8 | 9 | 10 | 13..=18)
+    }
+}
+
+/// ICMPv4 header length (type, code, checksum, 4 bytes of rest).
+pub const ICMP4_HLEN: usize = 8;
+
+/// An ICMPv4 message: the 8-byte header and its data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Icmpv4Packet<T> {
+    buffer: T,
+}
+
+impl<T: AsRef<[u8]>> Icmpv4Packet<T> {
+    /// The message, if `buffer` holds the 8-byte header.
+    #[inline]
+    pub fn new_checked(buffer: T) -> Result<Self, WireError> {
+        if buffer.as_ref().len() < ICMP4_HLEN {
+            return Err(WireError::Truncated);
+        }
+        Ok(Icmpv4Packet { buffer })
+    }
+
+    /// Type.
+    #[inline]
+    pub fn msg_type(&self) -> u8 {
+        self.buffer.as_ref()[0]
+    }
+
+    /// Code.
+    #[inline]
+    pub fn code(&self) -> u8 {
+        self.buffer.as_ref()[1]
+    }
+
+    /// Checksum field.
+    #[inline]
+    pub fn checksum(&self) -> u16 {
+        rd16(self.buffer.as_ref(), 2)
+    }
+
+    /// The 4 bytes after the checksum (echo: identifier and sequence;
+    /// fragmentation needed: the next-hop MTU in the low half).
+    #[inline]
+    pub fn rest(&self) -> u32 {
+        rd32(self.buffer.as_ref(), 4)
+    }
+
+    /// Whether the checksum over the whole message is right.
+    pub fn verify_checksum(&self) -> bool {
+        super::checksum(self.buffer.as_ref()) == 0
+    }
+
+    /// What follows the header.
+    #[inline]
+    pub fn data(&self) -> &[u8] {
+        &self.buffer.as_ref()[ICMP4_HLEN..]
+    }
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> Icmpv4Packet<T> {
+    /// Sets type and code.
+    #[inline]
+    pub fn set_type_code(&mut self, t: u8, code: u8) {
+        let b = self.buffer.as_mut();
+        b[0] = t;
+        b[1] = code;
+    }
+
+    /// Sets the 4 bytes after the checksum.
+    #[inline]
+    pub fn set_rest(&mut self, v: u32) {
+        self.buffer.as_mut()[4..8].copy_from_slice(&v.to_be_bytes());
+    }
+
+    /// Sets the checksum field.
+    #[inline]
+    pub fn set_checksum(&mut self, v: u16) {
+        wr16(self.buffer.as_mut(), 2, v);
+    }
+
+    /// Computes the checksum over the whole message.
+    pub fn fill_checksum(&mut self) {
+        self.set_checksum(0);
+        let c = super::checksum(self.buffer.as_ref());
+        self.set_checksum(c);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -597,5 +802,51 @@ mod tests {
         assert_eq!(UdpPacket::new_checked(&GOLDEN[..7]).err(), Some(WireError::Truncated));
         assert!(Ipv4Packet::new_minimal(&GOLDEN[..20]).is_ok());
         assert_eq!(WireError::BadIhl.to_string(), "IHL below 5");
+    }
+
+    #[test]
+    fn arp_views() {
+        let f = super::super::build_arp([2, 0, 0, 0, 0, 9], [10, 0, 0, 2], [10, 0, 0, 1]);
+        let a = ArpPacket::new_checked(&f[14..]).unwrap();
+        assert_eq!(a.operation(), arp_op::REQUEST);
+        assert_eq!((a.sender_mac(), a.sender_ip()), ([2, 0, 0, 0, 0, 9], 0x0a00_0002));
+        assert_eq!((a.target_mac(), a.target_ip()), ([0; 6], 0x0a00_0001));
+        let bad = |at: usize, v: u8| {
+            let mut g = f.clone();
+            g[14 + at] = v;
+            ArpPacket::new_checked(&g[14..]).err()
+        };
+        assert_eq!(bad(1, 6), Some(WireError::Unsupported), "hardware type");
+        assert_eq!(bad(2, 0x86), Some(WireError::Unsupported), "protocol type");
+        assert_eq!(bad(4, 8), Some(WireError::Unsupported), "hardware length");
+        assert_eq!(bad(5, 16), Some(WireError::Unsupported), "protocol length");
+        assert_eq!(bad(7, 3), Some(WireError::Unsupported), "RARP request");
+        assert_eq!(ArpPacket::new_checked(&f[14..41]).err(), Some(WireError::Truncated));
+        let mut g = [0u8; 28];
+        ArpPacket::new_for_fill(&mut g[..]).unwrap().fill(arp_op::REPLY, ([1; 6], 7), ([2; 6], 8));
+        let r = ArpPacket::new_checked(&g[..]).unwrap();
+        assert_eq!(
+            (r.operation(), r.sender_mac(), r.sender_ip(), r.target_mac(), r.target_ip()),
+            (2, [1; 6], 7, [2; 6], 8)
+        );
+    }
+
+    #[test]
+    fn icmp_views() {
+        // An echo request: type 8, id 0x1234, seq 1, 4 data bytes.
+        let mut m = [8u8, 0, 0, 0, 0x12, 0x34, 0, 1, 0xde, 0xad, 0xbe, 0xef];
+        let mut v = Icmpv4Packet::new_checked(&mut m[..]).unwrap();
+        v.fill_checksum();
+        assert!(v.verify_checksum());
+        assert_eq!((v.msg_type(), v.code(), v.rest()), (8, 0, 0x1234_0001));
+        assert_eq!(v.data(), &[0xde, 0xad, 0xbe, 0xef]);
+        v.set_type_code(icmp4::ECHO_REPLY, 0);
+        assert!(!v.verify_checksum());
+        v.set_rest(5);
+        v.fill_checksum();
+        assert!(v.verify_checksum());
+        assert_eq!(Icmpv4Packet::new_checked(&m[..7]).err(), Some(WireError::Truncated));
+        assert!(icmp4::is_error(3) && icmp4::is_error(11) && icmp4::is_error(5) && icmp4::is_error(200));
+        assert!(!icmp4::is_error(0) && !icmp4::is_error(8) && !icmp4::is_error(13));
     }
 }

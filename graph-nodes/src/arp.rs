@@ -1,0 +1,376 @@
+//! ARP nodes (RFC 826) on the [`neigh`](crate::neigh) table.
+//!
+//! - `arp_input` (from `pkt_cls`): a request for one of the receiving
+//!   port's addresses is turned into the reply in place and sent back out
+//!   of that port; what a request or reply tells about its sender updates
+//!   the table (a new entry only when the packet was for us); packets the
+//!   sender's entry held are released to `ip4_rewrite`.
+//! - `ip4_arp` (from `ip4_rewrite`, for a next hop being resolved): the
+//!   packet waits in its neighbour's hold queue; the first one sends a
+//!   broadcast request.
+//! - `neigh_tick` (a source node, in every graph): the table's timers —
+//!   requests again, probes of entries past their reachable time, and
+//!   host unreachable for packets of neighbours that never answered. One
+//!   atomic load per walk while nothing is due.
+//!
+//! Requests the router makes are built in the table's pool
+//! ([`Neighbours::set_pool`](crate::neigh::Neighbours::set_pool)) and
+//! leave through `port_tx` (the packet's `meta.arc_index` is its port).
+
+use graph_core::{names, node, Ctx, InitError, NodeFlags, NodeInfo, Objs};
+
+use crate::icmp4::{mark, IcmpKind};
+use crate::neigh::{Held, Request, L3};
+use crate::pkt::Pkt;
+use crate::wire::view::arp_op;
+use crate::wire::{ethertype, ArpPacket, EthernetFrame, Ipv4Packet, ETH_HLEN};
+
+names! {
+    /// Edges of `arp_input`.
+    pub enum ArpInputNext { Drop = "pkt_drop", PortTx = "port_tx", Rewrite = "ip4_rewrite" }
+}
+
+names! {
+    /// Drop reasons of `arp_input`.
+    pub enum ArpInputDrop {
+        /// Not Ethernet/IPv4 ARP, a runt, or an operation other than
+        /// request and reply.
+        BadArp = "bad_arp",
+        /// A request for an address that is not the receiving port's.
+        NotForUs = "not_for_us",
+        /// A reply or announcement, consumed after the table learned from it.
+        Consumed = "consumed",
+        /// The sender claims one of our addresses.
+        AddrConflict = "addr_conflict",
+    }
+}
+
+names! {
+    /// Plain counters of `arp_input`.
+    pub enum ArpInputSeen {
+        /// Requests answered.
+        Replies = "replies",
+        /// Held packets released by a resolution.
+        Released = "released",
+    }
+}
+
+/// Context of the ARP nodes.
+pub struct ArpCtx {
+    l3: L3,
+    out: Vec<Pkt>,
+}
+
+fn init(info: &NodeInfo<'_>) -> Result<ArpCtx, InitError> {
+    Ok(ArpCtx { l3: L3::from_env(info)?, out: Vec::new() })
+}
+
+/// What to do with one ARP packet.
+fn arp_one(l3: &L3, m: &mut Pkt, released: &mut Vec<Pkt>) -> Result<(), ArpInputDrop> {
+    let port = m.port();
+    let (op, smac, sip, tip) = {
+        let eth = EthernetFrame::new_checked(m.data()).map_err(|_| ArpInputDrop::BadArp)?;
+        let a = ArpPacket::new_checked(eth.payload()).map_err(|_| ArpInputDrop::BadArp)?;
+        (a.operation(), a.sender_mac(), a.sender_ip(), a.target_ip())
+    };
+    if l3.ifaces.is_local(sip) {
+        return Err(ArpInputDrop::AddrConflict);
+    }
+    let for_us = l3.ifaces.is_addr_of(port, tip);
+    if sip != 0 {
+        l3.learn(port, sip, smac, for_us, released);
+    }
+    if op != arp_op::REQUEST {
+        return Err(ArpInputDrop::Consumed);
+    }
+    if !for_us {
+        return Err(ArpInputDrop::NotForUs);
+    }
+    let mac = l3.ifaces.get(port).map(|i| i.mac).ok_or(ArpInputDrop::NotForUs)?;
+    // The reply in place: to the asker, from us.
+    let d = m.data_mut();
+    let mut eth = EthernetFrame::new_checked(&mut d[..]).map_err(|_| ArpInputDrop::BadArp)?;
+    eth.set_dst_addr(smac);
+    eth.set_src_addr(mac);
+    let mut a = ArpPacket::new_for_fill(eth.payload_mut()).map_err(|_| ArpInputDrop::BadArp)?;
+    a.fill(arp_op::REPLY, (mac, tip), (smac, sip));
+    m.meta_mut().arc_index = port as u8;
+    Ok(())
+}
+
+fn arp_input(ctx: &mut Ctx<'_, Pkt>, c: &mut ArpCtx, objs: Objs<'_, Pkt>) -> usize {
+    let n = objs.len();
+    let mut drops = [0u64; ArpInputDrop::COUNT];
+    let mut replies = 0;
+    for mut m in objs {
+        match arp_one(&c.l3, &mut m, &mut c.out) {
+            // Port ids above 255 have no arc index: port_tx cannot send there.
+            Ok(()) if m.port() < 256 => {
+                replies += 1;
+                ctx.enqueue_x1(ArpInputNext::PortTx.edge(), m);
+            }
+            Ok(()) => {
+                drops[ArpInputDrop::NotForUs.idx()] += 1;
+                ctx.enqueue_x1(ArpInputNext::Drop.edge(), m);
+            }
+            Err(r) => {
+                drops[r.idx()] += 1;
+                ctx.enqueue_x1(ArpInputNext::Drop.edge(), m);
+            }
+        }
+    }
+    let released = c.out.len() as u64;
+    for p in c.out.drain(..) {
+        ctx.enqueue_x1(ArpInputNext::Rewrite.edge(), p);
+    }
+    ctx.count_all(&drops);
+    if replies > 0 {
+        ctx.observe(ArpInputSeen::Replies.idx(), replies);
+    }
+    if released > 0 {
+        ctx.observe(ArpInputSeen::Released.idx(), released);
+    }
+    n
+}
+
+node! {
+    /// ARP input (`arp_input`): answers requests for our addresses, learns
+    /// neighbours.
+    pub static ARP_INPUT = {
+        name: "arp_input",
+        context: ArpCtx,
+        object: Pkt,
+        init: init,
+        process: arp_input,
+        counters: ArpInputDrop::NAMES,
+        observations: ArpInputSeen::NAMES,
+        trace: |p: &Pkt| {
+            let d = p.data();
+            match d.get(ETH_HLEN..).and_then(|a| ArpPacket::new_checked(a).ok()) {
+                Some(a) => format!(
+                    "arp op {} {} asks for {}",
+                    a.operation(),
+                    std::net::Ipv4Addr::from(a.sender_ip()),
+                    std::net::Ipv4Addr::from(a.target_ip())
+                ),
+                None => "not arp".into(),
+            }
+        },
+        next: ArpInputNext::NAMES,
+    };
+}
+
+/// Builds request `r` in the table's pool, ready for `port_tx`.
+pub fn build_request(l3: &L3, r: &Request) -> Option<Pkt> {
+    let pool = l3.neigh.pool()?;
+    let mac = l3.ifaces.get(r.port)?.mac;
+    if r.port >= 256 {
+        return None;
+    }
+    let mut f = [0u8; 60];
+    {
+        let mut eth = EthernetFrame::new_checked(&mut f[..]).ok()?;
+        eth.set_dst_addr(r.unicast.unwrap_or([0xff; 6]));
+        eth.set_src_addr(mac);
+        eth.set_ethertype(ethertype::ARP);
+        let mut a = ArpPacket::new_for_fill(eth.payload_mut()).ok()?;
+        a.fill(arp_op::REQUEST, (mac, r.src_ip), (r.unicast.unwrap_or([0; 6]), r.target));
+    }
+    let mut p = pool.alloc().ok()?;
+    if !p.set_data(&f) {
+        crate::mempool::free(p);
+        return None;
+    }
+    p.set_port(r.port);
+    p.set_packet_type(crate::mbuf::ptype::L2_ETHER_ARP);
+    p.meta_mut().arc_index = r.port as u8;
+    Some(p)
+}
+
+names! {
+    /// Edges of `ip4_arp`.
+    pub enum Ip4ArpNext { Drop = "pkt_drop", Rewrite = "ip4_rewrite", PortTx = "port_tx" }
+}
+
+names! {
+    /// Drop reasons of `ip4_arp`.
+    pub enum Ip4ArpDrop {
+        /// Pushed out of a full hold queue by a newer packet.
+        HoldFull = "hold_full",
+        /// The neighbour table is full.
+        TableFull = "table_full",
+        /// The destination is not a host of the port's subnets (its
+        /// network or broadcast address, or outside them).
+        NotAHost = "not_a_host",
+        /// The next hop is no longer being resolved (removed).
+        NoNextHop = "no_next_hop",
+    }
+}
+
+names! {
+    /// Plain counters of `ip4_arp`.
+    pub enum Ip4ArpSeen {
+        /// Packets held.
+        Held = "held",
+        /// Requests sent.
+        Requests = "requests",
+        /// Requests not sent: no buffer, or no pool set.
+        RequestsFailed = "requests_failed",
+    }
+}
+
+fn ip4_arp(ctx: &mut Ctx<'_, Pkt>, c: &mut ArpCtx, objs: Objs<'_, Pkt>) -> usize {
+    use crate::ip4_rewrite::HopState;
+    let n = objs.len();
+    let mut drops = [0u64; Ip4ArpDrop::COUNT];
+    let mut seen = [0u64; Ip4ArpSeen::COUNT];
+    for m in objs {
+        let (port, via) = match c.l3.hops.state(m.meta().nh) {
+            Some(HopState::Pending { port, via }) => (port, via),
+            // Resolved since ip4_rewrite looked: try again.
+            Some(HopState::Resolved(_)) => {
+                ctx.enqueue_x1(Ip4ArpNext::Rewrite.edge(), m);
+                continue;
+            }
+            None => {
+                drops[Ip4ArpDrop::NoNextHop.idx()] += 1;
+                ctx.enqueue_x1(Ip4ArpNext::Drop.edge(), m);
+                continue;
+            }
+        };
+        let dst = EthernetFrame::new_checked(m.data())
+            .ok()
+            .and_then(|e| Ipv4Packet::new_minimal(e.payload()).ok().map(|ip| ip.dst_addr()))
+            .unwrap_or(0);
+        match c.l3.hold(m, port, via.unwrap_or(dst)) {
+            Held::Resolved(p) => ctx.enqueue_x1(Ip4ArpNext::Rewrite.edge(), p),
+            Held::Queued(req, evicted) => {
+                seen[Ip4ArpSeen::Held.idx()] += 1;
+                if let Some(old) = evicted {
+                    drops[Ip4ArpDrop::HoldFull.idx()] += 1;
+                    ctx.enqueue_x1(Ip4ArpNext::Drop.edge(), old);
+                }
+                if let Some(r) = req {
+                    match build_request(&c.l3, &r) {
+                        Some(p) => {
+                            seen[Ip4ArpSeen::Requests.idx()] += 1;
+                            ctx.enqueue_x1(Ip4ArpNext::PortTx.edge(), p);
+                        }
+                        None => seen[Ip4ArpSeen::RequestsFailed.idx()] += 1,
+                    }
+                }
+            }
+            Held::TableFull(p) => {
+                drops[Ip4ArpDrop::TableFull.idx()] += 1;
+                ctx.enqueue_x1(Ip4ArpNext::Drop.edge(), p);
+            }
+            Held::NotAHost(p) => {
+                drops[Ip4ArpDrop::NotAHost.idx()] += 1;
+                ctx.enqueue_x1(Ip4ArpNext::Drop.edge(), p);
+            }
+        }
+    }
+    ctx.count_all(&drops);
+    for (i, &s) in seen.iter().enumerate() {
+        if s > 0 {
+            ctx.observe(i, s);
+        }
+    }
+    n
+}
+
+node! {
+    /// Packets whose next hop is being resolved (`ip4_arp`).
+    pub static IP4_ARP = {
+        name: "ip4_arp",
+        context: ArpCtx,
+        object: Pkt,
+        init: init,
+        process: ip4_arp,
+        counters: Ip4ArpDrop::NAMES,
+        observations: Ip4ArpSeen::NAMES,
+        trace: crate::pkt::summary,
+        next: Ip4ArpNext::NAMES,
+    };
+}
+
+names! {
+    /// Edges of `neigh_tick`.
+    pub enum NeighTickNext { PortTx = "port_tx", IcmpError = "icmp4_error" }
+}
+
+names! {
+    /// Plain counters of `neigh_tick`.
+    pub enum NeighTickSeen {
+        /// Requests and probes sent.
+        Requests = "requests",
+        /// Requests not sent: no buffer, or no pool set.
+        RequestsFailed = "requests_failed",
+        /// Neighbours given up on.
+        Expired = "expired",
+        /// Held packets sent back as host unreachable.
+        Unreachable = "unreachable",
+    }
+}
+
+/// Context of `neigh_tick`.
+pub struct NeighTickCtx {
+    l3: L3,
+    /// Walks until the clock is read again.
+    skip: u32,
+}
+
+fn tick_init(info: &NodeInfo<'_>) -> Result<NeighTickCtx, InitError> {
+    Ok(NeighTickCtx { l3: L3::from_env(info)?, skip: 0 })
+}
+
+/// Walks between two looks at the clock (a look is one `Instant::now`).
+const TICK_EVERY: u32 = 64;
+
+fn neigh_tick(ctx: &mut Ctx<'_, Pkt>, c: &mut NeighTickCtx, _objs: Objs<'_, Pkt>) -> usize {
+    if c.skip > 0 {
+        c.skip -= 1;
+        return 0;
+    }
+    c.skip = TICK_EVERY;
+    let Some(due) = c.l3.tick(std::time::Instant::now()) else { return 0 };
+    let mut seen = [0u64; NeighTickSeen::COUNT];
+    let mut made = 0;
+    for r in &due.requests {
+        match build_request(&c.l3, r) {
+            Some(p) => {
+                seen[NeighTickSeen::Requests.idx()] += 1;
+                made += 1;
+                ctx.enqueue_x1(NeighTickNext::PortTx.edge(), p);
+            }
+            None => seen[NeighTickSeen::RequestsFailed.idx()] += 1,
+        }
+    }
+    seen[NeighTickSeen::Expired.idx()] = due.expired;
+    for mut p in due.failed {
+        mark(&mut p, IcmpKind::HostUnreachable);
+        seen[NeighTickSeen::Unreachable.idx()] += 1;
+        made += 1;
+        ctx.enqueue_x1(NeighTickNext::IcmpError.edge(), p);
+    }
+    for (i, &s) in seen.iter().enumerate() {
+        if s > 0 {
+            ctx.observe(i, s);
+        }
+    }
+    made
+}
+
+node! {
+    /// The neighbour table's timers (`neigh_tick`), a source node.
+    pub static NEIGH_TICK = {
+        name: "neigh_tick",
+        flags: NodeFlags::SOURCE,
+        context: NeighTickCtx,
+        object: Pkt,
+        init: tick_init,
+        process: neigh_tick,
+        observations: NeighTickSeen::NAMES,
+        next: NeighTickNext::NAMES,
+    };
+}
