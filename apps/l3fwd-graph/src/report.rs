@@ -459,6 +459,7 @@ mod tests {
             lcores: vec![1],
             per_lcore: vec![],
             pool_in_use: 0,
+            held_at_stop: 0,
             dispatch: None,
         };
         let j: serde_json::Value = serde_json::from_str(&r.to_json_line()).unwrap();

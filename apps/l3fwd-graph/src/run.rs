@@ -666,8 +666,11 @@ fn serve_metrics(
                     if ct.is_empty() {
                         tiny_http::Response::from_string("try /metrics or /stats.json\n").with_status_code(404)
                     } else {
+                        // Whole, with its length: no chunked encoding for
+                        // large expositions (simple scrapers expect none).
                         tiny_http::Response::from_string(body)
                             .with_header(tiny_http::Header::from_bytes("Content-Type", ct).expect("a valid header"))
+                            .with_chunked_threshold(usize::MAX)
                     }
                 };
                 // A client gone before the answer is its business.

@@ -136,7 +136,7 @@ fn net_pcap_in_net_pcap_out_every_frame_checked() {
         }
     }
     assert_eq!(counter(&j, "ip4_lookup", "ttl_expired"), 1);
-    assert_eq!(counter(&j, "pkt_cls", "not_ip"), 1);
+    assert_eq!(counter(&j, "arp_input", "not_for_us"), 1);
     assert_eq!(ports_sum(&j, "rx_packets"), 402);
     assert_eq!(ports_sum(&j, "tx_packets"), 400);
     assert_eq!(j["pool_in_use"], 0);

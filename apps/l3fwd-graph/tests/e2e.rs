@@ -150,7 +150,7 @@ fn pcap_in_pcap_out_every_frame_checked() {
     assert_eq!(counters("ip4_lookup")["ttl_expired"], 1);
     assert_eq!(counters("ip4_lookup")["no_route"], 1);
     assert_eq!(counters("ip4_rewrite")["mtu_exceeded"], 1);
-    assert_eq!(counters("pkt_cls")["not_ip"], 1);
+    assert_eq!(counters("arp_input")["not_for_us"], 1);
     assert_eq!(counters("pkt_cls")["ipv6_no_lookup"], 1);
     let rx: u64 = j["ports"].as_array().unwrap().iter().map(|p| p["rx_packets"].as_u64().unwrap()).sum();
     let tx: u64 = j["ports"].as_array().unwrap().iter().map(|p| p["tx_packets"].as_u64().unwrap()).sum();
@@ -376,7 +376,7 @@ fn bad_input_is_one_line_and_exit_2() {
         (
             vec!["-f".into(), cfgfile.display().to_string()],
             Some("[[port]]\nid = 0\nbackend = \"generator\"\n[[feature]]\narc = \"ip4_input\"\nnode = \"acl4\"\n"),
-            "no node \"acl4\" is linked into this program (nodes: ethdev_rx, ethdev_tx, ip4_lookup",
+            "no node \"acl4\" is linked into this program (nodes: arp_input, ethdev_rx, ethdev_tx, icmp4_error",
         ),
         (
             vec!["-f".into(), cfgfile.display().to_string()],
