@@ -355,6 +355,53 @@ pub fn build_arp(src_mac: [u8; 6], src_ip: [u8; 4], target_ip: [u8; 4]) -> Vec<u
     f
 }
 
+/// An ARP reply from `src_mac`/`src_ip` to `dst_mac`/`dst_ip`.
+pub fn build_arp_reply(src_mac: [u8; 6], src_ip: [u8; 4], dst_mac: [u8; 6], dst_ip: [u8; 4]) -> Vec<u8> {
+    let mut f = build_arp(src_mac, src_ip, dst_ip);
+    f[eth::DST].copy_from_slice(&dst_mac);
+    f[ETH_HLEN + 7] = 2;
+    f[ETH_HLEN + 18..ETH_HLEN + 24].copy_from_slice(&dst_mac);
+    f
+}
+
+/// An Ethernet/IPv4/ICMP echo request (`type_` 8) or any other ICMP
+/// message with `data_len` bytes of data after the 8-byte header; valid
+/// checksums, DF clear.
+pub fn build_icmp4(
+    macs: ([u8; 6], [u8; 6]),
+    src: [u8; 4],
+    dst: [u8; 4],
+    ttl: u8,
+    type_code: (u8, u8),
+    rest: u32,
+    data_len: usize,
+) -> Vec<u8> {
+    let ip_len = IPV4_HLEN + 8 + data_len;
+    let mut f = vec![0u8; ETH_HLEN + ip_len];
+    f[eth::DST].copy_from_slice(&macs.1);
+    f[eth::SRC].copy_from_slice(&macs.0);
+    f[12..14].copy_from_slice(&ethertype::IPV4.to_be_bytes());
+    let h = &mut f[ETH_HLEN..];
+    h[0] = 0x45;
+    h[2..4].copy_from_slice(&(ip_len as u16).to_be_bytes());
+    h[4..6].copy_from_slice(&0x4321u16.to_be_bytes());
+    h[ipv4::TTL] = ttl;
+    h[ipv4::PROTO] = 1;
+    h[ipv4::SRC..ipv4::SRC + 4].copy_from_slice(&src);
+    h[ipv4::DST..ipv4::DST + 4].copy_from_slice(&dst);
+    ipv4_set_checksum(&mut h[..IPV4_HLEN]);
+    let m = &mut h[IPV4_HLEN..];
+    m[0] = type_code.0;
+    m[1] = type_code.1;
+    m[4..8].copy_from_slice(&rest.to_be_bytes());
+    for (i, b) in m[8..].iter_mut().enumerate() {
+        *b = i as u8;
+    }
+    let c = checksum(m);
+    m[2..4].copy_from_slice(&c.to_be_bytes());
+    f
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
