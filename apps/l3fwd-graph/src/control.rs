@@ -505,8 +505,8 @@ fn live_change(
 /// Most bytes of frames one capture holds before it is written.
 pub const CAPTURE_MAX_BYTES: usize = 64 << 20;
 
-const HELP: &str = "ok commands: route add P/L port N | route add P/L via NH | route del P/L | \
-                    neigh add NH PORT MAC | neigh del NH | stats | capture NODE COUNT FILE | \
+const HELP: &str = "ok commands: route add P/L port N | route add P/L via NH|ADDR | route del P/L | \
+                    neigh add NH PORT MAC | neigh del NH | neigh show | addr | addr add|del PORT A/L | stats | capture NODE COUNT FILE | \
                     capture stop NODE | features | feature enable|disable ARC NODE PORT | \
                     trace add NODE COUNT [src P/L] [dst P/L] [proto P] [sport N] [dport N] | trace show | trace clear | \
                     rx move PORT QUEUE LCORE | rx add PORT QUEUE LCORE | rx del PORT QUEUE | graph rebuild LCORE | switches";
@@ -541,6 +541,13 @@ fn run_command(line: &str, stats: &mut StatsSource, shared: &Arc<Shared>) -> Res
             shared.env.fib.route_add(a, l, p, Ip4LookupNext::Rewrite).map_err(|e| e.to_string())?;
             Ok(format!("ok route {a}/{l} -> port {p}"))
         }
+        ["route", "add", pfx, "via", gw] if gw.contains('.') => {
+            let (a, l) = parse_prefix(pfx)?;
+            let gw: std::net::Ipv4Addr = gw.parse().map_err(|_| format!("gateway \"{gw}\" is not an IPv4 address"))?;
+            let nh = shared.env.l3().gateway(gw).map_err(|e| e.to_string())?;
+            shared.env.fib.route_add(a, l, nh, Ip4LookupNext::Rewrite).map_err(|e| e.to_string())?;
+            Ok(format!("ok route {a}/{l} -> gateway {gw} (next hop {nh})"))
+        }
         ["route", "add", pfx, "via", nh] => {
             let (a, l) = parse_prefix(pfx)?;
             let nh: u16 = nh.parse().map_err(|_| format!("next hop \"{nh}\" is not a number"))?;
@@ -570,6 +577,35 @@ fn run_command(line: &str, stats: &mut StatsSource, shared: &Arc<Shared>) -> Res
             }
             Ok(format!("ok deleted next hop {nh}"))
         }
+        ["addr", op @ ("add" | "del"), p, pfx] => {
+            let p: u16 = p.parse().map_err(|_| format!("port \"{p}\" is not a number"))?;
+            if pfx.contains(':') {
+                return Err(format!("{pfx}: IPv6 addresses are not supported yet (IPv4 only)"));
+            }
+            if !pfx.contains('/') {
+                return Err(format!("{pfx}: give the prefix length ({pfx}/24)"));
+            }
+            let a: graph_nodes::wire::Ipv4Prefix = pfx.parse().map_err(|e| format!("{e}"))?;
+            let l3 = shared.env.l3();
+            if *op == "add" {
+                l3.addr_add(p, a).map_err(|e| e.to_string())?;
+                Ok(format!("ok port {p} addr {a}"))
+            } else {
+                l3.addr_del(p, a).map_err(|e| e.to_string())?;
+                Ok(format!("ok port {p} addr {a} deleted"))
+            }
+        }
+        ["addr"] => {
+            let list: Vec<serde_json::Value> = shared
+                .env
+                .ifaces
+                .list()
+                .into_iter()
+                .map(|(p, i)| serde_json::json!({ "port": p, "iface": i }))
+                .collect();
+            Ok(serde_json::Value::from(list).to_string())
+        }
+        ["neigh", "show"] => Ok(serde_json::to_string(&shared.env.neigh.list()).expect("serialises")),
         ["stats"] => Ok(stats_report(stats, shared).to_json_line()),
         ["capture", node, count, file] => {
             let count: usize =
