@@ -113,7 +113,22 @@ struct Router {
 impl Router {
     /// l3fwd-graph in the lab's router namespace, with `extra` appended to
     /// its config; ready when its control socket answers.
-    fn start(lab: &Lab, name: &str, port1: &str, extra: &str) -> Router {
+    fn start(lab: &Lab, name: &str, port1: &str) -> Router {
+        Router::start_on(
+            lab,
+            name,
+            [
+                "backend = \"af_packet\"\nparams = { iface = \"r0\" }",
+                "backend = \"af_packet\"\nparams = { iface = \"r1\" }",
+            ],
+            port1,
+            &[],
+        )
+    }
+
+    /// The router on ports `backends` (the `backend` and `params` lines of
+    /// port 0 and 1), with `eal` arguments before `--` when not empty.
+    fn start_on(lab: &Lab, name: &str, backends: [&str; 2], port1: &str, eal: &[&str]) -> Router {
         let dir = common::dir("hosts", name);
         let ctl = dir.0.join("ctl.sock");
         let stats = dir.0.join("stats.json");
@@ -123,21 +138,20 @@ impl Router {
             format!(
                 "stats_interval = 0\ncontrol_socket = \"{}\"\n\
                  [arp]\nretrans_ms = 200\n\
-                 [[port]]\nid = 0\nbackend = \"af_packet\"\nparams = {{ iface = \"r0\" }}\naddr = [\"10.0.0.1/24\"]\n\
-                 [[port]]\nid = 1\nbackend = \"af_packet\"\nparams = {{ iface = \"r1\" }}\naddr = [\"10.0.1.1/24\"]\n{port1}\n{extra}",
-                ctl.display()
+                 [[port]]\nid = 0\n{}\naddr = [\"10.0.0.1/24\"]\n\
+                 [[port]]\nid = 1\n{}\naddr = [\"10.0.1.1/24\"]\n{port1}\n",
+                ctl.display(),
+                backends[0],
+                backends[1],
             ),
         )
         .unwrap();
-        let child = Command::new("ip")
-            .args(["netns", "exec", &lab.ns("r")])
-            .arg(env!("CARGO_BIN_EXE_l3fwd-graph"))
-            .arg("-f")
-            .arg(&cfg)
-            .args(["-q", "--stats-json"])
-            .arg(&stats)
-            .spawn()
-            .unwrap();
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &lab.ns("r")]).arg(env!("CARGO_BIN_EXE_l3fwd-graph"));
+        if !eal.is_empty() {
+            cmd.args(eal).arg("--");
+        }
+        let child = cmd.arg("-f").arg(&cfg).args(["-q", "--stats-json"]).arg(&stats).spawn().unwrap();
         let t0 = Instant::now();
         while std::os::unix::net::UnixStream::connect(&ctl).is_err() {
             assert!(t0.elapsed() < Duration::from_secs(20), "the router did not start");
@@ -201,7 +215,7 @@ fn node<'a>(j: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
 fn linux_hosts_ping_traceroute_and_tcp_through_the_router() {
     let Some(lab) = Lab::new("a") else { return };
     let lab = std::sync::Arc::new(lab);
-    let r = Router::start(&lab, "basic", "", "");
+    let r = Router::start(&lab, "basic", "");
     // Ping the router's near and far addresses, and the other host.
     for (dst, what) in [("10.0.0.1", "the near address"), ("10.0.1.1", "the far address"), ("10.0.1.2", "h1")] {
         let o = lab.run("h0", &format!("ping -c 2 -W 2 {dst}"));
@@ -261,7 +275,7 @@ fn path_mtu_discovery_through_a_small_link() {
     let Some(lab) = Lab::new("m") else { return };
     let lab = std::sync::Arc::new(lab);
     // h1's side of the router is a 1280-byte link; the hosts think 1500.
-    let r = Router::start(&lab, "pmtu", "mtu = 1280", "");
+    let r = Router::start(&lab, "pmtu", "mtu = 1280");
     let (sent, got) = tcp_transfer(&lab, 2 << 20);
     assert!(got == sent, "TCP over the small link: {} bytes received of {}", got.len(), sent.len());
     // h0 learned the path MTU from the router's fragmentation-needed.
@@ -273,5 +287,49 @@ fn path_mtu_discovery_through_a_small_link() {
     assert!(t.contains("mtu=1280") || t.contains("mtu = 1280"), "{t}");
     let j = r.stop();
     assert!(node(&j, "icmp4_error")["observations"]["frag_needed"].as_u64().unwrap() >= 1);
+    assert_eq!(j["pool_in_use"], 0);
+}
+
+/// The same hosts through DPDK's net_af_packet PMD (the router built with
+/// `--features dpdk`): ARP, ping both ways and to the router, traceroute,
+/// and a TCP transfer.
+#[cfg(feature = "dpdk")]
+#[test]
+fn linux_hosts_through_dpdk_af_packet_ports() {
+    let Some(lab) = Lab::new("d") else { return };
+    let lab = std::sync::Arc::new(lab);
+    // DPDK's af_packet PMD does not finish checksums the sender left to
+    // the NIC: the hosts compute theirs.
+    for h in ["h0", "h1"] {
+        lab.exec(h, &format!("ethtool -K {h} tx off"));
+    }
+    let prefix = format!("--file-prefix=l3h-{}", std::process::id());
+    let eal = [
+        "-l",
+        "0,1",
+        "--no-huge",
+        "-m",
+        "1024",
+        "--no-pci",
+        &prefix,
+        "--vdev=net_af_packet0,iface=r0",
+        "--vdev=net_af_packet1,iface=r1",
+    ];
+    let r = Router::start_on(
+        &lab,
+        "dpdk",
+        ["backend = \"dpdk\"\nparams = { port_id = 0 }", "backend = \"dpdk\"\nparams = { port_id = 1 }"],
+        "",
+        &eal,
+    );
+    for dst in ["10.0.0.1", "10.0.1.1", "10.0.1.2"] {
+        let o = lab.run("h0", &format!("ping -c 2 -W 2 {dst}"));
+        assert!(o.status.success(), "ping {dst}: {}", text(&o));
+    }
+    let t = text(&lab.run("h0", "traceroute -n -w 2 -q 1 -m 3 10.0.1.2"));
+    assert!(t.contains(" 1  10.0.0.1 ") && t.contains(" 2  10.0.1.2 "), "traceroute:\n{t}");
+    let (sent, got) = tcp_transfer(&lab, 1 << 20);
+    assert!(got == sent, "TCP: {} bytes received of {}", got.len(), sent.len());
+    let j = r.stop();
     assert_eq!(j["pool_in_use"], 0);
 }
