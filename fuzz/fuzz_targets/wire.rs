@@ -2,10 +2,13 @@
 //! refuses with a reason or returns a view whose every getter and setter
 //! stays in bounds (no panic); what a setter writes, the getter reads back;
 //! `fill_checksum` makes `verify_checksum` true, and the incremental TTL
-//! decrement keeps it true; `new_checked` agrees with the rules it states.
+//! decrement keeps it true; `new_checked` agrees with the rules it states
+//! (IPv4, ARP, ICMP); finishing a partial L4 checksum touches only it.
 #![no_main]
 
-use graph_nodes::wire::{checksum, EthernetFrame, Ipv4Packet, UdpPacket, VlanTag, WireError};
+use graph_nodes::wire::{
+    checksum, finish_l4_checksum, ArpPacket, EthernetFrame, Icmpv4Packet, Ipv4Packet, UdpPacket, VlanTag, WireError,
+};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -77,5 +80,42 @@ fuzz_target!(|data: &[u8]| {
         u.set_len(l ^ 1);
         u.set_checksum(!c);
         assert_eq!((u.src_port(), u.dst_port(), u.len(), u.checksum()), (d, s, l ^ 1, !c));
+    }
+
+    // ARP: only Ethernet/IPv4 requests and replies pass, and a reply
+    // written over one reads back as written.
+    let mut buf = data.to_vec();
+    match ArpPacket::new_checked(&mut buf[..]) {
+        Ok(mut a) => {
+            assert!(data.len() >= 28 && data[..6] == [0, 1, 8, 0, 6, 4] && matches!(data[6..8], [0, 1] | [0, 2]));
+            let (op, sm, si, tm, ti) = (a.operation(), a.sender_mac(), a.sender_ip(), a.target_mac(), a.target_ip());
+            a.fill(3 - op, (tm, ti), (sm, si));
+            assert_eq!((a.operation(), a.sender_mac(), a.sender_ip()), (3 - op, tm, ti));
+            assert_eq!((a.target_mac(), a.target_ip()), (sm, si));
+        }
+        Err(e) => assert!(
+            (data.len() < 28 && e == WireError::Truncated) || (data.len() >= 28 && e == WireError::Unsupported)
+        ),
+    }
+
+    // ICMP: any 8 bytes are a header; fill_checksum makes it verify.
+    let mut buf = data.to_vec();
+    match Icmpv4Packet::new_checked(&mut buf[..]) {
+        Ok(mut m) => {
+            let _ = (m.msg_type(), m.code(), m.rest(), m.data().len());
+            m.set_type_code(0, 0);
+            m.fill_checksum();
+            assert!(m.verify_checksum());
+        }
+        Err(_) => assert!(data.len() < 8),
+    }
+
+    // Finishing a partial L4 checksum never panics, and changes at most the
+    // two checksum bytes.
+    let mut f = data.to_vec();
+    if finish_l4_checksum(&mut f) {
+        assert!(f.iter().zip(data).filter(|(a, b)| a != b).count() <= 2);
+    } else {
+        assert_eq!(&f[..], data);
     }
 });

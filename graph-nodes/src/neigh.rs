@@ -862,6 +862,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "a FIB is 64 MiB of table")]
     fn addresses_install_local_and_connected_routes() {
         let l3 = L3::default();
         l3.ifaces.set_port(0, [2, 0, 0, 0, 0, 1], 1500).unwrap();
@@ -904,6 +905,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "a FIB is 64 MiB of table")]
     fn gateways_need_a_connected_subnet() {
         let l3 = L3::default();
         l3.ifaces.set_port(0, [2, 0, 0, 0, 0, 1], 1500).unwrap();
