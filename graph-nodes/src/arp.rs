@@ -33,8 +33,8 @@ names! {
 names! {
     /// Drop reasons of `arp_input`.
     pub enum ArpInputDrop {
-        /// Not Ethernet/IPv4 ARP, a runt, or an operation other than
-        /// request and reply.
+        /// Not Ethernet/IPv4 ARP, a runt, an operation other than request
+        /// and reply, or a sender address that is not a station's.
         BadArp = "bad_arp",
         /// A request for an address that is not the receiving port's.
         NotForUs = "not_for_us",
@@ -73,6 +73,10 @@ fn arp_one(l3: &L3, m: &mut Pkt, released: &mut Vec<Pkt>) -> Result<(), ArpInput
         let a = ArpPacket::new_checked(eth.payload()).map_err(|_| ArpInputDrop::BadArp)?;
         (a.operation(), a.sender_mac(), a.sender_ip(), a.target_ip())
     };
+    // A sender hardware address must be a station's (unicast, not zero).
+    if smac[0] & 1 != 0 || smac == [0; 6] {
+        return Err(ArpInputDrop::BadArp);
+    }
     if l3.ifaces.is_local(sip) {
         return Err(ArpInputDrop::AddrConflict);
     }

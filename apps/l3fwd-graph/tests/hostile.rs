@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use graph_nodes::port::pcap::{read_pcap, write_pcap};
-use graph_nodes::wire::{build_arp, build_udp6, checksum, ipv4_set_checksum, Udp4};
+use graph_nodes::wire::{build_arp, build_arp_reply, build_icmp4, build_udp6, checksum, ipv4_set_checksum, Udp4};
 
 mod common;
 
@@ -168,6 +168,134 @@ fn hostile_traffic_is_forwarded_or_counted_by_reason() {
     let rx = j["ports"][0]["rx_packets"].as_u64().unwrap();
     assert_eq!(rx, input.len() as u64 - 2);
     assert_eq!(rx, got.len() as u64 + want.values().sum::<u64>());
+    assert_eq!(j["pool_in_use"], 0, "the pool is full again");
+}
+
+/// A router with addresses (10.0.0.1/24 on port 0, 10.0.1.1/24 on port 1)
+/// gets hostile ARP and ICMP from host A (10.0.0.2) on port 0: what must be
+/// answered is, byte-checked where it is ours to build, and every other
+/// frame is counted under its reason.
+#[test]
+fn hostile_arp_and_icmp_are_answered_or_counted() {
+    const HA: [u8; 6] = [0x52, 0x54, 0, 0, 0, 0xa0];
+    const A: [u8; 4] = [10, 0, 0, 2];
+    const MAC0: [u8; 6] = [2, 0, 0, 0, 0, 0xa1];
+    let d = dir("l3");
+    let mut input: Vec<Vec<u8>> = Vec::new();
+    let mut want: BTreeMap<String, u64> = BTreeMap::new();
+    let mut bad = |f: Vec<u8>, reason: &str, input: &mut Vec<Vec<u8>>| {
+        input.push(f);
+        *want.entry(reason.to_string()).or_default() += 1;
+    };
+    let us = [10, 0, 0, 1];
+    let echo = |dst: [u8; 4], ttl: u8| build_icmp4((HA, MAC0), A, dst, ttl, (8, 0), 0x0101_0001, 24);
+    let udp_to = |dst: [u8; 4], ttl: u8| Udp4 { src_mac: HA, dst_mac: MAC0, src: A, dst, ttl, ..Udp4::default() };
+    // A introduces itself (answered: one ARP reply out).
+    input.push(build_arp(HA, A, us));
+    let (mut arp_replies, mut echo_replies, mut errors) = (1, 0, 0);
+    for _ in 0..5 {
+        // Answered: echo to both our addresses; errors: TTL 1 in transit,
+        // no route, UDP to us.
+        input.push(echo(us, 64));
+        input.push(echo([10, 0, 1, 1], 1));
+        echo_replies += 2;
+        input.push(udp_to([10, 0, 1, 7], 1).build());
+        input.push(udp_to([172, 16, 0, 1], 64).build());
+        input.push(udp_to(us, 64).build());
+        errors += 3;
+        input.push(build_arp(HA, A, us));
+        arp_replies += 1;
+        // ARP that must not be answered.
+        let mut a = build_arp(HA, A, us);
+        a.truncate(14 + 20);
+        bad(a, "arp_input.bad_arp", &mut input);
+        let mut a = build_arp(HA, A, us);
+        a[15] = 6; // hardware type IEEE 802
+        bad(a, "arp_input.bad_arp", &mut input);
+        let mut a = build_arp(HA, A, us);
+        a[21] = 3; // RARP
+        bad(a, "arp_input.bad_arp", &mut input);
+        bad(build_arp([0x01, 0, 0x5e, 0, 0, 1], A, us), "arp_input.bad_arp", &mut input);
+        bad(build_arp(HA, A, [10, 0, 0, 99]), "arp_input.not_for_us", &mut input);
+        bad(build_arp(HA, A, [10, 0, 1, 1]), "arp_input.not_for_us", &mut input); // the other port's
+        bad(build_arp([2, 0, 0, 0, 0, 0x66], us, us), "arp_input.addr_conflict", &mut input);
+        bad(build_arp_reply([2, 0, 0, 0, 0, 0x67], [10, 0, 0, 77], MAC0, us), "arp_input.consumed", &mut input);
+        // ICMP and others to us that get no answer.
+        let mut e = echo(us, 64);
+        e[40] ^= 0xff;
+        bad(e, "ip4_local.bad_icmp", &mut input);
+        let mut e = echo(us, 64);
+        e.truncate(14 + 24);
+        e[16..18].copy_from_slice(&24u16.to_be_bytes());
+        ipv4_set_checksum(&mut e[14..34]);
+        bad(e, "ip4_local.bad_icmp", &mut input); // 4 bytes of ICMP
+        bad(build_icmp4((HA, MAC0), A, us, 64, (0, 0), 1, 8), "ip4_local.icmp_ignored", &mut input);
+        bad(build_icmp4((HA, MAC0), A, us, 64, (3, 3), 0, 28), "ip4_local.icmp_ignored", &mut input);
+        let mut t = udp_to(us, 64).build();
+        t[23] = 6;
+        ipv4_set_checksum(&mut t[14..34]);
+        bad(t, "ip4_local.tcp", &mut input);
+        bad(edit(udp_to(us, 64).build(), 20, &[0x20, 0], true), "ip4_local.fragment", &mut input);
+        bad(echo([255, 255, 255, 255], 64), "ip4_lookup.ip_broadcast", &mut input);
+        bad(echo([10, 0, 0, 255], 64), "ip4_arp.not_a_host", &mut input);
+        // Errors the router must not send.
+        bad(build_icmp4((HA, MAC0), A, [10, 0, 1, 9], 1, (3, 1), 0, 28), "icmp4_error.about_icmp_error", &mut input);
+        bad(edit(udp_to([10, 0, 1, 9], 1).build(), 20, &[0, 0x10], true), "icmp4_error.about_fragment", &mut input);
+        bad(Udp4 { dst_mac: [0xff; 6], ..udp_to([10, 0, 1, 9], 1) }.build(), "ip4_lookup.l2_broadcast", &mut input);
+    }
+    let inp = d.0.join("in.pcap");
+    let (out0, out1) = (d.0.join("out0.pcap"), d.0.join("out1.pcap"));
+    let empty = d.0.join("empty.pcap");
+    write_pcap(&inp, input.iter().map(|f| f.as_slice())).unwrap();
+    write_pcap(&empty, std::iter::empty()).unwrap();
+    let cfg = d.0.join("r.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "stats_interval = 0
+             [[port]]
+id = 0
+backend = \"pcap\"
+params = {{ rx_pcap = \"{}\", tx_pcap = \"{}\" }}
+mac = \"02:00:00:00:00:a1\"
+addr = [\"10.0.0.1/24\"]
+             [[port]]
+id = 1
+backend = \"pcap\"
+params = {{ rx_pcap = \"{}\", tx_pcap = \"{}\" }}
+addr = [\"10.0.1.1/24\"]
+",
+            inp.display(),
+            out0.display(),
+            empty.display(),
+            out1.display()
+        ),
+    )
+    .unwrap();
+    let stats = d.0.join("s.json");
+    let o: Output =
+        bin().arg("-f").arg(&cfg).args(["--exit-on-eof", "-q", "--stats-json"]).arg(&stats).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let j = json(&stats);
+    let got: Vec<Vec<u8>> = read_pcap(&out0).unwrap().iter().map(|f| f.to_vec()).collect();
+    let arp: Vec<&Vec<u8>> = got.iter().filter(|f| f[12..14] == [8, 6]).collect();
+    let icmp: Vec<&Vec<u8>> = got.iter().filter(|f| f[12..14] == [8, 0] && f[23] == 1).collect();
+    assert_eq!(arp.len(), arp_replies, "ARP replies");
+    for a in &arp {
+        assert_eq!((&a[0..6], &a[6..12], a[21]), (&HA[..], &MAC0[..], 2));
+        assert_eq!((&a[28..32], &a[38..42]), (&us[..], &A[..]));
+    }
+    assert_eq!(icmp.len(), echo_replies + errors, "echo replies and errors, all to A");
+    for f in &icmp {
+        assert_eq!((&f[0..6], &f[30..34]), (&HA[..], &A[..]));
+        assert_eq!(checksum(&f[14..34]), 0);
+        assert_eq!(checksum(&f[34..]), 0);
+    }
+    assert_eq!(icmp.iter().filter(|f| f[34] == 0).count(), echo_replies);
+    assert_eq!(got.len(), arp.len() + icmp.len(), "nothing else leaves port 0");
+    assert!(read_pcap(&out1).unwrap().is_empty(), "nothing for port 1's hosts");
+    assert_eq!(counters(&j), want, "every other frame under its reason, exactly once");
+    assert!(j.get("held_at_stop").is_none(), "nothing waited for a neighbour");
     assert_eq!(j["pool_in_use"], 0, "the pool is full again");
 }
 
