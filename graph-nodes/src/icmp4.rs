@@ -163,44 +163,40 @@ fn kind_of(m: &Pkt) -> IcmpKind {
     }
 }
 
-/// Turns `m` into the error it is marked with, in place; why not if it
-/// must not be sent.
-pub fn build_error(m: &mut Pkt, ifaces: &Interfaces) -> Result<IcmpKind, Icmp4ErrorDrop> {
-    let kind = kind_of(m);
-    let (quote, src) = {
-        let eth = EthernetFrame::new_checked(m.data()).map_err(|_| Icmp4ErrorDrop::BadPacket)?;
-        let ip = Ipv4Packet::new_checked(eth.payload()).map_err(|_| Icmp4ErrorDrop::BadPacket)?;
-        if eth.dst_is_group() || not_a_host(ip.src_addr()) || not_a_host(ip.dst_addr()) {
-            return Err(Icmp4ErrorDrop::NotUnicast);
-        }
-        if ip.frag_offset() != 0 {
-            return Err(Icmp4ErrorDrop::AboutFragment);
-        }
-        // An ICMP message too short to tell its type is not answered either.
-        if ip.protocol() == 1 && ip.payload().first().is_none_or(|&t| icmp4::is_error(t)) {
-            return Err(Icmp4ErrorDrop::AboutIcmpError);
-        }
-        (usize::from(ip.total_len()).min(MAX_QUOTE), ip.src_addr())
-    };
-    if !ifaces.icmp_allow() {
-        return Err(Icmp4ErrorDrop::RateLimited);
+/// Whether an error may be sent about `m` (RFC 1812 §4.3.2.7), and if so
+/// its kind, how much of the packet it quotes and where it goes.
+fn may_answer(m: &Pkt) -> Result<(IcmpKind, usize, u32), Icmp4ErrorDrop> {
+    let eth = EthernetFrame::new_checked(m.data()).map_err(|_| Icmp4ErrorDrop::BadPacket)?;
+    let ip = Ipv4Packet::new_checked(eth.payload()).map_err(|_| Icmp4ErrorDrop::BadPacket)?;
+    if eth.dst_is_group() || not_a_host(ip.src_addr()) || not_a_host(ip.dst_addr()) {
+        return Err(Icmp4ErrorDrop::NotUnicast);
     }
-    let from = ifaces.source_for(m.port()).ok_or(Icmp4ErrorDrop::NoSourceAddr)?;
-    let mac = ifaces.get(m.port()).map_or([2, 0, 0, 0, 0, 0], |i| i.mac);
-    // [eth | quote | rest] → [eth | ip | icmp | quote].
+    if ip.frag_offset() != 0 {
+        return Err(Icmp4ErrorDrop::AboutFragment);
+    }
+    // An ICMP message too short to tell its type is not answered either.
+    if ip.protocol() == 1 && ip.payload().first().is_none_or(|&t| icmp4::is_error(t)) {
+        return Err(Icmp4ErrorDrop::AboutIcmpError);
+    }
+    Ok((kind_of(m), usize::from(ip.total_len()).min(MAX_QUOTE), ip.src_addr()))
+}
+
+/// Turns `m` into error `kind` in place: `[eth | quote | rest]` becomes
+/// `[eth | ip | icmp | quote]`, from `from` (with link address `mac`) to
+/// `to`.
+fn write_error(m: &mut Pkt, kind: IcmpKind, quote: usize, to: u32, from: u32, mac: [u8; 6], ident: u16) -> bool {
     let len = m.data().len();
     if !m.trim((len - ETH_HLEN - quote) as u16) || m.prepend((IPV4_HLEN + 8) as u16).is_none() {
-        return Err(Icmp4ErrorDrop::BadPacket);
+        return false;
     }
-    let ident = ifaces.next_ident();
     let d = m.data_mut();
-    let mut eth = EthernetFrame::new_checked(&mut d[..]).map_err(|_| Icmp4ErrorDrop::BadPacket)?;
+    let Ok(mut eth) = EthernetFrame::new_checked(&mut d[..]) else { return false };
     // Addressed to ourselves: ip4_lookup takes it as unicast, and
     // ip4_rewrite writes the real addresses.
     eth.set_dst_addr(mac);
     eth.set_src_addr(mac);
     eth.set_ethertype(ethertype::IPV4);
-    let mut ip = Ipv4Packet::new_minimal(eth.payload_mut()).map_err(|_| Icmp4ErrorDrop::BadPacket)?;
+    let Ok(mut ip) = Ipv4Packet::new_minimal(eth.payload_mut()) else { return false };
     ip.set_version_and_header_len(IPV4_HLEN);
     ip.set_tos(0xc0); // DSCP CS6, network control, as Linux sends its errors.
     ip.set_total_len((IPV4_HLEN + 8 + quote) as u16);
@@ -209,9 +205,9 @@ pub fn build_error(m: &mut Pkt, ifaces: &Interfaces) -> Result<IcmpKind, Icmp4Er
     ip.set_ttl(65);
     ip.set_protocol(1);
     ip.set_src_addr(from);
-    ip.set_dst_addr(src);
+    ip.set_dst_addr(to);
     ip.fill_checksum();
-    let mut icmp = Icmpv4Packet::new_checked(&mut d[ETH_HLEN + IPV4_HLEN..]).map_err(|_| Icmp4ErrorDrop::BadPacket)?;
+    let Ok(mut icmp) = Icmpv4Packet::new_checked(&mut d[ETH_HLEN + IPV4_HLEN..]) else { return false };
     let (t, c) = kind.type_code();
     icmp.set_type_code(t, c);
     icmp.set_rest(match kind {
@@ -219,15 +215,38 @@ pub fn build_error(m: &mut Pkt, ifaces: &Interfaces) -> Result<IcmpKind, Icmp4Er
         _ => 0,
     });
     icmp.fill_checksum();
-    Ok(kind)
+    true
 }
 
 fn icmp4_error(ctx: &mut Ctx<'_, Pkt>, c: &mut IcmpCtx, objs: Objs<'_, Pkt>) -> usize {
     let mut drops = [0u64; Icmp4ErrorDrop::COUNT];
     let mut sent = [0u64; IcmpSent::COUNT];
+    let ifaces = &c.ifaces;
+    let snap = ifaces.snapshot();
+    // Tokens are taken once per burst, when the first error is due.
+    let (mut tokens, mut asked) = (0u32, false);
+    let total = objs.len() as u32;
+    let mut seen = 0u32;
     let n = pkt::dispatch(ctx, objs, |objs, nexts| {
         for (m, next) in objs.iter_mut().zip(nexts.iter_mut()) {
-            *next = match build_error(m, &c.ifaces) {
+            seen += 1;
+            let verdict = may_answer(m).and_then(|(kind, quote, to)| {
+                if !asked {
+                    asked = true;
+                    tokens = ifaces.icmp_take(total - seen + 1);
+                }
+                if tokens == 0 {
+                    return Err(Icmp4ErrorDrop::RateLimited);
+                }
+                let from = snap.source_for(m.port()).ok_or(Icmp4ErrorDrop::NoSourceAddr)?;
+                let mac = snap.mac(m.port()).unwrap_or([2, 0, 0, 0, 0, 0]);
+                tokens -= 1;
+                if !write_error(m, kind, quote, to, from, mac, ifaces.next_ident()) {
+                    return Err(Icmp4ErrorDrop::BadPacket);
+                }
+                Ok(kind)
+            });
+            *next = match verdict {
                 Ok(kind) => {
                     sent[kind.observation().idx()] += 1;
                     Icmp4ErrorNext::Lookup.edge()
@@ -239,6 +258,7 @@ fn icmp4_error(ctx: &mut Ctx<'_, Pkt>, c: &mut IcmpCtx, objs: Objs<'_, Pkt>) -> 
             };
         }
     });
+    ifaces.icmp_give_back(tokens);
     ctx.count_all(&drops);
     for (i, &s) in sent.iter().enumerate() {
         if s > 0 {

@@ -109,6 +109,24 @@ impl IfTable {
     }
 }
 
+/// The interfaces at one moment ([`Interfaces::snapshot`]).
+pub struct IfSnapshot(Arc<IfTable>);
+
+impl IfSnapshot {
+    /// See [`Interfaces::source_for`].
+    pub fn source_for(&self, port: PortId) -> Option<u32> {
+        if let Some(a) = self.0.get(port).and_then(|i| i.addrs.first()) {
+            return Some(a.addr);
+        }
+        self.0.ports.iter().flatten().find_map(|i| i.addrs.first()).map(|a| a.addr)
+    }
+
+    /// Port `port`'s link address.
+    pub fn mac(&self, port: PortId) -> Option<[u8; 6]> {
+        self.0.get(port).map(|i| i.mac)
+    }
+}
+
 /// How many ICMP errors the router sends: a token bucket shared by all
 /// its lcores (RFC 1812 §4.3.2.8).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -217,11 +235,7 @@ impl Interfaces {
     /// The address ICMP errors about a packet received on `port` come
     /// from: the port's first, else the first of any port.
     pub fn source_for(&self, port: PortId) -> Option<u32> {
-        let t = self.0.table.load();
-        if let Some(a) = t.get(port).and_then(|i| i.addrs.first()) {
-            return Some(a.addr);
-        }
-        t.ports.iter().flatten().find_map(|i| i.addrs.first()).map(|a| a.addr)
+        self.snapshot().source_for(port)
     }
 
     /// The subnet of `port` that holds `ip`, if any (a `/32` address holds
@@ -259,22 +273,40 @@ impl Interfaces {
 
     /// Takes a token for one ICMP error; `false` if the limit says no.
     pub fn icmp_allow(&self) -> bool {
+        self.icmp_take(1) == 1
+    }
+
+    /// Takes up to `n` tokens at once (one lock and one clock read for a
+    /// burst of errors); how many the limit granted.
+    pub fn icmp_take(&self, n: u32) -> u32 {
         let mut b = self.0.bucket.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
         let dt = now.duration_since(b.last).as_secs_f64();
         b.last = now;
         b.tokens = (b.tokens + dt * f64::from(b.limit.rate)).min(f64::from(b.limit.burst));
-        if b.tokens >= 1.0 {
-            b.tokens -= 1.0;
-            true
-        } else {
-            false
+        let got = b.tokens.floor().min(f64::from(n)).max(0.0);
+        b.tokens -= got;
+        got as u32
+    }
+
+    /// Gives back `n` tokens [`icmp_take`](Self::icmp_take) granted and
+    /// nothing used.
+    pub fn icmp_give_back(&self, n: u32) {
+        if n > 0 {
+            let mut b = self.0.bucket.lock().unwrap_or_else(|e| e.into_inner());
+            b.tokens = (b.tokens + f64::from(n)).min(f64::from(b.limit.burst));
         }
     }
 
     /// A new IPv4 identification for a packet the router sends.
     pub fn next_ident(&self) -> u16 {
         self.0.ident.fetch_add(1, Relaxed) as u16
+    }
+
+    /// The table as it is now, for a burst's worth of reads without a load
+    /// each.
+    pub fn snapshot(&self) -> IfSnapshot {
+        IfSnapshot(self.0.table.load_full())
     }
 
     /// Adds address `a` to `port`'s list, checked (unicast, a host of its
@@ -898,6 +930,11 @@ mod tests {
         let i = Interfaces::new();
         i.set_icmp_limit(IcmpLimit { rate: 0, burst: 3 });
         assert_eq!((0..10).filter(|_| i.icmp_allow()).count(), 3);
+        i.set_icmp_limit(IcmpLimit { rate: 0, burst: 5 });
+        assert_eq!(i.icmp_take(3), 3);
+        assert_eq!(i.icmp_take(3), 2, "what is left");
+        i.icmp_give_back(1);
+        assert_eq!(i.icmp_take(3), 1, "what was given back");
         i.set_icmp_limit(IcmpLimit { rate: 1_000_000, burst: 2 });
         assert!(i.icmp_allow() && i.icmp_allow());
         std::thread::sleep(Duration::from_millis(2));
