@@ -20,7 +20,7 @@
 use graph_core::{names, node, Ctx, InitError, NodeFlags, NodeInfo, Objs};
 
 use crate::icmp4::{mark, IcmpKind};
-use crate::neigh::{Held, Request, L3};
+use crate::neigh::{key4, v4_of, Held, Request, L3};
 use crate::pkt::Pkt;
 use crate::wire::view::arp_op;
 use crate::wire::{ethertype, ArpPacket, EthernetFrame, Ipv4Packet, ETH_HLEN};
@@ -55,13 +55,13 @@ names! {
     }
 }
 
-/// Context of the ARP nodes.
+/// Context of the ARP and neighbour-discovery nodes.
 pub struct ArpCtx {
-    l3: L3,
-    out: Vec<Pkt>,
+    pub(crate) l3: L3,
+    pub(crate) out: Vec<Pkt>,
 }
 
-fn init(info: &NodeInfo<'_>) -> Result<ArpCtx, InitError> {
+pub(crate) fn init(info: &NodeInfo<'_>) -> Result<ArpCtx, InitError> {
     Ok(ArpCtx { l3: L3::from_env(info)?, out: Vec::new() })
 }
 
@@ -82,7 +82,7 @@ fn arp_one(l3: &L3, m: &mut Pkt, released: &mut Vec<Pkt>) -> Result<(), ArpInput
     }
     let for_us = l3.ifaces.is_addr_of(port, tip);
     if sip != 0 {
-        l3.learn(port, sip, smac, for_us, released);
+        l3.learn(port, key4(sip), smac, for_us, released);
     }
     if op != arp_op::REQUEST {
         return Err(ArpInputDrop::Consumed);
@@ -164,29 +164,54 @@ node! {
     };
 }
 
-/// Builds request `r` in the table's pool, ready for `port_tx`.
+/// Builds request `r` in the table's pool, ready for `port_tx`: an ARP
+/// request, or for an IPv6 neighbour a neighbour solicitation (RFC 4861
+/// §7.2.2: to the solicited-node group, or unicast for a probe; hop limit
+/// 255; our link-layer address as an option).
 pub fn build_request(l3: &L3, r: &Request) -> Option<Pkt> {
+    use crate::wire::view::{icmp6, NdMessage};
+    use crate::wire::{multicast_mac6, solicited_node, Ipv6Packet, IPV6_HLEN};
     let pool = l3.neigh.pool()?;
     let mac = l3.ifaces.get(r.port)?.mac;
     if r.port >= 256 {
         return None;
     }
-    let mut f = [0u8; 60];
-    {
-        let mut eth = EthernetFrame::new_checked(&mut f[..]).ok()?;
-        eth.set_dst_addr(r.unicast.unwrap_or([0xff; 6]));
-        eth.set_src_addr(mac);
-        eth.set_ethertype(ethertype::ARP);
-        let mut a = ArpPacket::new_for_fill(eth.payload_mut()).ok()?;
-        a.fill(arp_op::REQUEST, (mac, r.src_ip), (r.unicast.unwrap_or([0; 6]), r.target));
-    }
+    let mut f = [0u8; ETH_HLEN + IPV6_HLEN + 32];
+    let len = match (v4_of(r.target), v4_of(r.src_ip)) {
+        (Some(target), Some(src)) => {
+            let mut eth = EthernetFrame::new_checked(&mut f[..]).ok()?;
+            eth.set_dst_addr(r.unicast.unwrap_or([0xff; 6]));
+            eth.set_src_addr(mac);
+            eth.set_ethertype(ethertype::ARP);
+            let mut a = ArpPacket::new_for_fill(eth.payload_mut()).ok()?;
+            a.fill(arp_op::REQUEST, (mac, src), (r.unicast.unwrap_or([0; 6]), target));
+            60
+        }
+        (None, None) => {
+            let dst = if r.unicast.is_some() { r.target } else { solicited_node(r.target) };
+            let mut eth = EthernetFrame::new_checked(&mut f[..]).ok()?;
+            eth.set_dst_addr(r.unicast.unwrap_or(multicast_mac6(dst)));
+            eth.set_src_addr(mac);
+            eth.set_ethertype(ethertype::IPV6);
+            let mut ip = Ipv6Packet::new_for_fill(eth.payload_mut()).ok()?;
+            ip.set_version_class_flow(0, 0);
+            ip.set_payload_len(32);
+            ip.set_next_header(58);
+            ip.set_hop_limit(255);
+            ip.set_src_addr(r.src_ip);
+            ip.set_dst_addr(dst);
+            let ns = NdMessage { kind: icmp6::NS, flags: 0, target: r.target, lladdr: Some(mac) };
+            ns.write(&mut f[ETH_HLEN + IPV6_HLEN..], r.src_ip, dst);
+            ETH_HLEN + IPV6_HLEN + 32
+        }
+        _ => return None,
+    };
     let mut p = pool.alloc().ok()?;
-    if !p.set_data(&f) {
+    if !p.set_data(&f[..len]) {
         crate::mempool::free(p);
         return None;
     }
     p.set_port(r.port);
-    p.set_packet_type(crate::mbuf::ptype::L2_ETHER_ARP);
     p.meta_mut().arc_index = r.port as u8;
     Some(p)
 }
@@ -246,7 +271,7 @@ fn ip4_arp(ctx: &mut Ctx<'_, Pkt>, c: &mut ArpCtx, objs: Objs<'_, Pkt>) -> usize
             .ok()
             .and_then(|e| Ipv4Packet::new_minimal(e.payload()).ok().map(|ip| ip.dst_addr()))
             .unwrap_or(0);
-        match c.l3.hold(m, port, via.unwrap_or(dst)) {
+        match c.l3.hold(m, port, via.unwrap_or(key4(dst))) {
             Held::Resolved(p) => ctx.enqueue_x1(Ip4ArpNext::Rewrite.edge(), p),
             Held::Queued(req, evicted) => {
                 seen[Ip4ArpSeen::Held.idx()] += 1;
@@ -300,7 +325,7 @@ node! {
 
 names! {
     /// Edges of `neigh_tick`.
-    pub enum NeighTickNext { PortTx = "port_tx", IcmpError = "icmp4_error" }
+    pub enum NeighTickNext { PortTx = "port_tx", IcmpError = "icmp4_error", Icmp6Error = "icmp6_error" }
 }
 
 names! {
@@ -355,7 +380,9 @@ fn neigh_tick(ctx: &mut Ctx<'_, Pkt>, c: &mut NeighTickCtx, _objs: Objs<'_, Pkt>
         mark(&mut p, IcmpKind::HostUnreachable);
         seen[NeighTickSeen::Unreachable.idx()] += 1;
         made += 1;
-        ctx.enqueue_x1(NeighTickNext::IcmpError.edge(), p);
+        let v6 = p.data().get(12..14) == Some(&ethertype::IPV6.to_be_bytes()[..]);
+        let edge = if v6 { NeighTickNext::Icmp6Error } else { NeighTickNext::IcmpError };
+        ctx.enqueue_x1(edge.edge(), p);
     }
     for (i, &s) in seen.iter().enumerate() {
         if s > 0 {

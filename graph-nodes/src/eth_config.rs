@@ -2,8 +2,8 @@
 //! values the stock nodes read at init.
 //!
 //! [`eth_config`] clones `ethdev_rx-<port>-<queue>` for every rx queue and
-//! `ethdev_tx-<port>` for every port, and gives `ip4_rewrite` and
-//! `port_tx` an edge to each `ethdev_tx-<port>` (node names are process-wide, as in DPDK).
+//! `ethdev_tx-<port>` for every port, and gives `ip4_rewrite`,
+//! `ip6_rewrite` and `port_tx` an edge to each `ethdev_tx-<port>` (node names are process-wide, as in DPDK).
 //! What each graph's nodes use comes from the graph's environment
 //! ([`graph_core::GraphParam::with`]), never from process globals:
 //!
@@ -11,6 +11,7 @@
 //! |------|-----------|---------|
 //! | [`Ports`](crate::port::Ports) | `ethdev_rx-*`, `ethdev_tx-*`, `ip4_rewrite` | required |
 //! | [`Fib`](crate::ip4_lookup::Fib) | `ip4_lookup` | required |
+//! | [`Fib6`] | `ip6_lookup` | an empty FIB |
 //! | [`NextHops`](crate::ip4_rewrite::NextHops) | `ip4_rewrite` | required |
 //! | [`TxQueues`] | `ethdev_tx-*` | queue 0 on every port |
 //! | [`RxBurst`] | `ethdev_rx-*` | [`graph_core::BURST_SIZE`] |
@@ -28,6 +29,7 @@ use graph_core::{
 
 use crate::ip4_lookup::Fib;
 use crate::ip4_rewrite::NextHops;
+use crate::ip6_lookup::Fib6;
 use crate::neigh::{Interfaces, Neighbours, L3};
 use crate::port::{PortId, Ports};
 
@@ -94,6 +96,8 @@ pub struct StockEnv {
     pub ports: Ports,
     /// The IPv4 FIB.
     pub fib: Fib,
+    /// The IPv6 FIB.
+    pub fib6: Fib6,
     /// The next-hop (rewrite) table.
     pub next_hops: NextHops,
     /// The rx burst size.
@@ -112,6 +116,7 @@ impl StockEnv {
         Env::new()
             .with(self.ports.clone())
             .with(self.fib.clone())
+            .with(self.fib6.clone())
             .with(self.next_hops.clone())
             .with(self.rx_burst)
             .with(self.features.clone())
@@ -124,6 +129,7 @@ impl StockEnv {
     pub fn l3(&self) -> L3 {
         L3 {
             fib: self.fib.clone(),
+            fib6: self.fib6.clone(),
             hops: self.next_hops.clone(),
             ifaces: self.ifaces.clone(),
             neigh: self.neigh.clone(),
@@ -161,6 +167,7 @@ pub fn eth_config(ports: &[EthConf]) -> Result<(), GraphError> {
     // caller's, or the edge is added twice.
     static EDGES: Mutex<()> = Mutex::new(());
     let rewrite = node_from_name("ip4_rewrite")?;
+    let rewrite6 = node_from_name("ip6_rewrite")?;
     let port_tx = node_from_name("port_tx")?;
     for c in ports {
         for q in 0..c.nb_rxq {
@@ -169,7 +176,7 @@ pub fn eth_config(ports: &[EthConf]) -> Result<(), GraphError> {
         clone_once("ethdev_tx", &c.port.to_string())?;
         let tx = format!("ethdev_tx-{}", c.port);
         let _g = EDGES.lock().unwrap_or_else(|e| e.into_inner());
-        for n in [rewrite, port_tx] {
+        for n in [rewrite, rewrite6, port_tx] {
             if !node_edge_get(n)?.contains(&tx) {
                 node_edge_update(n, None, &[&tx])?;
             }

@@ -151,7 +151,7 @@ fn not_a_host(a: u32) -> bool {
 }
 
 /// The kind of error `m` is marked with (see [`mark`]).
-fn kind_of(m: &Pkt) -> IcmpKind {
+pub(crate) fn kind_of(m: &Pkt) -> IcmpKind {
     let meta = m.meta();
     match ((meta.nh >> 8) as u8, meta.nh as u8) {
         (icmp4::TIME_EXCEEDED, _) => IcmpKind::TimeExceeded,

@@ -67,7 +67,7 @@ pub struct NextHop {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Hop {
     Resolved { macs: [u8; 12], hop: NextHop },
-    Pending { port: PortId, via: Option<u32> },
+    Pending { port: PortId, via: Option<u128> },
 }
 
 /// What a next hop is.
@@ -81,8 +81,9 @@ pub enum HopState {
     Pending {
         /// Out port.
         port: PortId,
-        /// The neighbour's address, host order.
-        via: Option<u32>,
+        /// The neighbour's address (a neighbour-table key: IPv4 as
+        /// `::ffff:a.b.c.d`).
+        via: Option<u128>,
     },
 }
 
@@ -168,7 +169,7 @@ impl NextHops {
 
     /// Sets next hop `nh` to wait for its neighbour on `port` (see
     /// [`HopState::Pending`]).
-    pub fn add_pending(&self, nh: u16, port: PortId, via: Option<u32>) -> Result<(), PortError> {
+    pub fn add_pending(&self, nh: u16, port: PortId, via: Option<u128>) -> Result<(), PortError> {
         if port as usize >= MAX_PORTS {
             return Err(PortError::NoSuchPort(port));
         }
@@ -205,30 +206,55 @@ impl NextHops {
 /// A next hop as one graph uses it: 16 bytes, the tx edge resolved.
 #[derive(Debug, Clone, Copy)]
 #[repr(C, align(16))]
-struct Local {
-    macs: [u8; 12],
-    mtu: u16,
+pub(crate) struct Local {
+    pub(crate) macs: [u8; 12],
+    pub(crate) mtu: u16,
     /// Edge to the port's `ethdev_tx`, or `NO_EDGE`/`NO_HOP`/`PENDING`.
-    edge: u16,
+    pub(crate) edge: u16,
 }
 
-/// Per-instance context: port → edge of this graph's `ethdev_tx-<port>`,
-/// and the next-hop table compiled for this graph (brought up to date
-/// when the shared table changes).
-pub struct Ip4RewriteCtx {
+/// The next-hop table compiled for one node of one graph: port → edge of
+/// this graph's `ethdev_tx-<port>`, each next hop with its edge (brought up
+/// to date when the shared table changes). `ip4_rewrite` and `ip6_rewrite`
+/// each keep one.
+pub(crate) struct Compiled {
     table: NextHops,
     port_edge: Box<[u16; MAX_PORTS]>,
     /// The table's generation compiled into `local`.
     seen: u64,
     /// Indexed by next-hop id: every u16 is in range, no bounds check.
-    local: Box<[Local; 1 << 16]>,
+    pub(crate) local: Box<[Local; 1 << 16]>,
     /// Edge → the port of the `ethdev_tx` behind it (for the arc).
-    edge_port: Vec<u16>,
-    arc: ArcHook,
-    ifaces: Interfaces,
+    pub(crate) edge_port: Vec<u16>,
 }
 
-impl Ip4RewriteCtx {
+impl Compiled {
+    pub(crate) fn new(info: &NodeInfo<'_>) -> Result<Compiled, InitError> {
+        let mut port_edge = Box::new([NO_EDGE; MAX_PORTS]);
+        let mut edge_port = vec![u16::MAX; info.next_nodes.len()];
+        for (e, name) in info.next_nodes.iter().enumerate() {
+            if let Some(p) = name.strip_prefix("ethdev_tx-").and_then(|p| p.parse::<usize>().ok()) {
+                if p < MAX_PORTS {
+                    port_edge[p] = e as u16;
+                    edge_port[e] = p as u16;
+                }
+            }
+        }
+        let local: Box<[Local; 1 << 16]> =
+            vec![UNSET; 1 << 16].into_boxed_slice().try_into().expect("65536 entries");
+        let mut c = Compiled { table: info.env::<NextHops>()?.clone(), port_edge, seen: u64::MAX, local, edge_port };
+        c.sync();
+        Ok(c)
+    }
+
+    /// Brings the table up to date if the shared one changed (one load).
+    #[inline(always)]
+    pub(crate) fn refresh(&mut self) {
+        if self.table.0.gen.load(Acquire) != self.seen {
+            self.sync();
+        }
+    }
+
     fn compile_one(&self, h: Option<Hop>) -> Local {
         match h {
             Some(Hop::Resolved { macs, hop }) => Local { macs, mtu: hop.mtu, edge: self.port_edge[hop.port as usize] },
@@ -260,35 +286,26 @@ impl Ip4RewriteCtx {
     }
 }
 
-const NO_EDGE: u16 = u16::MAX;
-const NO_HOP: u16 = u16::MAX - 1;
-/// Pending: the neighbour is being resolved (`ip4_arp`).
-const PENDING: u16 = u16::MAX - 2;
+/// Per-instance context: the compiled next hops, the `ip4_output` arc, the
+/// interfaces (for fragmentation-needed errors).
+pub struct Ip4RewriteCtx {
+    hops: Compiled,
+    arc: ArcHook,
+    ifaces: Interfaces,
+}
+
+pub(crate) const NO_EDGE: u16 = u16::MAX;
+pub(crate) const NO_HOP: u16 = u16::MAX - 1;
+/// Pending: the neighbour is being resolved (`ip4_arp`, `ip6_nd`).
+pub(crate) const PENDING: u16 = u16::MAX - 2;
 const UNSET: Local = Local { macs: [0; 12], mtu: 0, edge: NO_HOP };
 
 fn init(info: &NodeInfo<'_>) -> Result<Ip4RewriteCtx, InitError> {
-    let mut port_edge = Box::new([NO_EDGE; MAX_PORTS]);
-    let mut edge_port = vec![u16::MAX; info.next_nodes.len()];
-    for (e, name) in info.next_nodes.iter().enumerate() {
-        if let Some(p) = name.strip_prefix("ethdev_tx-").and_then(|p| p.parse::<usize>().ok()) {
-            if p < MAX_PORTS {
-                port_edge[p] = e as u16;
-                edge_port[e] = p as u16;
-            }
-        }
-    }
-    let local: Box<[Local; 1 << 16]> = vec![UNSET; 1 << 16].into_boxed_slice().try_into().expect("65536 entries");
-    let mut c = Ip4RewriteCtx {
-        table: info.env::<NextHops>()?.clone(),
-        port_edge,
-        seen: u64::MAX,
-        local,
-        edge_port,
+    Ok(Ip4RewriteCtx {
+        hops: Compiled::new(info)?,
         arc: ArcHook::start(info, "ip4_output")?,
         ifaces: info.env.get::<Interfaces>().cloned().unwrap_or_default(),
-    };
-    c.sync();
-    Ok(c)
+    })
 }
 
 pub use crate::wire::{cksum_ttl_dec_le, cksum_update};
@@ -364,9 +381,7 @@ fn missed(m: &mut Pkt, miss: Miss, ifaces: &Interfaces, drops: &mut [u64; Ip4Rew
 }
 
 fn ip4_rewrite(ctx: &mut Ctx<'_, Pkt>, c: &mut Ip4RewriteCtx, objs: Objs<'_, Pkt>) -> usize {
-    if c.table.0.gen.load(Acquire) != c.seen {
-        c.sync();
-    }
+    c.hops.refresh();
     let arc = ctx.arc(&c.arc);
     if arc.any() {
         return ip4_rewrite_arc(ctx, c, objs, arc);
@@ -390,7 +405,7 @@ fn rewrite_burst<const ARC: bool>(
     objs: Objs<'_, Pkt>,
     arc: ArcState<'_>,
 ) -> usize {
-    let hops: &[Local; 1 << 16] = &c.local;
+    let hops: &[Local; 1 << 16] = &c.hops.local;
     let mut drops = [0u64; Ip4RewriteDrop::COUNT];
     let n = pkt::dispatch(ctx, objs, |objs, nexts| {
         for (i, next) in nexts.iter_mut().enumerate() {
@@ -407,7 +422,7 @@ fn rewrite_burst<const ARC: bool>(
             let m = &mut objs[i];
             *next = match rewrite(m, hops) {
                 Ok(edge) if ARC => {
-                    let port = c.edge_port[edge as usize];
+                    let port = c.hops.edge_port[edge as usize];
                     match c.arc.first(arc, port) {
                         Some(f) => {
                             m.meta_mut().arc_index = port as u8;

@@ -41,7 +41,32 @@ use crate::ip4_rewrite::{NextHop, NextHops, MAX_PORTS};
 use crate::mempool::Mempool;
 use crate::pkt::Pkt;
 use crate::port::PortId;
-use crate::wire::Ipv4Prefix;
+use crate::ip6_lookup::{Fib6, Ip6LookupNext};
+use crate::wire::{Ipv4Prefix, Ipv6Prefix};
+
+/// The neighbour-table key of IPv4 address `ip`: `::ffff:a.b.c.d`.
+#[inline]
+pub const fn key4(ip: u32) -> u128 {
+    0xffff << 32 | ip as u128
+}
+
+/// The IPv4 address of key `k`, if it is one.
+#[inline]
+pub const fn v4_of(k: u128) -> Option<u32> {
+    if k >> 32 == 0xffff {
+        Some(k as u32)
+    } else {
+        None
+    }
+}
+
+/// A key as an address.
+pub fn key_addr(k: u128) -> std::net::IpAddr {
+    match v4_of(k) {
+        Some(a) => Ipv4Addr::from(a).into(),
+        None => std::net::Ipv6Addr::from(k).into(),
+    }
+}
 
 /// Next hop of port `p`'s connected subnets: `GLEAN_BASE + p`.
 pub const GLEAN_BASE: u16 = 0x8000;
@@ -68,7 +93,22 @@ pub enum L3Error {
     NotFound(PortId, Ipv4Prefix),
     /// A gateway outside every connected subnet.
     #[error("{0} is not in a connected subnet (give the port an address in its subnet)")]
-    NotOnLink(Ipv4Addr),
+    NotOnLink(std::net::IpAddr),
+    /// A gateway that is one of our own addresses.
+    #[error("{0} is the router's own address: it cannot be a gateway")]
+    OwnAddress(std::net::IpAddr),
+    /// The IPv6 address is not usable as an interface address.
+    #[error("{0}: {1}")]
+    BadAddr6(Ipv6Prefix, &'static str),
+    /// The IPv6 address (or its subnet) is configured already.
+    #[error("{0}: {1}")]
+    Conflict6(Ipv6Prefix, String),
+    /// Deleting an IPv6 address that is not configured.
+    #[error("port {0} has no address {1}")]
+    NotFound6(PortId, Ipv6Prefix),
+    /// An IPv6 route could not be installed.
+    #[error("route {0}: {1}")]
+    Route6(String, crate::lpm6::Lpm6Error),
     /// The neighbour table is full.
     #[error("the neighbour table is full ({0} entries)")]
     Full(usize),
@@ -85,16 +125,19 @@ pub struct Iface {
     pub mac: [u8; 6],
     /// Its MTU (largest IPv4 total length).
     pub mtu: u16,
-    /// Its addresses, in the order added.
+    /// Its IPv4 addresses, in the order added.
     #[serde(serialize_with = "ser_prefixes")]
     pub addrs: Vec<Ipv4Prefix>,
+    /// Its IPv6 addresses, in the order added.
+    #[serde(serialize_with = "ser_prefixes")]
+    pub addrs6: Vec<Ipv6Prefix>,
 }
 
 fn ser_mac<S: serde::Serializer>(m: &[u8; 6], s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&crate::wire::mac_to_string(m))
 }
 
-fn ser_prefixes<S: serde::Serializer>(p: &[Ipv4Prefix], s: S) -> Result<S::Ok, S::Error> {
+fn ser_prefixes<S: serde::Serializer, P: std::fmt::Display>(p: &[P], s: S) -> Result<S::Ok, S::Error> {
     s.collect_seq(p.iter().map(|p| p.to_string()))
 }
 
@@ -119,6 +162,14 @@ impl IfSnapshot {
             return Some(a.addr);
         }
         self.0.ports.iter().flatten().find_map(|i| i.addrs.first()).map(|a| a.addr)
+    }
+
+    /// See [`Interfaces::source6_for`].
+    pub fn source6_for(&self, port: PortId) -> Option<u128> {
+        if let Some(a) = self.0.get(port).and_then(|i| i.addrs6.first()) {
+            return Some(a.addr);
+        }
+        self.0.ports.iter().flatten().find_map(|i| i.addrs6.first()).map(|a| a.addr)
     }
 
     /// Port `port`'s link address.
@@ -154,6 +205,7 @@ struct IfInner {
     /// Serialises writers (readers use `table`).
     write: Mutex<()>,
     any_addr: AtomicBool,
+    any_addr6: AtomicBool,
     bucket: Mutex<Bucket>,
     ident: AtomicU64,
 }
@@ -164,6 +216,7 @@ impl Default for IfInner {
             table: ArcSwap::default(),
             write: Mutex::new(()),
             any_addr: AtomicBool::new(false),
+            any_addr6: AtomicBool::new(false),
             bucket: Mutex::new(Bucket { limit: IcmpLimit::default(), tokens: 100.0, last: Instant::now() }),
             ident: AtomicU64::new(0),
         }
@@ -193,8 +246,10 @@ impl Interfaces {
         let mut ports = self.0.table.load().ports.clone();
         f(&mut ports)?;
         let any = ports.iter().flatten().any(|i| !i.addrs.is_empty());
+        let any6 = ports.iter().flatten().any(|i| !i.addrs6.is_empty());
         self.0.table.store(Arc::new(IfTable { ports }));
         self.0.any_addr.store(any, Relaxed);
+        self.0.any_addr6.store(any6, Relaxed);
         Ok(())
     }
 
@@ -230,6 +285,64 @@ impl Interfaces {
     #[inline]
     pub fn icmp_enabled(&self) -> bool {
         self.0.any_addr.load(Relaxed)
+    }
+
+    /// Whether any port has an IPv6 address (the source of ICMPv6 errors).
+    #[inline]
+    pub fn icmp6_enabled(&self) -> bool {
+        self.0.any_addr6.load(Relaxed)
+    }
+
+    /// The IPv6 address ICMPv6 errors about a packet received on `port`
+    /// come from: the port's first, else the first of any port.
+    pub fn source6_for(&self, port: PortId) -> Option<u128> {
+        self.snapshot().source6_for(port)
+    }
+
+    /// The IPv6 subnet of `port` that holds `ip`, if any.
+    pub fn on_link6(&self, port: PortId, ip: u128) -> Option<Ipv6Prefix> {
+        let t = self.0.table.load();
+        t.get(port)?.addrs6.iter().copied().find(|a| a.len < 128 && ip & a.mask() == a.network())
+    }
+
+    /// The port whose IPv6 subnet holds `ip`, and that subnet.
+    pub fn connected6(&self, ip: u128) -> Option<(PortId, Ipv6Prefix)> {
+        let t = self.0.table.load();
+        t.ports.iter().enumerate().find_map(|(p, i)| {
+            let a = i.as_ref()?.addrs6.iter().copied().find(|a| a.len < 128 && ip & a.mask() == a.network())?;
+            Some((p as PortId, a))
+        })
+    }
+
+    /// Whether `ip` is one of `port`'s IPv6 addresses.
+    pub fn is_addr6_of(&self, port: PortId, ip: u128) -> bool {
+        let t = self.0.table.load();
+        t.get(port).is_some_and(|i| i.addrs6.iter().any(|a| a.addr == ip))
+    }
+
+    /// Whether `ip` is an IPv6 address of any port.
+    pub fn is_local6(&self, ip: u128) -> bool {
+        self.0.table.load().ports.iter().flatten().any(|i| i.addrs6.iter().any(|a| a.addr == ip))
+    }
+
+    /// Our address in the subnet of `port` that holds neighbour `key` (an
+    /// IPv4 key is `::ffff:a.b.c.d`), as a key; `None` if it is not on
+    /// the link, or is the network or broadcast address of an IPv4 subnet.
+    pub fn host_on_link(&self, port: PortId, key: u128) -> Option<u128> {
+        match v4_of(key) {
+            Some(ip) => {
+                let s = self.on_link(port, ip)?;
+                let host = ip & !s.mask();
+                if s.len <= 30 && (host == 0 || host == !s.mask()) {
+                    return None;
+                }
+                Some(key4(s.addr))
+            }
+            None => {
+                let s = self.on_link6(port, key)?;
+                (key & !s.mask() != 0 || s.len >= 127).then_some(s.addr)
+            }
+        }
     }
 
     /// The address ICMP errors about a packet received on `port` come
@@ -342,6 +455,57 @@ impl Interfaces {
         })
     }
 
+    /// Adds IPv6 address `a` to `port`'s list, checked (global unicast or
+    /// unique local: not unspecified, loopback, multicast, link-local or
+    /// IPv4-mapped; no overlap with another port's subnet). Only the table;
+    /// see [`L3::addr_add6`].
+    pub fn add_addr6(&self, port: PortId, a: Ipv6Prefix) -> Result<(), L3Error> {
+        let bad = |why| Err(L3Error::BadAddr6(a, why));
+        if a.addr == 0 || a.addr == 1 || a.addr >> 120 == 0xff || a.addr >> 32 == 0xffff {
+            return bad("not a unicast address (unspecified, loopback, multicast or IPv4-mapped)");
+        }
+        if a.addr & (0xffc0 << 112) == 0xfe80 << 112 {
+            return bad("link-local addresses are not supported (give a global or unique local one)");
+        }
+        if a.len == 0 {
+            return bad("a /0 address covers every destination");
+        }
+        if a.len < 127 && a.addr & !a.mask() == 0 {
+            return bad("the subnet-router anycast address (host part zero) is not a host address");
+        }
+        self.update(|ports| {
+            for (p, i) in ports.iter().enumerate() {
+                if let Some(port_mtu) = (p == port as usize).then(|| i.as_ref().map(|i| i.mtu)).flatten() {
+                    if port_mtu < 1280 {
+                        return Err(L3Error::BadAddr6(a, "the port's MTU is below IPv6's minimum of 1280"));
+                    }
+                }
+                for b in i.iter().flat_map(|i| &i.addrs6) {
+                    if b.addr == a.addr {
+                        return Err(L3Error::Conflict6(a, format!("port {p} has this address already")));
+                    }
+                    let m = a.mask() & b.mask();
+                    if p != port as usize && a.len < 128 && b.len < 128 && a.addr & m == b.addr & m {
+                        return Err(L3Error::Conflict6(a, format!("overlaps {b} on port {p}")));
+                    }
+                }
+            }
+            let e = ports.get_mut(port as usize).and_then(Option::as_mut).ok_or(L3Error::NoPort(port))?;
+            e.addrs6.push(a);
+            Ok(())
+        })
+    }
+
+    /// Removes IPv6 address `a` from `port`'s list (only the table).
+    pub fn del_addr6(&self, port: PortId, a: Ipv6Prefix) -> Result<(), L3Error> {
+        self.update(|ports| {
+            let e = ports.get_mut(port as usize).and_then(Option::as_mut).ok_or(L3Error::NoPort(port))?;
+            let at = e.addrs6.iter().position(|b| *b == a).ok_or(L3Error::NotFound6(port, a))?;
+            e.addrs6.remove(at);
+            Ok(())
+        })
+    }
+
     /// Removes address `a` from `port`'s list (only the table; see
     /// [`L3::addr_del`]).
     pub fn del_addr(&self, port: PortId, a: Ipv4Prefix) -> Result<(), L3Error> {
@@ -421,7 +585,7 @@ struct Entry {
 
 #[derive(Default)]
 struct Table {
-    entries: HashMap<(PortId, u32), Entry>,
+    entries: HashMap<(PortId, u128), Entry>,
     /// Next-hop ids free for new entries, least recently used first.
     free: VecDeque<u16>,
     next_id: u32,
@@ -446,7 +610,7 @@ pub struct NeighInfo {
     /// Port.
     pub port: PortId,
     /// Address.
-    pub ip: Ipv4Addr,
+    pub ip: std::net::IpAddr,
     /// Link address (zero while incomplete).
     pub mac: String,
     /// State.
@@ -459,16 +623,18 @@ pub struct NeighInfo {
     pub gateway: bool,
 }
 
-/// A request to send: on `port`, from `src_ip`, for `target`; to
-/// `unicast` (a probe of a known neighbour) or broadcast.
+/// A request to send (ARP, or an IPv6 neighbour solicitation): on
+/// `port`, from `src_ip`, for `target` (keys: IPv4 as `::ffff:a.b.c.d`);
+/// to `unicast` (a probe of a known neighbour) or broadcast (the
+/// solicited-node group for IPv6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Request {
     /// Out port.
     pub port: PortId,
     /// The address asked for.
-    pub target: u32,
+    pub target: u128,
     /// Our address in its subnet.
-    pub src_ip: u32,
+    pub src_ip: u128,
     /// The neighbour's link address, for a probe.
     pub unicast: Option<[u8; 6]>,
 }
@@ -533,6 +699,8 @@ impl std::fmt::Debug for Neighbours {
 pub struct L3 {
     /// The FIB.
     pub fib: Fib,
+    /// The IPv6 FIB.
+    pub fib6: Fib6,
     /// The next hops.
     pub hops: NextHops,
     /// The interfaces.
@@ -543,10 +711,12 @@ pub struct L3 {
 
 impl L3 {
     /// The tables of a graph's environment: `Fib` and `NextHops` are
-    /// required; `Interfaces` and `Neighbours` default to empty ones.
+    /// required; `Fib6`, `Interfaces` and `Neighbours` default to empty
+    /// ones.
     pub fn from_env(info: &graph_core::NodeInfo<'_>) -> Result<L3, graph_core::InitError> {
         Ok(L3 {
             fib: info.env::<Fib>()?.clone(),
+            fib6: info.env.get::<Fib6>().cloned().unwrap_or_default(),
             hops: info.env::<NextHops>()?.clone(),
             ifaces: info.env.get::<Interfaces>().cloned().unwrap_or_default(),
             neigh: info.env.get::<Neighbours>().cloned().unwrap_or_default(),
@@ -587,25 +757,68 @@ impl L3 {
         Ok(())
     }
 
-    /// The next hop of gateway `via` (a neighbour in a connected subnet),
-    /// made on first use: routes `via` an address point to it, and it is
-    /// resolved when traffic first needs it.
-    pub fn gateway(&self, via: Ipv4Addr) -> Result<u16, L3Error> {
-        let ip = u32::from(via);
-        let (port, _) = self.ifaces.connected(ip).ok_or(L3Error::NotOnLink(via))?;
-        if self.ifaces.is_local(ip) {
-            return Err(L3Error::BadAddr(Ipv4Prefix { addr: ip, len: 32 }, "a gateway cannot be our own address"));
+    /// Adds IPv6 address `a` to `port`: `a/128` → `ip6_local`, its subnet
+    /// → the port's glean next hop.
+    pub fn addr_add6(&self, port: PortId, a: Ipv6Prefix) -> Result<(), L3Error> {
+        self.ifaces.add_addr6(port, a)?;
+        let undo = |e: L3Error| {
+            let _ = self.ifaces.del_addr6(port, a);
+            e
+        };
+        let glean = GLEAN_BASE + port;
+        self.hops.add_pending(glean, port, None).map_err(|_| undo(L3Error::NoPort(port)))?;
+        self.fib6
+            .route_add(a.ip(), 128, 0, Ip6LookupNext::Local)
+            .map_err(|e| undo(L3Error::Route6(format!("{}/128", a.ip()), e)))?;
+        if a.len < 128 {
+            let net = std::net::Ipv6Addr::from(a.network());
+            if let Err(e) = self.fib6.route_add(net, a.len, glean, Ip6LookupNext::Rewrite) {
+                let _ = self.fib6.route_delete(a.ip(), 128);
+                return Err(undo(L3Error::Route6(format!("{net}/{}", a.len), e)));
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes IPv6 address `a` from `port` and its two routes.
+    pub fn addr_del6(&self, port: PortId, a: Ipv6Prefix) -> Result<(), L3Error> {
+        self.ifaces.del_addr6(port, a)?;
+        let _ = self.fib6.route_delete(a.ip(), 128);
+        if a.len < 128 {
+            let _ = self.fib6.route_delete(std::net::Ipv6Addr::from(a.network()), a.len);
+        }
+        Ok(())
+    }
+
+    /// The next hop of gateway `via` (a neighbour in a connected subnet,
+    /// IPv4 or IPv6), made on first use: routes `via` an address point to
+    /// it, and it is resolved when traffic first needs it.
+    pub fn gateway(&self, via: std::net::IpAddr) -> Result<u16, L3Error> {
+        let (key, port, local) = match via {
+            std::net::IpAddr::V4(v) => {
+                let ip = u32::from(v);
+                let (port, _) = self.ifaces.connected(ip).ok_or(L3Error::NotOnLink(via))?;
+                (key4(ip), port, self.ifaces.is_local(ip))
+            }
+            std::net::IpAddr::V6(v) => {
+                let ip = u128::from(v);
+                let (port, _) = self.ifaces.connected6(ip).ok_or(L3Error::NotOnLink(via))?;
+                (ip, port, self.ifaces.is_local6(ip))
+            }
+        };
+        if local {
+            return Err(L3Error::OwnAddress(via));
         }
         let n = &self.neigh.0;
         let mut t = n.lock();
-        if let Some(e) = t.entries.get_mut(&(port, ip)) {
+        if let Some(e) = t.entries.get_mut(&(port, key)) {
             e.pinned = true;
             return Ok(e.nh);
         }
         let nh = t.alloc(n.cfg.max_entries).ok_or(L3Error::Full(n.cfg.max_entries))?;
-        self.hops.add_pending(nh, port, Some(ip)).map_err(|_| L3Error::NoPort(port))?;
+        self.hops.add_pending(nh, port, Some(key)).map_err(|_| L3Error::NoPort(port))?;
         t.entries.insert(
-            (port, ip),
+            (port, key),
             Entry {
                 nh,
                 mac: [0; 6],
@@ -620,10 +833,28 @@ impl L3 {
         Ok(nh)
     }
 
+    /// Installs a host route to `key` → next hop `nh`; whether it went in.
+    fn host_route_add(&self, key: u128, nh: u16) -> bool {
+        match v4_of(key) {
+            // From a worker lcore: never wait for readers (it is one). If
+            // the route cannot go in now, the host's packets still find
+            // the entry through the glean next hop.
+            Some(ip) => self.fib.route_add_nowait(ip.into(), 32, nh, Ip4LookupNext::Rewrite).is_ok(),
+            None => self.fib6.route_add(key.into(), 128, nh, Ip6LookupNext::Rewrite).is_ok(),
+        }
+    }
+
+    fn host_route_del(&self, key: u128) {
+        let _ = match v4_of(key) {
+            Some(ip) => self.fib.route_delete(ip.into(), 32).map_err(|_| ()),
+            None => self.fib6.route_delete(key.into(), 128).map_err(|_| ()),
+        };
+    }
+
     /// Makes `e` resolved to `mac` and reachable: its next hop leaves on
     /// `port`, a `/32` route points to it, and its held packets come back
     /// (with `meta.nh` set) to be sent.
-    fn resolve(&self, port: PortId, ip: u32, e: &mut Entry, mac: [u8; 6], now: Instant, out: &mut Vec<Pkt>) {
+    fn resolve(&self, port: PortId, key: u128, e: &mut Entry, mac: [u8; 6], now: Instant, out: &mut Vec<Pkt>) {
         let cfg = &self.neigh.0.cfg;
         let Some(iface) = self.ifaces.get(port) else { return };
         if e.state == NeighState::Incomplete || e.mac != mac {
@@ -633,11 +864,8 @@ impl L3 {
         e.state = NeighState::Reachable;
         e.deadline = now + cfg.reachable;
         e.tries = 0;
-        if !e.host_route && self.ifaces.on_link(port, ip).is_some() {
-            // From a worker lcore: never wait for readers (it is one). If
-            // the route cannot go in now, the host's packets still find
-            // the entry through the glean next hop.
-            e.host_route = self.fib.route_add_nowait(ip.into(), 32, e.nh, Ip4LookupNext::Rewrite).is_ok();
+        if !e.host_route && self.ifaces.host_on_link(port, key).is_some() {
+            e.host_route = self.host_route_add(key, e.nh);
         }
         for mut p in e.hold.drain(..) {
             p.meta_mut().nh = e.nh;
@@ -645,15 +873,17 @@ impl L3 {
         }
     }
 
-    /// ARP heard `mac` for `ip` on `port` (a reply, a request, a
-    /// gratuitous announcement): an existing entry is updated (RFC 826's
-    /// merge); a new one is made only when the packet was for us
-    /// (`for_us`). Held packets it releases are appended to `out`.
-    /// Whether the table knows the neighbour now.
-    pub fn learn(&self, port: PortId, ip: u32, mac: [u8; 6], for_us: bool, out: &mut Vec<Pkt>) -> bool {
-        if self.ifaces.on_link(port, ip).is_none() || mac[0] & 1 != 0 || mac == [0; 6] {
+    /// ARP or neighbour discovery heard `mac` for neighbour `key` (IPv4
+    /// as `::ffff:a.b.c.d`) on `port` (a reply, a request, an
+    /// announcement): an existing entry is updated (RFC 826's merge, RFC
+    /// 4861 §7.2.5); a new one is made only when the packet was for us
+    /// (`for_us`). Held packets it releases are appended to `out`. Whether
+    /// the table knows the neighbour now.
+    pub fn learn(&self, port: PortId, key: u128, mac: [u8; 6], for_us: bool, out: &mut Vec<Pkt>) -> bool {
+        if self.ifaces.host_on_link(port, key).is_none() || mac[0] & 1 != 0 || mac == [0; 6] {
             return false;
         }
+        let ip = key;
         let now = Instant::now();
         let n = &self.neigh.0;
         let mut t = n.lock();
@@ -685,11 +915,8 @@ impl L3 {
     /// A packet for next hop `meta.nh`, which is pending: for a gateway,
     /// the neighbour is the gateway; for a glean next hop, the packet's
     /// destination `dst`.
-    pub fn hold(&self, mut p: Pkt, port: PortId, ip: u32) -> Held {
-        if self.ifaces.on_link(port, ip).is_none_or(|s| {
-            let host = ip & !s.mask();
-            s.len <= 30 && (host == 0 || host == !s.mask())
-        }) {
+    pub fn hold(&self, mut p: Pkt, port: PortId, ip: u128) -> Held {
+        if self.ifaces.host_on_link(port, ip).is_none() {
             return Held::NotAHost(p);
         }
         let now = Instant::now();
@@ -729,8 +956,8 @@ impl L3 {
         Held::Queued(request, evicted)
     }
 
-    fn request(&self, port: PortId, target: u32, unicast: Option<[u8; 6]>) -> Option<Request> {
-        let src_ip = self.ifaces.on_link(port, target)?.addr;
+    fn request(&self, port: PortId, target: u128, unicast: Option<[u8; 6]>) -> Option<Request> {
+        let src_ip = self.ifaces.host_on_link(port, target)?;
         Some(Request { port, target, src_ip, unicast })
     }
 
@@ -760,7 +987,7 @@ impl L3 {
                     due.failed.extend(e.hold.drain(..));
                     due.expired += 1;
                     if e.host_route {
-                        let _ = self.fib.route_delete(ip.into(), 32);
+                        self.host_route_del(ip);
                         e.host_route = false;
                     }
                     // Packets already on their way with this next hop
@@ -836,7 +1063,7 @@ impl Neighbours {
             .iter()
             .map(|(&(port, ip), e)| NeighInfo {
                 port,
-                ip: ip.into(),
+                ip: key_addr(ip),
                 mac: crate::wire::mac_to_string(&e.mac),
                 state: e.state,
                 next_hop: e.nh,
@@ -947,6 +1174,7 @@ mod tests {
         let l3 = L3::default();
         l3.ifaces.set_port(0, [2, 0, 0, 0, 0, 1], 1500).unwrap();
         assert_eq!(l3.gateway("10.0.0.2".parse().unwrap()), Err(L3Error::NotOnLink("10.0.0.2".parse().unwrap())));
+        assert!(matches!(l3.gateway("2001:db8::9".parse().unwrap()), Err(L3Error::NotOnLink(_))));
         l3.addr_add(0, pfx("10.0.0.1/24")).unwrap();
         let nh = l3.gateway("10.0.0.2".parse().unwrap()).unwrap();
         assert!(nh >= DYN_BASE);

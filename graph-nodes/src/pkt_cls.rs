@@ -1,12 +1,10 @@
 //! `pkt_cls`: sends packets by packet type. IPv4 → `ip4_lookup`; ARP →
-//! `arp_input`; IPv6 → `ip6_lookup` when the node has such an edge, else
-//! dropped; anything else dropped. One table lookup per packet, with a home run when the whole
+//! `arp_input`; IPv6 → `ip6_lookup`; anything else dropped. One table lookup per packet, with a home run when the whole
 //! burst goes one way: 3.0 cycles per packet against DPDK's 3.8 in the same
 //! run (docs/performance.md). A 4-wide body with lane locals measured 3.6
 //! here, so the loop stays scalar (the compiler unrolls it).
 //!
-//! Uses: `packet_type`. Sets: nothing. Next: [`PktClsNext`], plus
-//! `ip6_lookup` if the control plane added that edge. The start of the
+//! Uses: `packet_type`. Sets: nothing. Next: [`PktClsNext`]. The start of the
 //! `ip4_input` feature arc: an IPv4 packet from a port with a feature on
 //! goes to the first one (and `meta.arc_index` is its rx port).
 
@@ -17,7 +15,7 @@ use crate::pkt::{self, Pkt};
 
 names! {
     /// Edges of `pkt_cls`.
-    pub enum PktClsNext { Drop = "pkt_drop", Ip4Lookup = "ip4_lookup", ArpInput = "arp_input" }
+    pub enum PktClsNext { Drop = "pkt_drop", Ip4Lookup = "ip4_lookup", ArpInput = "arp_input", Ip6Lookup = "ip6_lookup" }
 }
 
 names! {
@@ -25,8 +23,6 @@ names! {
     pub enum PktClsDrop {
         /// Neither IP nor ARP: unknown EtherType, QinQ, runt frames.
         NotIp = "not_ip",
-        /// IPv6 while the graph has no `ip6_lookup`.
-        Ipv6NoLookup = "ipv6_no_lookup",
     }
 }
 
@@ -37,7 +33,6 @@ pub struct PktClsCtx {
 }
 
 fn init(info: &NodeInfo<'_>) -> Result<PktClsCtx, InitError> {
-    let ip6 = info.edge_to("ip6_lookup");
     let mut next = [PktClsNext::Drop.edge(); 256];
     for (p, e) in next.iter_mut().enumerate() {
         let p = p as u32;
@@ -45,8 +40,8 @@ fn init(info: &NodeInfo<'_>) -> Result<PktClsCtx, InitError> {
             *e = PktClsNext::Ip4Lookup.edge();
         } else if p & ptype::L2_MASK == ptype::L2_ETHER_ARP {
             *e = PktClsNext::ArpInput.edge();
-        } else if let (true, Some(e6)) = (ptype::is_ipv6(p), ip6) {
-            *e = e6;
+        } else if ptype::is_ipv6(p) {
+            *e = PktClsNext::Ip6Lookup.edge();
         }
     }
     Ok(PktClsCtx { next, arc: ArcHook::start(info, "ip4_input")? })
@@ -71,7 +66,7 @@ fn pkt_cls_arc(ctx: &mut Ctx<'_, Pkt>, c: &mut PktClsCtx, objs: Objs<'_, Pkt>, a
 /// `ip4_input` features goes to the first of them.
 #[inline(always)]
 fn classify<const ARC: bool>(ctx: &mut Ctx<'_, Pkt>, c: &PktClsCtx, objs: Objs<'_, Pkt>, arc: ArcState<'_>) -> usize {
-    let (mut not_ip, mut v6) = (0u64, 0u64);
+    let mut not_ip = 0u64;
     let n = pkt::dispatch(ctx, objs, |objs, nexts| {
         for (i, next) in nexts.iter_mut().enumerate() {
             if let Some(o) = objs.get(i + 4) {
@@ -81,11 +76,7 @@ fn classify<const ARC: bool>(ctx: &mut Ctx<'_, Pkt>, c: &PktClsCtx, objs: Objs<'
             let p = m.packet_type();
             let mut e = c.next[(p & 0xff) as usize];
             if e == PktClsNext::Drop.edge() {
-                if ptype::is_ipv6(p) {
-                    v6 += 1;
-                } else {
-                    not_ip += 1;
-                }
+                not_ip += 1;
             } else if ARC && e == PktClsNext::Ip4Lookup.edge() {
                 if let Some(f) = c.arc.first(arc, m.port()) {
                     m.meta_mut().arc_index = m.port() as u8;
@@ -97,9 +88,6 @@ fn classify<const ARC: bool>(ctx: &mut Ctx<'_, Pkt>, c: &PktClsCtx, objs: Objs<'
     });
     if not_ip > 0 {
         ctx.count(PktClsDrop::NotIp.idx(), not_ip);
-    }
-    if v6 > 0 {
-        ctx.count(PktClsDrop::Ipv6NoLookup.idx(), v6);
     }
     n
 }

@@ -88,7 +88,7 @@ fn every_validity_rule_has_its_counter() {
     cases.push((udp([0, 1, 2, 3]).build(), "ip4_lookup.martian"));
     cases.push((build_arp([2; 6], [1, 2, 3, 4], [5, 6, 7, 8]), "arp_input.not_for_us"));
     cases.push((good[..10].to_vec(), "pkt_cls.not_ip"));
-    cases.push((build_udp6([2; 6], [4; 6], [0xfe; 16], 80), "pkt_cls.ipv6_no_lookup"));
+    cases.push((build_udp6([2; 6], [4; 6], [0xfe; 16], 80), "ip6_lookup.no_route"));
     let mut qinq = Udp4 { vlan: Some(5), ..udp([198, 18, 0, 1]) }.build();
     qinq.splice(12..12, [0x88, 0xa8, 0x00, 0x07]);
     cases.push((qinq, "pkt_cls.not_ip"));

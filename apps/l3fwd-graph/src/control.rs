@@ -544,7 +544,7 @@ fn run_command(line: &str, stats: &mut StatsSource, shared: &Arc<Shared>) -> Res
         ["route", "add", pfx, "via", gw] if gw.contains('.') => {
             let (a, l) = parse_prefix(pfx)?;
             let gw: std::net::Ipv4Addr = gw.parse().map_err(|_| format!("gateway \"{gw}\" is not an IPv4 address"))?;
-            let nh = shared.env.l3().gateway(gw).map_err(|e| e.to_string())?;
+            let nh = shared.env.l3().gateway(gw.into()).map_err(|e| e.to_string())?;
             shared.env.fib.route_add(a, l, nh, Ip4LookupNext::Rewrite).map_err(|e| e.to_string())?;
             Ok(format!("ok route {a}/{l} -> gateway {gw} (next hop {nh})"))
         }

@@ -231,7 +231,7 @@ fn configure_nodes(plan: &Plan, env: &StockEnv, ports: &[Arc<Port>]) -> Result<C
     for r in &plan.routes {
         let nh = match r.via {
             Some(gw) => {
-                l3.gateway(gw).map_err(|e| RunError::Setup(format!("route {}/{} via {gw}: {e}", r.prefix, r.depth)))?
+                l3.gateway(gw.into()).map_err(|e| RunError::Setup(format!("route {}/{} via {gw}: {e}", r.prefix, r.depth)))?
             }
             None => r.next_hop,
         };
@@ -421,6 +421,7 @@ pub fn run(plan: &Plan, quiet: bool, dpdk: bool) -> Result<Outcome, RunError> {
     let env = StockEnv {
         ports: Ports::new(),
         fib: Fib::new(plan.tbl8_groups),
+        fib6: graph_nodes::ip6_lookup::Fib6::default(),
         next_hops: NextHops::new(),
         rx_burst: RxBurst(plan.burst),
         features: graph_core::FeatureArcs::new().map_err(|e| RunError::Setup(e.to_string()))?,

@@ -151,7 +151,7 @@ fn pcap_in_pcap_out_every_frame_checked() {
     assert_eq!(counters("ip4_lookup")["no_route"], 1);
     assert_eq!(counters("ip4_rewrite")["mtu_exceeded"], 1);
     assert_eq!(counters("arp_input")["not_for_us"], 1);
-    assert_eq!(counters("pkt_cls")["ipv6_no_lookup"], 1);
+    assert_eq!(counters("ip6_lookup")["no_route"], 1);
     let rx: u64 = j["ports"].as_array().unwrap().iter().map(|p| p["rx_packets"].as_u64().unwrap()).sum();
     let tx: u64 = j["ports"].as_array().unwrap().iter().map(|p| p["tx_packets"].as_u64().unwrap()).sum();
     assert_eq!(rx, 407);

@@ -116,7 +116,7 @@ fn hostile_traffic_is_forwarded_or_counted_by_reason() {
         bad(Udp4 { src: [127, 0, 0, 1], ..udp(next()) }.build(), "ip4_lookup.martian", &mut input);
         bad(Udp4 { dst: [10, 99, 0, 1], ..udp(next()) }.build(), "ip4_lookup.no_route", &mut input);
         bad(Udp4 { frame_len: 1600, ..udp(next()) }.build(), "ip4_rewrite.mtu_exceeded", &mut input); // jumbo above MTU 1500
-        bad(build_udp6([2; 6], [4; 6], [0xfe; 16], 90), "pkt_cls.ipv6_no_lookup", &mut input);
+        bad(build_udp6([2; 6], [4; 6], [0xfe; 16], 90), "ip6_lookup.no_route", &mut input);
         bad(build_arp([2; 6], [198, 18, 0, 9], [198, 18, 0, 1]), "arp_input.not_for_us", &mut input);
         let mut qinq = udp(next()).build();
         qinq.splice(12..12, [0x88, 0xa8, 0, 1, 0x81, 0, 0, 2]);

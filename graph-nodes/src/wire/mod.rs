@@ -5,7 +5,10 @@
 
 pub mod view;
 
-pub use view::{ArpPacket, EthernetFrame, Icmpv4Packet, Ipv4Packet, UdpPacket, VlanTag, WireError};
+pub use view::{
+    icmp6_checksum, ArpPacket, EthernetFrame, Icmpv4Packet, Ipv4Packet, Ipv6Packet, NdMessage, UdpPacket, VlanTag,
+    WireError,
+};
 
 /// Ethernet header length.
 pub const ETH_HLEN: usize = 14;
@@ -182,6 +185,12 @@ pub enum PrefixError {
     /// The length part is not a number in 0..=32.
     #[error("\"{0}\" is not a prefix length 0..=32")]
     Len(String),
+    /// The address part does not parse as IPv6.
+    #[error("\"{0}\" is not an IPv6 address")]
+    Addr6(String),
+    /// The length part is not a number in 0..=128.
+    #[error("\"{0}\" is not a prefix length 0..=128")]
+    Len6(String),
 }
 
 impl Ipv4Prefix {
@@ -219,6 +228,59 @@ impl std::fmt::Display for Ipv4Prefix {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}/{}", self.ip(), self.len)
     }
+}
+
+/// An IPv6 prefix `a:b::/len` (`/128` when the length is left out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ipv6Prefix {
+    /// The address.
+    pub addr: u128,
+    /// Prefix length, 0..=128.
+    pub len: u8,
+}
+
+impl Ipv6Prefix {
+    /// The address as `Ipv6Addr`.
+    pub fn ip(&self) -> std::net::Ipv6Addr {
+        std::net::Ipv6Addr::from(self.addr)
+    }
+
+    /// The netmask of the prefix length.
+    pub fn mask(&self) -> u128 {
+        crate::lpm6::mask(self.len)
+    }
+
+    /// The network: the address with its host bits cleared.
+    pub fn network(&self) -> u128 {
+        self.addr & self.mask()
+    }
+}
+
+impl std::str::FromStr for Ipv6Prefix {
+    type Err = PrefixError;
+    fn from_str(s: &str) -> Result<Self, PrefixError> {
+        let (a, l) = s.split_once('/').unwrap_or((s, "128"));
+        let addr: std::net::Ipv6Addr = a.parse().map_err(|_| PrefixError::Addr6(a.to_string()))?;
+        let len: u8 = l.parse().ok().filter(|l| *l <= 128).ok_or_else(|| PrefixError::Len6(l.to_string()))?;
+        Ok(Ipv6Prefix { addr: u128::from(addr), len })
+    }
+}
+
+impl std::fmt::Display for Ipv6Prefix {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.ip(), self.len)
+    }
+}
+
+/// The solicited-node multicast address of `a` (RFC 4291 §2.7.1).
+pub fn solicited_node(a: u128) -> u128 {
+    0xff02_0000_0000_0000_0000_0001_ff00_0000 | (a & 0xff_ffff)
+}
+
+/// The Ethernet address of IPv6 multicast address `a` (RFC 2464 §7).
+pub fn multicast_mac6(a: u128) -> [u8; 6] {
+    let b = (a as u32).to_be_bytes();
+    [0x33, 0x33, b[0], b[1], b[2], b[3]]
 }
 
 /// A MAC address in the usual text form.
@@ -322,6 +384,39 @@ impl Udp4 {
         u[6..8].copy_from_slice(&[0, 0]);
         f
     }
+}
+
+/// An Ethernet/IPv6 frame: `src` → `dst`, next header `nh`, hop limit
+/// `hops`, carrying `payload`.
+pub fn build_ip6(macs: ([u8; 6], [u8; 6]), src: u128, dst: u128, nh: u8, hops: u8, payload: &[u8]) -> Vec<u8> {
+    let mut f = vec![0u8; ETH_HLEN + IPV6_HLEN + payload.len()];
+    f[eth::DST].copy_from_slice(&macs.1);
+    f[eth::SRC].copy_from_slice(&macs.0);
+    f[12..14].copy_from_slice(&ethertype::IPV6.to_be_bytes());
+    let mut ip = Ipv6Packet::new_for_fill(&mut f[ETH_HLEN..]).expect("40 bytes");
+    ip.set_version_class_flow(0, 0);
+    ip.set_payload_len(payload.len() as u16);
+    ip.set_next_header(nh);
+    ip.set_hop_limit(hops);
+    ip.set_src_addr(src);
+    ip.set_dst_addr(dst);
+    f[ETH_HLEN + IPV6_HLEN..].copy_from_slice(payload);
+    f
+}
+
+/// An ICMPv6 message of `type_code` with `rest` and `data_len` data bytes,
+/// its checksum for `src` → `dst` filled in.
+pub fn icmp6_message(src: u128, dst: u128, type_code: (u8, u8), rest: u32, data_len: usize) -> Vec<u8> {
+    let mut m = vec![0u8; 8 + data_len];
+    m[0] = type_code.0;
+    m[1] = type_code.1;
+    m[4..8].copy_from_slice(&rest.to_be_bytes());
+    for (i, b) in m[8..].iter_mut().enumerate() {
+        *b = i as u8;
+    }
+    let c = icmp6_checksum(src, dst, &m);
+    m[2..4].copy_from_slice(&c.to_be_bytes());
+    m
 }
 
 /// An Ethernet/IPv6/UDP frame of `frame_len` bytes to `dst`.

@@ -713,6 +713,244 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Icmpv4Packet<T> {
     }
 }
 
+/// An IPv6 packet: the fixed 40-byte header and what follows up to the
+/// end of the buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ipv6Packet<T> {
+    buffer: T,
+}
+
+impl<T: AsRef<[u8]>> Ipv6Packet<T> {
+    /// The packet, if `buffer` holds a 40-byte header of version 6 whose
+    /// payload length fits the buffer (RFC 8200 §3).
+    #[inline(always)]
+    pub fn new_checked(buffer: T) -> Result<Self, WireError> {
+        let b = buffer.as_ref();
+        if b.len() < super::IPV6_HLEN {
+            return Err(WireError::Truncated);
+        }
+        if b[0] >> 4 != 6 {
+            return Err(WireError::BadVersion);
+        }
+        if usize::from(rd16(b, 4)) > b.len() - super::IPV6_HLEN {
+            return Err(WireError::BadTotalLen);
+        }
+        Ok(Ipv6Packet { buffer })
+    }
+
+    /// Payload length (what follows the fixed header).
+    #[inline(always)]
+    pub fn payload_len(&self) -> u16 {
+        rd16(self.buffer.as_ref(), 4)
+    }
+
+    /// Next header.
+    #[inline(always)]
+    pub fn next_header(&self) -> u8 {
+        self.buffer.as_ref()[6]
+    }
+
+    /// Hop limit.
+    #[inline(always)]
+    pub fn hop_limit(&self) -> u8 {
+        self.buffer.as_ref()[7]
+    }
+
+    /// Source address.
+    #[inline(always)]
+    pub fn src_addr(&self) -> u128 {
+        rd128(self.buffer.as_ref(), 8)
+    }
+
+    /// Destination address.
+    #[inline(always)]
+    pub fn dst_addr(&self) -> u128 {
+        rd128(self.buffer.as_ref(), 24)
+    }
+
+    /// The payload, up to the payload length.
+    #[inline(always)]
+    pub fn payload(&self) -> &[u8] {
+        let b = self.buffer.as_ref();
+        &b[super::IPV6_HLEN..super::IPV6_HLEN + usize::from(rd16(b, 4))]
+    }
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv6Packet<T> {
+    /// A view over the first 40 bytes of `buffer` to write a header into.
+    pub fn new_for_fill(buffer: T) -> Result<Self, WireError> {
+        if buffer.as_ref().len() < super::IPV6_HLEN {
+            return Err(WireError::Truncated);
+        }
+        Ok(Ipv6Packet { buffer })
+    }
+
+    /// Writes version 6, traffic class and flow label.
+    pub fn set_version_class_flow(&mut self, class: u8, flow: u32) {
+        let w = 6u32 << 28 | u32::from(class) << 20 | (flow & 0xf_ffff);
+        self.buffer.as_mut()[..4].copy_from_slice(&w.to_be_bytes());
+    }
+
+    /// Sets the payload length.
+    #[inline(always)]
+    pub fn set_payload_len(&mut self, v: u16) {
+        wr16(self.buffer.as_mut(), 4, v);
+    }
+
+    /// Sets the next header.
+    #[inline(always)]
+    pub fn set_next_header(&mut self, v: u8) {
+        self.buffer.as_mut()[6] = v;
+    }
+
+    /// Sets the hop limit.
+    #[inline(always)]
+    pub fn set_hop_limit(&mut self, v: u8) {
+        self.buffer.as_mut()[7] = v;
+    }
+
+    /// Sets the source address.
+    #[inline(always)]
+    pub fn set_src_addr(&mut self, a: u128) {
+        self.buffer.as_mut()[8..24].copy_from_slice(&a.to_be_bytes());
+    }
+
+    /// Sets the destination address.
+    #[inline(always)]
+    pub fn set_dst_addr(&mut self, a: u128) {
+        self.buffer.as_mut()[24..40].copy_from_slice(&a.to_be_bytes());
+    }
+
+    /// The payload, writable.
+    #[inline(always)]
+    pub fn payload_mut(&mut self) -> &mut [u8] {
+        let n = usize::from(self.payload_len());
+        &mut self.buffer.as_mut()[super::IPV6_HLEN..super::IPV6_HLEN + n]
+    }
+}
+
+#[inline(always)]
+fn rd128(b: &[u8], at: usize) -> u128 {
+    let mut a = [0u8; 16];
+    a.copy_from_slice(&b[at..at + 16]);
+    u128::from_be_bytes(a)
+}
+
+/// ICMPv6 message types the router sends or answers (RFC 4443, RFC 4861).
+pub mod icmp6 {
+    /// Destination unreachable.
+    pub const UNREACHABLE: u8 = 1;
+    /// Packet too big.
+    pub const TOO_BIG: u8 = 2;
+    /// Time exceeded.
+    pub const TIME_EXCEEDED: u8 = 3;
+    /// Parameter problem.
+    pub const PARAM_PROBLEM: u8 = 4;
+    /// Echo request.
+    pub const ECHO_REQUEST: u8 = 128;
+    /// Echo reply.
+    pub const ECHO_REPLY: u8 = 129;
+    /// Neighbour solicitation.
+    pub const NS: u8 = 135;
+    /// Neighbour advertisement.
+    pub const NA: u8 = 136;
+    /// Whether `t` is an error message (types below 128, RFC 4443 §2.1).
+    pub fn is_error(t: u8) -> bool {
+        t < 128
+    }
+}
+
+/// The ICMPv6 checksum of `msg` (its checksum field included as it is)
+/// from `src` to `dst` (RFC 4443 §2.3: over the IPv6 pseudo-header).
+pub fn icmp6_checksum(src: u128, dst: u128, msg: &[u8]) -> u16 {
+    let mut sum = 0u64;
+    for a in [src, dst] {
+        for i in 0..8 {
+            sum += (a >> (112 - 16 * i)) as u16 as u64;
+        }
+    }
+    sum += msg.len() as u64 + 58;
+    let mut chunks = msg.chunks_exact(2);
+    for c in &mut chunks {
+        sum += u64::from(u16::from_be_bytes([c[0], c[1]]));
+    }
+    if let [last] = chunks.remainder() {
+        sum += u64::from(*last) << 8;
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// A neighbour solicitation or advertisement (RFC 4861 §4.3, §4.4): the
+/// ICMPv6 message with its target and its link-layer address option.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NdMessage {
+    /// 135 (solicitation) or 136 (advertisement).
+    pub kind: u8,
+    /// NA flags (router, solicited, override) in the top bits; 0 for NS.
+    pub flags: u8,
+    /// The address asked for or advertised.
+    pub target: u128,
+    /// The source (NS) or target (NA) link-layer address option, if any.
+    pub lladdr: Option<[u8; 6]>,
+}
+
+/// NA flag: sent by a router.
+pub const NA_ROUTER: u8 = 0x80;
+/// NA flag: an answer to a solicitation.
+pub const NA_SOLICITED: u8 = 0x40;
+/// NA flag: override an existing cache entry.
+pub const NA_OVERRIDE: u8 = 0x20;
+
+impl NdMessage {
+    /// Parses an ICMPv6 message `msg` as NS or NA: at least 24 bytes,
+    /// code 0, options each of a non-zero length inside the message (RFC
+    /// 4861 §7.1.1). Only the link-layer address option is read.
+    pub fn parse(msg: &[u8]) -> Result<NdMessage, WireError> {
+        if msg.len() < 24 {
+            return Err(WireError::Truncated);
+        }
+        if !matches!(msg[0], icmp6::NS | icmp6::NA) || msg[1] != 0 {
+            return Err(WireError::Unsupported);
+        }
+        let want = if msg[0] == icmp6::NS { 1 } else { 2 };
+        let mut lladdr = None;
+        let mut opts = &msg[24..];
+        while !opts.is_empty() {
+            if opts.len() < 2 || opts[1] == 0 || usize::from(opts[1]) * 8 > opts.len() {
+                return Err(WireError::Unsupported);
+            }
+            let len = usize::from(opts[1]) * 8;
+            if opts[0] == want && len == 8 {
+                lladdr = Some(mac(opts, 2));
+            }
+            opts = &opts[len..];
+        }
+        Ok(NdMessage { kind: msg[0], flags: msg[4], target: rd128(msg, 8), lladdr })
+    }
+
+    /// Writes the message into `out` (32 bytes with the option, 24
+    /// without), checksum for `src` → `dst`; its length.
+    pub fn write(&self, out: &mut [u8], src: u128, dst: u128) -> usize {
+        let n = if self.lladdr.is_some() { 32 } else { 24 };
+        let m = &mut out[..n];
+        m.fill(0);
+        m[0] = self.kind;
+        m[4] = self.flags;
+        m[8..24].copy_from_slice(&self.target.to_be_bytes());
+        if let Some(l) = self.lladdr {
+            m[24] = if self.kind == icmp6::NS { 1 } else { 2 };
+            m[25] = 1;
+            m[26..32].copy_from_slice(&l);
+        }
+        let c = icmp6_checksum(src, dst, m);
+        wr16(m, 2, c);
+        n
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -829,6 +1067,40 @@ mod tests {
             (r.operation(), r.sender_mac(), r.sender_ip(), r.target_mac(), r.target_ip()),
             (2, [1; 6], 7, [2; 6], 8)
         );
+    }
+
+    #[test]
+    fn ipv6_and_nd() {
+        let f = super::super::build_udp6([2; 6], [4; 6], [0xfe; 16], 80);
+        let ip = Ipv6Packet::new_checked(&f[14..]).unwrap();
+        assert_eq!((ip.payload_len(), ip.next_header(), ip.hop_limit()), (26, 17, 64));
+        assert_eq!(ip.src_addr(), 0x2001_0db8_0000_0000_0000_0000_0000_0001);
+        assert_eq!(ip.dst_addr(), u128::from_be_bytes([0xfe; 16]));
+        assert_eq!(ip.payload().len(), 26);
+        let mut g = f.clone();
+        g[14] = 0x45;
+        assert_eq!(Ipv6Packet::new_checked(&g[14..]).err(), Some(WireError::BadVersion));
+        g[14] = 0x60;
+        g[18..20].copy_from_slice(&27u16.to_be_bytes());
+        assert_eq!(Ipv6Packet::new_checked(&g[14..]).err(), Some(WireError::BadTotalLen));
+        assert_eq!(Ipv6Packet::new_checked(&f[14..53]).err(), Some(WireError::Truncated));
+        // An NS with its option, written and read back; the checksum holds.
+        let ns = NdMessage { kind: icmp6::NS, flags: 0, target: 0x2001_0db8 << 96 | 1, lladdr: Some([2, 0, 0, 0, 0, 9]) };
+        let mut m = [0u8; 32];
+        let (s, d) = (0x2001_0db8 << 96 | 2, 0xff02_0000_0000_0000_0000_0001_ff00_0001);
+        assert_eq!(ns.write(&mut m, s, d), 32);
+        assert_eq!(icmp6_checksum(s, d, &m), 0);
+        assert_eq!(NdMessage::parse(&m), Ok(ns));
+        let mut bad = m;
+        bad[25] = 0; // an option of length 0
+        assert_eq!(NdMessage::parse(&bad), Err(WireError::Unsupported));
+        bad[25] = 2; // past the message
+        assert_eq!(NdMessage::parse(&bad), Err(WireError::Unsupported));
+        assert_eq!(NdMessage::parse(&m[..23]), Err(WireError::Truncated));
+        let na = NdMessage { kind: icmp6::NA, flags: NA_SOLICITED, target: 7, lladdr: None };
+        assert_eq!(na.write(&mut m, s, d), 24);
+        assert_eq!(NdMessage::parse(&m[..24]), Ok(na));
+        assert!(icmp6::is_error(3) && !icmp6::is_error(128));
     }
 
     #[test]
