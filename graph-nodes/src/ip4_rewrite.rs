@@ -240,8 +240,7 @@ impl Compiled {
                 }
             }
         }
-        let local: Box<[Local; 1 << 16]> =
-            vec![UNSET; 1 << 16].into_boxed_slice().try_into().expect("65536 entries");
+        let local: Box<[Local; 1 << 16]> = vec![UNSET; 1 << 16].into_boxed_slice().try_into().expect("65536 entries");
         let mut c = Compiled { table: info.env::<NextHops>()?.clone(), port_edge, seen: u64::MAX, local, edge_port };
         c.sync();
         Ok(c)

@@ -46,10 +46,7 @@ pub struct Ip6RewriteCtx {
 }
 
 fn init(info: &NodeInfo<'_>) -> Result<Ip6RewriteCtx, InitError> {
-    Ok(Ip6RewriteCtx {
-        hops: Compiled::new(info)?,
-        ifaces: info.env.get::<Interfaces>().cloned().unwrap_or_default(),
-    })
+    Ok(Ip6RewriteCtx { hops: Compiled::new(info)?, ifaces: info.env.get::<Interfaces>().cloned().unwrap_or_default() })
 }
 
 /// Rewrites one packet; its tx edge, or the edge it takes instead.

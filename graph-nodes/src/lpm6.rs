@@ -253,10 +253,8 @@ impl Lpm6 {
         if ctl.rules[depth as usize].remove(&a).is_none() {
             return Err(Lpm6Error::NotFound { prefix: a.into(), depth });
         }
-        let cover = (0..depth)
-            .rev()
-            .find_map(|d| ctl.rules[d as usize].get(&(a & mask(d))).map(|&v| entry(v, d)))
-            .unwrap_or(0);
+        let cover =
+            (0..depth).rev().find_map(|d| ctl.rules[d as usize].get(&(a & mask(d))).map(|&v| entry(v, d))).unwrap_or(0);
         // Every group on the way exists: the rule made them.
         let (g, start, count) = self.descend(&mut ctl, a, depth)?;
         self.fill(self.range(g, start, count), cover, &|old| old != 0 && depth_of(old) == depth);

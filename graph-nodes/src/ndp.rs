@@ -103,7 +103,8 @@ fn nd_one(l3: &L3, m: &mut Pkt, released: &mut Vec<Pkt>) -> Result<(), NdpInputD
     };
     let want = ETH_HLEN + IPV6_HLEN + 32;
     let len = m.data().len();
-    let fits = if len > want { m.trim((len - want) as u16) } else { len == want || m.append((want - len) as u16).is_some() };
+    let fits =
+        if len > want { m.trim((len - want) as u16) } else { len == want || m.append((want - len) as u16).is_some() };
     if !fits {
         return Err(NdpInputDrop::BadNd);
     }

@@ -38,10 +38,10 @@ use serde::Serialize;
 
 use crate::ip4_lookup::{Fib, Ip4LookupNext};
 use crate::ip4_rewrite::{NextHop, NextHops, MAX_PORTS};
+use crate::ip6_lookup::{Fib6, Ip6LookupNext};
 use crate::mempool::Mempool;
 use crate::pkt::Pkt;
 use crate::port::PortId;
-use crate::ip6_lookup::{Fib6, Ip6LookupNext};
 use crate::wire::{Ipv4Prefix, Ipv6Prefix};
 
 /// The neighbour-table key of IPv4 address `ip`: `::ffff:a.b.c.d`.

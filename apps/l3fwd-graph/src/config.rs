@@ -617,6 +617,7 @@ pub struct PortPlan {
     pub rx_queues: u16,
     pub mtu: u16,
     pub addrs: Vec<Ipv4Prefix>,
+    pub addrs6: Vec<graph_nodes::wire::Ipv6Prefix>,
 }
 
 /// A worker lcore as the app runs it.
@@ -628,13 +629,14 @@ pub struct LcorePlan {
     pub walks_per_poll: u32,
 }
 
-/// A route: prefix → next hop, or a gateway resolved by ARP.
+/// A route: prefix (IPv4 or IPv6) → next hop, or a gateway resolved by
+/// ARP or neighbour discovery.
 #[derive(Debug, Clone)]
 pub struct RoutePlan {
-    pub prefix: Ipv4Addr,
+    pub prefix: std::net::IpAddr,
     pub depth: u8,
     pub next_hop: u16,
-    pub via: Option<Ipv4Addr>,
+    pub via: Option<std::net::IpAddr>,
 }
 
 /// A next hop.
@@ -994,17 +996,19 @@ fn plan_ports(file: &FileConfig, o: &Overrides, env: &Env) -> Result<Vec<PortPla
         if p.rx_queues == 0 {
             bail!("port {} rx_queues = 0: a port needs at least one rx queue", p.id);
         }
-        let mut addrs = Vec::new();
+        let (mut addrs, mut addrs6) = (Vec::new(), Vec::new());
         for a in &p.addr {
-            if a.contains(':') {
-                bail!("port {} addr = \"{a}\": IPv6 addresses are not supported yet (IPv4 only)", p.id);
-            }
-            let pfx: Ipv4Prefix =
-                a.parse().map_err(|e| ConfigError::Invalid(format!("port {} addr = \"{a}\": {e}", p.id)))?;
             if !a.contains('/') {
-                bail!("port {} addr = \"{a}\": give the prefix length (\"{a}/24\")", p.id);
+                let eg = if a.contains(':') { "/64" } else { "/24" };
+                bail!("port {} addr = \"{a}\": give the prefix length (\"{a}{eg}\")", p.id);
             }
-            addrs.push(pfx);
+            let bad =
+                |e: graph_nodes::wire::PrefixError| ConfigError::Invalid(format!("port {} addr = \"{a}\": {e}", p.id));
+            if a.contains(':') {
+                addrs6.push(a.parse().map_err(bad)?);
+            } else {
+                addrs.push(a.parse().map_err(bad)?);
+            }
         }
         ports.push(PortPlan {
             id: p.id,
@@ -1015,6 +1019,7 @@ fn plan_ports(file: &FileConfig, o: &Overrides, env: &Env) -> Result<Vec<PortPla
             rx_queues: p.rx_queues,
             mtu,
             addrs,
+            addrs6,
         });
     }
     if let Some(mask) = o.portmask {
@@ -1241,7 +1246,7 @@ fn plan_routes(file: &FileConfig, ports: &[PortPlan], hops: &[HopPlan]) -> Resul
         for p in ports {
             if p.id < 256 {
                 routes.push(RoutePlan {
-                    prefix: Ipv4Addr::new(198, 18, p.id as u8, 0),
+                    prefix: Ipv4Addr::new(198, 18, p.id as u8, 0).into(),
                     depth: 24,
                     next_hop: p.id,
                     via: None,
@@ -1251,15 +1256,30 @@ fn plan_routes(file: &FileConfig, ports: &[PortPlan], hops: &[HopPlan]) -> Resul
     }
     let mut seen = BTreeSet::new();
     for r in &file.routes {
-        let (addr, depth) = prefix(&r.prefix)?;
-        let mask = graph_nodes::wire::Ipv4Prefix { addr: 0, len: depth }.mask();
-        if u32::from(addr) & !mask != 0 {
-            bail!(
-                "route prefix = \"{}\": host bits set (the network is {}/{depth})",
-                r.prefix,
-                Ipv4Addr::from(u32::from(addr) & mask)
-            );
-        }
+        let (addr, depth): (std::net::IpAddr, u8) = if r.prefix.contains(':') {
+            let p: graph_nodes::wire::Ipv6Prefix =
+                r.prefix.parse().map_err(|e| ConfigError::Invalid(format!("route prefix = \"{}\": {e}", r.prefix)))?;
+            if p.addr & !p.mask() != 0 {
+                bail!(
+                    "route prefix = \"{}\": host bits set (the network is {}/{})",
+                    r.prefix,
+                    std::net::Ipv6Addr::from(p.network()),
+                    p.len
+                );
+            }
+            (p.ip().into(), p.len)
+        } else {
+            let (addr, depth) = prefix(&r.prefix)?;
+            let mask = graph_nodes::wire::Ipv4Prefix { addr: 0, len: depth }.mask();
+            if u32::from(addr) & !mask != 0 {
+                bail!(
+                    "route prefix = \"{}\": host bits set (the network is {}/{depth})",
+                    r.prefix,
+                    Ipv4Addr::from(u32::from(addr) & mask)
+                );
+            }
+            (addr.into(), depth)
+        };
         if !seen.insert((addr, depth)) {
             bail!("route prefix = \"{}\": defined twice", r.prefix);
         }
@@ -1277,13 +1297,22 @@ fn plan_routes(file: &FileConfig, ports: &[PortPlan], hops: &[HopPlan]) -> Resul
                 (n, None)
             }
             (None, None, Some(v)) => {
-                let gw: Ipv4Addr = v.parse().map_err(|_| {
-                    ConfigError::Invalid(format!("route {} via = \"{v}\": not an IPv4 address", r.prefix))
+                let gw: std::net::IpAddr = v.parse().map_err(|_| {
+                    ConfigError::Invalid(format!("route {} via = \"{v}\": not an IP address", r.prefix))
                 })?;
-                if ifaces.connected(u32::from(gw)).is_none() {
+                let (on_link, own) = match gw {
+                    std::net::IpAddr::V4(g) if addr.is_ipv4() => {
+                        (ifaces.connected(u32::from(g)).is_some(), ifaces.is_local(u32::from(g)))
+                    }
+                    std::net::IpAddr::V6(g) if addr.is_ipv6() => {
+                        (ifaces.connected6(u128::from(g)).is_some(), ifaces.is_local6(u128::from(g)))
+                    }
+                    _ => bail!("route {} via = \"{v}\": not of the prefix's address family", r.prefix),
+                };
+                if !on_link {
                     bail!("route {} via = \"{v}\": not in a subnet of any port's addr", r.prefix);
                 }
-                if ifaces.is_local(u32::from(gw)) {
+                if own {
                     bail!("route {} via = \"{v}\": that is the router's own address", r.prefix);
                 }
                 (0, Some(gw))
@@ -1421,7 +1450,7 @@ mod tests {
         assert_eq!(p.lcores[0].cpu, 1);
         assert_eq!(p.lcores[0].rx, vec![(0, 0), (1, 0)]);
         assert_eq!(p.routes.len(), 2);
-        assert_eq!(p.routes[1].prefix, Ipv4Addr::new(198, 18, 1, 0));
+        assert_eq!(p.routes[1].prefix, std::net::IpAddr::from(Ipv4Addr::new(198, 18, 1, 0)));
         assert_eq!(p.hops[1].mac, [2, 0, 0, 0, 0, 1]);
     }
 

@@ -532,6 +532,27 @@ fn printable(s: &str) -> String {
 fn run_command(line: &str, stats: &mut StatsSource, shared: &Arc<Shared>) -> Result<String, String> {
     let w: Vec<&str> = line.split_whitespace().collect();
     match w.as_slice() {
+        ["route", "add", pfx, "via", gw] if pfx.contains(':') => {
+            let a: graph_nodes::wire::Ipv6Prefix = pfx.parse().map_err(|e| format!("{e}"))?;
+            let gw: std::net::Ipv6Addr = gw.parse().map_err(|_| format!("gateway \"{gw}\" is not an IPv6 address"))?;
+            let nh = shared.env.l3().gateway(gw.into()).map_err(|e| e.to_string())?;
+            shared
+                .env
+                .fib6
+                .route_add(
+                    std::net::Ipv6Addr::from(a.network()),
+                    a.len,
+                    nh,
+                    graph_nodes::ip6_lookup::Ip6LookupNext::Rewrite,
+                )
+                .map_err(|e| e.to_string())?;
+            Ok(format!("ok route {a} -> gateway {gw} (next hop {nh})"))
+        }
+        ["route", "del", pfx] if pfx.contains(':') => {
+            let a: graph_nodes::wire::Ipv6Prefix = pfx.parse().map_err(|e| format!("{e}"))?;
+            shared.env.fib6.route_delete(a.ip(), a.len).map_err(|e| e.to_string())?;
+            Ok(format!("ok deleted {a}"))
+        }
         ["route", "add", pfx, "port", p] => {
             let (a, l) = parse_prefix(pfx)?;
             let p: u16 = p.parse().map_err(|_| format!("port \"{p}\" is not a number"))?;
@@ -579,21 +600,22 @@ fn run_command(line: &str, stats: &mut StatsSource, shared: &Arc<Shared>) -> Res
         }
         ["addr", op @ ("add" | "del"), p, pfx] => {
             let p: u16 = p.parse().map_err(|_| format!("port \"{p}\" is not a number"))?;
-            if pfx.contains(':') {
-                return Err(format!("{pfx}: IPv6 addresses are not supported yet (IPv4 only)"));
-            }
             if !pfx.contains('/') {
-                return Err(format!("{pfx}: give the prefix length ({pfx}/24)"));
+                return Err(format!(
+                    "{pfx}: give the prefix length ({pfx}/{})",
+                    if pfx.contains(':') { 64 } else { 24 }
+                ));
             }
-            let a: graph_nodes::wire::Ipv4Prefix = pfx.parse().map_err(|e| format!("{e}"))?;
             let l3 = shared.env.l3();
-            if *op == "add" {
-                l3.addr_add(p, a).map_err(|e| e.to_string())?;
-                Ok(format!("ok port {p} addr {a}"))
+            let add = *op == "add";
+            if pfx.contains(':') {
+                let a: graph_nodes::wire::Ipv6Prefix = pfx.parse().map_err(|e| format!("{e}"))?;
+                if add { l3.addr_add6(p, a) } else { l3.addr_del6(p, a) }.map_err(|e| e.to_string())?;
             } else {
-                l3.addr_del(p, a).map_err(|e| e.to_string())?;
-                Ok(format!("ok port {p} addr {a} deleted"))
+                let a: graph_nodes::wire::Ipv4Prefix = pfx.parse().map_err(|e| format!("{e}"))?;
+                if add { l3.addr_add(p, a) } else { l3.addr_del(p, a) }.map_err(|e| e.to_string())?;
             }
+            Ok(format!("ok port {p} addr {pfx}{}", if add { "" } else { " deleted" }))
         }
         ["addr"] => {
             let list: Vec<serde_json::Value> = shared

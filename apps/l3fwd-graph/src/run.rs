@@ -227,17 +227,27 @@ fn configure_nodes(plan: &Plan, env: &StockEnv, ports: &[Arc<Port>]) -> Result<C
         for a in &pp.addrs {
             l3.addr_add(pp.id, *a).map_err(|e| RunError::Setup(format!("port {} addr {a}: {e}", pp.id)))?;
         }
+        for a in &pp.addrs6 {
+            l3.addr_add6(pp.id, *a).map_err(|e| RunError::Setup(format!("port {} addr {a}: {e}", pp.id)))?;
+        }
     }
     for r in &plan.routes {
         let nh = match r.via {
             Some(gw) => {
-                l3.gateway(gw.into()).map_err(|e| RunError::Setup(format!("route {}/{} via {gw}: {e}", r.prefix, r.depth)))?
+                l3.gateway(gw).map_err(|e| RunError::Setup(format!("route {}/{} via {gw}: {e}", r.prefix, r.depth)))?
             }
             None => r.next_hop,
         };
-        env.fib
-            .route_add(r.prefix, r.depth, nh, Ip4LookupNext::Rewrite)
-            .map_err(|e| RunError::Setup(format!("route {}/{}: {e}", r.prefix, r.depth)))?;
+        let added = match r.prefix {
+            std::net::IpAddr::V4(a) => {
+                env.fib.route_add(a, r.depth, nh, Ip4LookupNext::Rewrite).map_err(|e| e.to_string())
+            }
+            std::net::IpAddr::V6(a) => env
+                .fib6
+                .route_add(a, r.depth, nh, graph_nodes::ip6_lookup::Ip6LookupNext::Rewrite)
+                .map_err(|e| e.to_string()),
+        };
+        added.map_err(|e| RunError::Setup(format!("route {}/{}: {e}", r.prefix, r.depth)))?;
     }
     let changes: Vec<FeatureChange<'_>> = plan
         .features

@@ -147,8 +147,8 @@ fn capture_writes_a_valid_pcap_off_the_hot_path() {
     let (mut s, mut rd) = connect(&sock);
     let reply = ask(&mut s, &mut rd, &format!("capture ip4_rewrite 100 {}", out.display()));
     assert!(reply.starts_with("ok capturing 100"), "{reply}");
-    let bad = ask(&mut s, &mut rd, &format!("capture ip6_lookup 1 {}", out.display()));
-    assert!(bad.starts_with("error: no node \"ip6_lookup\""), "{bad}");
+    let bad = ask(&mut s, &mut rd, &format!("capture ip9_lookup 1 {}", out.display()));
+    assert!(bad.starts_with("error: no node \"ip9_lookup\""), "{bad}");
     assert!(ask(&mut s, &mut rd, "capture ip4_lookup 0 /tmp/x.pcap").contains("count must be"));
     // A source's stream is empty when a tap looks: refused, with where to
     // look instead (it used to answer "ok" and capture nothing).

@@ -1085,7 +1085,8 @@ mod tests {
         assert_eq!(Ipv6Packet::new_checked(&g[14..]).err(), Some(WireError::BadTotalLen));
         assert_eq!(Ipv6Packet::new_checked(&f[14..53]).err(), Some(WireError::Truncated));
         // An NS with its option, written and read back; the checksum holds.
-        let ns = NdMessage { kind: icmp6::NS, flags: 0, target: 0x2001_0db8 << 96 | 1, lladdr: Some([2, 0, 0, 0, 0, 9]) };
+        let ns =
+            NdMessage { kind: icmp6::NS, flags: 0, target: 0x2001_0db8 << 96 | 1, lladdr: Some([2, 0, 0, 0, 0, 9]) };
         let mut m = [0u8; 32];
         let (s, d) = (0x2001_0db8 << 96 | 2, 0xff02_0000_0000_0000_0000_0001_ff00_0001);
         assert_eq!(ns.write(&mut m, s, d), 32);
