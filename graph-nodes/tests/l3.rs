@@ -63,8 +63,11 @@ fn counter(r: &mut Rig, name: &str) -> u64 {
     r.graph().node_stats(node).and_then(|s| s.counters.get(c).copied()).unwrap_or(0)
 }
 
-/// Frees what the table still holds, then checks that every buffer is back.
+/// Frees what the table still holds and what the ports sent that no test
+/// read, then checks that every buffer is back.
 fn all_back(r: &mut Rig) {
+    r.recv(0);
+    r.recv(1);
     r.graph = None;
     r.env.neigh.clear();
     assert_eq!(r.pool.in_use(), 0, "every buffer back in the pool");
@@ -361,4 +364,185 @@ fn without_addresses_the_old_drops_stay() {
     assert_eq!(r.objs("icmp4_error"), 0);
     r.graph = None;
     assert_eq!(r.pool.in_use(), 0);
+}
+
+// ---------------------------------------------------------------- IPv6 --
+
+use graph_nodes::wire::view::{icmp6, NdMessage, NA_OVERRIDE, NA_ROUTER, NA_SOLICITED};
+use graph_nodes::wire::{build_ip6, icmp6_checksum, icmp6_message, multicast_mac6, solicited_node};
+
+const A6: u128 = 0x2001_0db8_0000_0000_0000_0000_0000_0002;
+const R6: u128 = 0x2001_0db8_0000_0000_0000_0000_0000_0001;
+const B6: u128 = 0x2001_0db8_0001_0000_0000_0000_0000_0002;
+const R6B: u128 = 0x2001_0db8_0001_0000_0000_0000_0000_0001;
+
+fn rig6(mtu: u16, cfg: NeighConfig) -> Rig {
+    let mut r = rig(mtu, cfg);
+    let l3 = r.env.l3();
+    l3.addr_add6(0, "2001:db8::1/64".parse().unwrap()).unwrap();
+    l3.addr_add6(1, "2001:db8:1::1/64".parse().unwrap()).unwrap();
+    rebuild(&mut r);
+    r
+}
+
+/// A neighbour solicitation from `mac`/`src` for `target`.
+fn ns(mac: [u8; 6], src: u128, target: u128) -> Vec<u8> {
+    let dst = solicited_node(target);
+    let mut m = [0u8; 32];
+    NdMessage { kind: icmp6::NS, flags: 0, target, lladdr: Some(mac) }.write(&mut m, src, dst);
+    build_ip6((mac, multicast_mac6(dst)), src, dst, 58, 255, &m)
+}
+
+/// A solicited advertisement from `mac`/`src` to `dst`.
+fn na(mac: [u8; 6], src: u128, dst: u128, dst_mac: [u8; 6]) -> Vec<u8> {
+    let mut m = [0u8; 32];
+    NdMessage { kind: icmp6::NA, flags: NA_SOLICITED | NA_OVERRIDE, target: src, lladdr: Some(mac) }.write(&mut m, src, dst);
+    build_ip6((mac, dst_mac), src, dst, 58, 255, &m)
+}
+
+fn udp6(mac0: [u8; 6], dst: u128, hops: u8, len: usize) -> Vec<u8> {
+    let mut payload = vec![0u8; len];
+    payload[0..2].copy_from_slice(&1024u16.to_be_bytes());
+    payload[2..4].copy_from_slice(&33434u16.to_be_bytes());
+    payload[4..6].copy_from_slice(&(len as u16).to_be_bytes());
+    build_ip6((HA, mac0), A6, dst, 17, hops, &payload)
+}
+
+fn resolve_a6(r: &mut Rig) {
+    r.send(0, &[ns(HA, A6, R6)]);
+    r.run();
+    assert_eq!(r.recv(0).len(), 1, "the advertisement");
+}
+
+#[test]
+fn neighbour_solicitations_for_our_addresses_are_answered() {
+    let mut r = rig6(1500, NeighConfig::default());
+    let mac0 = r.ports[0].mac();
+    r.send(0, &[ns(HA, A6, R6)]);
+    r.run();
+    let out = r.recv(0);
+    assert_eq!(out.len(), 1);
+    let f = &out[0];
+    assert_eq!((&f[0..6], &f[6..12], &f[12..14]), (&HA[..], &mac0[..], &[0x86, 0xdd][..]));
+    assert_eq!((f[20], f[21]), (58, 255), "ICMPv6, hop limit 255");
+    assert_eq!(u128::from_be_bytes(f[22..38].try_into().unwrap()), R6, "from the target");
+    assert_eq!(u128::from_be_bytes(f[38..54].try_into().unwrap()), A6, "to the asker");
+    assert_eq!(icmp6_checksum(R6, A6, &f[54..]), 0);
+    let m = NdMessage::parse(&f[54..]).unwrap();
+    assert_eq!((m.kind, m.flags, m.target, m.lladdr), (icmp6::NA, NA_ROUTER | NA_SOLICITED | NA_OVERRIDE, R6, Some(mac0)));
+    let n = r.env.neigh.list();
+    assert_eq!((n.len(), n[0].ip, n[0].state), (1, std::net::IpAddr::from(std::net::Ipv6Addr::from(A6)), NeighState::Reachable));
+    // Not ours, a bad hop limit, a bad checksum: not answered.
+    let mut hop = ns(HA, A6, R6);
+    hop[21] = 64;
+    let mut sum = ns(HA, A6, R6);
+    sum[60] ^= 1;
+    r.send(0, &[ns(HA, A6, R6B), ns(HA, A6, 0x2001_0db8 << 96 | 7), hop, sum]);
+    r.run();
+    assert!(r.recv(0).is_empty());
+    assert_eq!(counter(&mut r, "ndp_input.not_for_us"), 2);
+    assert_eq!(counter(&mut r, "ndp_input.bad_nd"), 2);
+    all_back(&mut r);
+}
+
+#[test]
+fn ipv6_forwarding_resolves_by_nd_and_releases_held_packets() {
+    let mut r = rig6(1500, NeighConfig::default());
+    let (mac0, mac1) = (r.ports[0].mac(), r.ports[1].mac());
+    resolve_a6(&mut r);
+    let frames: Vec<Vec<u8>> = (0..3).map(|i| udp6(mac0, B6, 64, 20 + i)).collect();
+    r.send(0, &frames);
+    r.run();
+    // One solicitation for B to its solicited-node group.
+    let out = r.recv(1);
+    assert_eq!(out.len(), 1);
+    let s = &out[0];
+    assert_eq!(&s[0..6], &multicast_mac6(solicited_node(B6)));
+    assert_eq!(u128::from_be_bytes(s[38..54].try_into().unwrap()), solicited_node(B6));
+    assert_eq!(u128::from_be_bytes(s[22..38].try_into().unwrap()), R6B, "from our address in B's subnet");
+    let m = NdMessage::parse(&s[54..]).unwrap();
+    assert_eq!((m.kind, m.target, m.lladdr), (icmp6::NS, B6, Some(mac1)));
+    r.send(1, &[na(HB, B6, R6B, mac1)]);
+    r.run();
+    let out = r.recv(1);
+    assert_eq!(out.len(), 3);
+    for (f, orig) in out.iter().zip(&frames) {
+        assert_eq!((&f[0..6], &f[6..12]), (&HB[..], &mac1[..]));
+        assert_eq!(f[21], 63, "hop limit - 1");
+        assert_eq!(&f[22..], &orig[22..], "addresses and payload untouched");
+    }
+    r.send(0, &frames[..1]);
+    r.run();
+    assert_eq!(r.recv(1).len(), 1, "straight through once resolved");
+    all_back(&mut r);
+}
+
+/// The ICMPv6 message of an error frame, checked: from `from` to A6,
+/// hop limit 64, valid checksum, quoting `orig`'s packet.
+fn error6_of(f: &[u8], orig: &[u8], from: u128) -> (u8, u8, u32) {
+    assert_eq!(&f[0..6], &HA);
+    assert_eq!((f[20], f[21]), (58, 64));
+    assert_eq!(u128::from_be_bytes(f[22..38].try_into().unwrap()), from);
+    assert_eq!(u128::from_be_bytes(f[38..54].try_into().unwrap()), A6);
+    assert_eq!(icmp6_checksum(from, A6, &f[54..]), 0);
+    let quote = (orig.len() - 14).min(1232);
+    assert_eq!(&f[62..], &orig[14..14 + quote]);
+    (f[54], f[55], u32::from_be_bytes(f[58..62].try_into().unwrap()))
+}
+
+#[test]
+fn ipv6_echo_and_errors() {
+    let cfg = NeighConfig { retrans: Duration::from_millis(20), retries: 1, ..NeighConfig::default() };
+    let mut r = rig6(1400, cfg);
+    let mac0 = r.ports[0].mac();
+    resolve_a6(&mut r);
+    // Echo to the far address, hop limit 1: ours, answered.
+    let echo = build_ip6((HA, mac0), A6, R6B, 58, 1, &icmp6_message(A6, R6B, (128, 0), 0x0001_0002, 32));
+    r.send(0, std::slice::from_ref(&echo));
+    r.run();
+    let out = r.recv(0);
+    assert_eq!(out.len(), 1, "{:?}", r.drops());
+    let f = &out[0];
+    assert_eq!((f[21], f[54]), (64, 129), "hop limit 64, echo reply");
+    assert_eq!(u128::from_be_bytes(f[22..38].try_into().unwrap()), R6B);
+    assert_eq!(icmp6_checksum(R6B, A6, &f[54..]), 0);
+    assert_eq!(&f[58..], &echo[58..]);
+    // Errors: hop limit, no route, UDP to us, too big.
+    let cases: [(Vec<u8>, (u8, u8, u32)); 4] = [
+        (udp6(mac0, B6, 1, 30), (3, 0, 0)),
+        (udp6(mac0, 0x2001_0db9 << 96 | 1, 64, 30), (1, 0, 0)),
+        (udp6(mac0, R6, 64, 30), (1, 4, 0)),
+        (udp6(mac0, B6, 64, 1400), (2, 0, 1400)),
+    ];
+    // B resolved first (an advertisement nobody asked for is not learned,
+    // RFC 4861 §7.2.5): a packet for it, its answer.
+    r.send(0, &[udp6(mac0, B6, 64, 30)]);
+    r.run();
+    r.send(1, &[na(HB, B6, R6B, r.ports[1].mac())]);
+    r.run();
+    assert_eq!(r.recv(1).len(), 2, "the solicitation and the packet");
+    for (f, want) in &cases {
+        r.send(0, std::slice::from_ref(f));
+        r.run();
+        let out = r.recv(0);
+        assert_eq!(out.len(), 1, "{want:?}: {:?}", r.drops());
+        assert_eq!(error6_of(&out[0], f, R6), *want);
+    }
+    // Nobody at ::99: after the one solicitation, address unreachable.
+    let lost = udp6(mac0, 0x2001_0db8_0001 << 80 | 0x99, 64, 30);
+    r.send(0, std::slice::from_ref(&lost));
+    r.run();
+    walk_for(&mut r, Duration::from_millis(120));
+    let out = r.recv(0);
+    assert_eq!(out.len(), 1);
+    assert_eq!(error6_of(&out[0], &lost, R6), (1, 3, 0));
+    // No error about an error, or to a multicast group.
+    let err = build_ip6((HA, mac0), A6, B6, 58, 1, &icmp6_message(A6, B6, (1, 0), 0, 48));
+    r.send(0, &[err]);
+    r.run();
+    assert!(r.recv(0).is_empty());
+    assert_eq!(counter(&mut r, "icmp6_error.about_icmp_error"), 1);
+    let obs = r.graph().node_stats("icmp6_error").unwrap().observations;
+    assert_eq!((obs["time_exceeded"], obs["no_route"], obs["port_unreachable"], obs["too_big"], obs["addr_unreachable"]), (1, 1, 1, 1, 1));
+    all_back(&mut r);
 }
