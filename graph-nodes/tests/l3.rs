@@ -396,7 +396,8 @@ fn ns(mac: [u8; 6], src: u128, target: u128) -> Vec<u8> {
 /// A solicited advertisement from `mac`/`src` to `dst`.
 fn na(mac: [u8; 6], src: u128, dst: u128, dst_mac: [u8; 6]) -> Vec<u8> {
     let mut m = [0u8; 32];
-    NdMessage { kind: icmp6::NA, flags: NA_SOLICITED | NA_OVERRIDE, target: src, lladdr: Some(mac) }.write(&mut m, src, dst);
+    NdMessage { kind: icmp6::NA, flags: NA_SOLICITED | NA_OVERRIDE, target: src, lladdr: Some(mac) }
+        .write(&mut m, src, dst);
     build_ip6((mac, dst_mac), src, dst, 58, 255, &m)
 }
 
@@ -429,9 +430,15 @@ fn neighbour_solicitations_for_our_addresses_are_answered() {
     assert_eq!(u128::from_be_bytes(f[38..54].try_into().unwrap()), A6, "to the asker");
     assert_eq!(icmp6_checksum(R6, A6, &f[54..]), 0);
     let m = NdMessage::parse(&f[54..]).unwrap();
-    assert_eq!((m.kind, m.flags, m.target, m.lladdr), (icmp6::NA, NA_ROUTER | NA_SOLICITED | NA_OVERRIDE, R6, Some(mac0)));
+    assert_eq!(
+        (m.kind, m.flags, m.target, m.lladdr),
+        (icmp6::NA, NA_ROUTER | NA_SOLICITED | NA_OVERRIDE, R6, Some(mac0))
+    );
     let n = r.env.neigh.list();
-    assert_eq!((n.len(), n[0].ip, n[0].state), (1, std::net::IpAddr::from(std::net::Ipv6Addr::from(A6)), NeighState::Reachable));
+    assert_eq!(
+        (n.len(), n[0].ip, n[0].state),
+        (1, std::net::IpAddr::from(std::net::Ipv6Addr::from(A6)), NeighState::Reachable)
+    );
     // Not ours, a bad hop limit, a bad checksum: not answered.
     let mut hop = ns(HA, A6, R6);
     hop[21] = 64;
@@ -543,6 +550,9 @@ fn ipv6_echo_and_errors() {
     assert!(r.recv(0).is_empty());
     assert_eq!(counter(&mut r, "icmp6_error.about_icmp_error"), 1);
     let obs = r.graph().node_stats("icmp6_error").unwrap().observations;
-    assert_eq!((obs["time_exceeded"], obs["no_route"], obs["port_unreachable"], obs["too_big"], obs["addr_unreachable"]), (1, 1, 1, 1, 1));
+    assert_eq!(
+        (obs["time_exceeded"], obs["no_route"], obs["port_unreachable"], obs["too_big"], obs["addr_unreachable"]),
+        (1, 1, 1, 1, 1)
+    );
     all_back(&mut r);
 }

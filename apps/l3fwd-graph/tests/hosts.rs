@@ -51,7 +51,11 @@ impl Lab {
                 eprintln!("skipping the Linux-host tests: `ip netns add` failed");
                 return None;
             }
-            lab.exec(n, "sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1");
+            // The router's namespace has no IPv6 of its own: its kernel
+            // must not answer neighbour discovery on the router's ports.
+            if n == "r" {
+                lab.exec(n, "sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1");
+            }
             lab.exec(n, "ip link set lo up");
         }
         lab.exec("r", &format!("ip link add r0 type veth peer name h0 netns {}", lab.ns("h0")));
@@ -62,6 +66,8 @@ impl Lab {
             lab.exec(h, &format!("ip link set {h} up"));
             lab.exec(h, &format!("ip addr add 10.0.{net}.2/24 dev {h}"));
             lab.exec(h, &format!("ip route add default via 10.0.{net}.1"));
+            lab.exec(h, &format!("ip -6 addr add 2001:db8:{net}::2/64 dev {h} nodad"));
+            lab.exec(h, &format!("ip -6 route add default via 2001:db8:{net}::1"));
             // A veth hands its peer unsegmented 64 KiB TCP segments and
             // unfinished checksums; on AF_PACKET the router sees them as
             // they are. The router finishes checksums; segmentation is the
@@ -138,8 +144,8 @@ impl Router {
             format!(
                 "stats_interval = 0\ncontrol_socket = \"{}\"\n\
                  [arp]\nretrans_ms = 200\n\
-                 [[port]]\nid = 0\n{}\naddr = [\"10.0.0.1/24\"]\n\
-                 [[port]]\nid = 1\n{}\naddr = [\"10.0.1.1/24\"]\n{port1}\n",
+                 [[port]]\nid = 0\n{}\naddr = [\"10.0.0.1/24\", \"2001:db8:0::1/64\"]\n\
+                 [[port]]\nid = 1\n{}\naddr = [\"10.0.1.1/24\", \"2001:db8:1::1/64\"]\n{port1}\n",
                 ctl.display(),
                 backends[0],
                 backends[1],
@@ -176,17 +182,45 @@ impl Router {
     }
 }
 
-/// Sends `len` bytes over TCP from h0 to h1:5001 through the router, with
-/// the kernels' own stacks; the bytes h1 received.
+impl Drop for Router {
+    /// A test that failed midway leaves no router running.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Sends `len` bytes over TCP from h0 to h1:5001 (IPv4) through the
+/// router, with the kernels' own stacks; the bytes h1 received.
 fn tcp_transfer(lab: &std::sync::Arc<Lab>, len: usize) -> (Vec<u8>, Vec<u8>) {
+    tcp_transfer_to(lab, len, "10.0.1.2:5001")
+}
+
+/// The same to `to` (`[2001:db8:1::2]:5001` for IPv6).
+fn tcp_transfer_to(lab: &std::sync::Arc<Lab>, len: usize, to: &'static str) -> (Vec<u8>, Vec<u8>) {
     let data: Vec<u8> = (0..len).map(|i| (i * 7 + i / 251) as u8).collect();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let l = lab.clone();
     let server = std::thread::spawn(move || {
         l.enter("h1");
-        let ls = std::net::TcpListener::bind("10.0.1.2:5001").unwrap();
+        let ls = std::net::TcpListener::bind(to).unwrap();
         ready_tx.send(()).unwrap();
-        let (mut c, _) = ls.accept().unwrap();
+        // Accept with a deadline: a client that never comes fails the test
+        // instead of hanging it.
+        ls.set_nonblocking(true).unwrap();
+        let t0 = Instant::now();
+        let (mut c, _) = loop {
+            match ls.accept() {
+                Ok(c) => break c,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && t0.elapsed() < Duration::from_secs(20) => {
+                    std::thread::sleep(Duration::from_millis(10))
+                }
+                Err(e) => panic!("accept: {e}"),
+            }
+        };
+        c.set_nonblocking(false).unwrap();
         c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
         let mut got = Vec::new();
         c.read_to_end(&mut got).unwrap();
@@ -197,8 +231,7 @@ fn tcp_transfer(lab: &std::sync::Arc<Lab>, len: usize) -> (Vec<u8>, Vec<u8>) {
     let sent = data.clone();
     std::thread::spawn(move || {
         l.enter("h0");
-        let mut c =
-            std::net::TcpStream::connect_timeout(&"10.0.1.2:5001".parse().unwrap(), Duration::from_secs(10)).unwrap();
+        let mut c = std::net::TcpStream::connect_timeout(&to.parse().unwrap(), Duration::from_secs(10)).unwrap();
         c.set_write_timeout(Some(Duration::from_secs(20))).unwrap();
         c.write_all(&sent).unwrap();
     })
@@ -259,6 +292,33 @@ fn linux_hosts_ping_traceroute_and_tcp_through_the_router() {
         assert!(e["state"] == "reachable" || e["state"] == "stale", "{e}");
     }
     assert!(r.ask("addr").contains("10.0.1.1/24"));
+    // The same over IPv6: neighbour discovery instead of ARP, ICMPv6.
+    for (dst, what) in
+        [("2001:db8::1", "the near address"), ("2001:db8:1::1", "the far address"), ("2001:db8:1::2", "h1")]
+    {
+        let o = lab.run("h0", &format!("ping -6 -c 2 -W 2 {dst}"));
+        assert!(o.status.success(), "ping -6 {what}: {}", text(&o));
+    }
+    for (h, gw, port) in [("h0", "2001:db8::1", "r0"), ("h1", "2001:db8:1::1", "r1")] {
+        let mac = text(&lab.run("r", &format!("cat /sys/class/net/{port}/address")));
+        let n = text(&lab.run(h, &format!("ip -6 neigh show {gw}")));
+        assert!(n.contains(mac.trim()) && !n.contains("FAILED"), "{h}: {n} (router port {port} has {mac})");
+    }
+    let t = text(&lab.run("h0", "traceroute -6 -n -w 2 -q 1 -m 3 2001:db8:1::2"));
+    assert!(t.contains(" 1  2001:db8::1 ") && t.contains(" 2  2001:db8:1::2 "), "traceroute -6:\n{t}");
+    let t = text(&lab.run("h0", "tracepath -6 -n -m 3 2001:db8:1::2"));
+    assert!(t.contains("2001:db8::1") && t.contains("reached"), "tracepath -6:\n{t}");
+    let t = text(&lab.run("h0", "ping -6 -c 1 -W 2 2001:db8:9::9"));
+    assert!(t.contains("From 2001:db8::1") && t.contains("No route"), "{t}");
+    let t = text(&lab.run("h0", "ping -6 -c 1 -W 3 2001:db8:1::77"));
+    assert!(t.contains("From 2001:db8::1") && t.contains("Address unreachable"), "{t}");
+    let (sent, got) = tcp_transfer_to(&lab, 4 << 20, "[2001:db8:1::2]:5001");
+    assert!(got == sent, "TCP over IPv6: {} bytes received of {}", got.len(), sent.len());
+    let n: serde_json::Value = serde_json::from_str(&r.ask("neigh show")).unwrap();
+    for ip in ["2001:db8::2", "2001:db8:1::2"] {
+        let e = n.as_array().unwrap().iter().find(|e| e["ip"] == ip).unwrap_or_else(|| panic!("{ip} in {n}"));
+        assert!(e["state"] == "reachable" || e["state"] == "stale", "{e}");
+    }
     let j = r.stop();
     assert_eq!(j["pool_in_use"], 0, "every buffer back");
     let icmp = &node(&j, "icmp4_error")["observations"];
@@ -266,6 +326,11 @@ fn linux_hosts_ping_traceroute_and_tcp_through_the_router() {
     assert!(icmp["net_unreachable"].as_u64().unwrap() >= 1, "{icmp}");
     assert!(icmp["host_unreachable"].as_u64().unwrap() >= 1, "{icmp}");
     assert!(node(&j, "ip4_local")["observations"]["echo_replies"].as_u64().unwrap() >= 4);
+    assert!(node(&j, "ip6_local")["observations"]["echo_replies"].as_u64().unwrap() >= 4);
+    let icmp6 = &node(&j, "icmp6_error")["observations"];
+    for k in ["time_exceeded", "no_route", "addr_unreachable"] {
+        assert!(icmp6[k].as_u64().unwrap() >= 1, "{k}: {icmp6}");
+    }
     let rx_errors: u64 = j["ports"].as_array().unwrap().iter().map(|p| p["rx_errors"].as_u64().unwrap()).sum();
     assert_eq!(rx_errors, 0, "no frame refused by a port");
 }
@@ -285,8 +350,14 @@ fn path_mtu_discovery_through_a_small_link() {
     assert!(t.contains("pmtu 1280"), "{t}");
     let t = text(&lab.run("h0", "ping -c 1 -W 2 -M do -s 1400 10.0.1.2"));
     assert!(t.contains("mtu=1280") || t.contains("mtu = 1280"), "{t}");
+    // IPv6: the router never fragments; packet too big carries the MTU.
+    let (sent, got) = tcp_transfer_to(&lab, 2 << 20, "[2001:db8:1::2]:5001");
+    assert!(got == sent, "TCP over IPv6 and the small link: {} bytes received of {}", got.len(), sent.len());
+    let t = text(&lab.run("h0", "ip -6 route get 2001:db8:1::2"));
+    assert!(t.contains("mtu 1280"), "{t}");
     let j = r.stop();
     assert!(node(&j, "icmp4_error")["observations"]["frag_needed"].as_u64().unwrap() >= 1);
+    assert!(node(&j, "icmp6_error")["observations"]["too_big"].as_u64().unwrap() >= 1);
     assert_eq!(j["pool_in_use"], 0);
 }
 
