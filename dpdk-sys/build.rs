@@ -34,11 +34,11 @@ fn main() {
         .clang_args(&clang_args)
         .allowlist_function("rte_eal_.*|rte_eth_.*|rte_pktmbuf_.*|rte_mempool_.*|rte_mbuf_.*|rte_lcore_.*")
         .allowlist_function(
-            "rte_socket_id|rte_strerror|rte_thread_register|rte_thread_unregister|rte_get_.*|rte_vdev_.*|rte_lpm_create|rte_lpm_add|rte_lpm_free",
+            "rte_socket_id|rte_strerror|rte_thread_register|rte_thread_unregister|rte_get_.*|rte_vdev_.*|rte_lpm_create|rte_lpm_add|rte_lpm_free|rte_lpm6_create|rte_lpm6_add|rte_lpm6_free|rte_lpm6_lookup",
         )
         .allowlist_type("rte_mbuf|rte_mempool|rte_eth_conf|rte_eth_stats|rte_ether_addr|rte_eth_dev_info")
         .allowlist_type("rte_eth_link|rte_eth_rxconf|rte_eth_txconf|rte_mbuf_dynfield|lcore_function_t")
-        .allowlist_type("rte_lpm|rte_lpm_config|rte_pktmbuf_pool_private")
+        .allowlist_type("rte_lpm|rte_lpm_config|rte_lpm6|rte_lpm6_config|rte_pktmbuf_pool_private")
         .allowlist_var("RTE_MAX_LCORE|RTE_MBUF_DEFAULT_BUF_SIZE|RTE_PKTMBUF_HEADROOM|RTE_ETH_.*|RTE_MAX_ETHPORTS")
         .derive_default(true)
         .derive_debug(false)

@@ -85,3 +85,29 @@ unsigned int rgraph_lpm_x4_loop(const struct rte_lpm *lpm, const uint32_t *ips, 
 	}
 	return misses;
 }
+
+/* rte_lpm6 lookups over an array of 16-byte addresses, in C as the IPv4
+ * loops above: single and bulk (rte_lpm6_lookup_bulk_func, in batches of
+ * `batch`, at most 256). Each returns the number of misses. */
+unsigned int rgraph_lpm6_lookup_loop(const struct rte_lpm6 *lpm, const uint8_t *ips, unsigned int n)
+{
+	unsigned int misses = 0;
+	uint32_t nh;
+	for (unsigned int i = 0; i < n; i++)
+		misses += rte_lpm6_lookup(lpm, ips + 16 * i, &nh) != 0;
+	return misses;
+}
+
+unsigned int rgraph_lpm6_bulk_loop(const struct rte_lpm6 *lpm, const uint8_t *ips, unsigned int n, unsigned int batch)
+{
+	unsigned int misses = 0;
+	int32_t nhs[256];
+	if (batch > 256)
+		batch = 256;
+	for (unsigned int i = 0; i + batch <= n; i += batch) {
+		rte_lpm6_lookup_bulk_func(lpm, (uint8_t (*)[16])(ips + 16 * i), nhs, batch);
+		for (unsigned int k = 0; k < batch; k++)
+			misses += nhs[k] < 0;
+	}
+	return misses;
+}

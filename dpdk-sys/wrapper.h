@@ -12,3 +12,4 @@
 #include <rte_bus_vdev.h>
 #include <rte_version.h>
 #include <rte_lpm.h>
+#include <rte_lpm6.h>

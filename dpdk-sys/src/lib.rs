@@ -40,4 +40,10 @@ extern "C" {
     pub fn rgraph_lpm_bulk_loop(lpm: *const rte_lpm, ips: *const u32, n: u32, batch: u32) -> u32;
     /// `rte_lpm_lookupx4` over `ips[..n]`; the number of misses.
     pub fn rgraph_lpm_x4_loop(lpm: *const rte_lpm, ips: *const u32, n: u32) -> u32;
+    /// `rte_lpm6_lookup` over `n` addresses of 16 bytes at `ips`; the
+    /// number of misses.
+    pub fn rgraph_lpm6_lookup_loop(lpm: *const rte_lpm6, ips: *const u8, n: u32) -> u32;
+    /// `rte_lpm6_lookup_bulk_func` over them in batches of `batch` (at
+    /// most 256); the number of misses.
+    pub fn rgraph_lpm6_bulk_loop(lpm: *const rte_lpm6, ips: *const u8, n: u32, batch: u32) -> u32;
 }
