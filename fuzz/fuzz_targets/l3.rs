@@ -1,9 +1,10 @@
-//! Arbitrary frames into a router with interface addresses: ARP answered
-//! and learned, packets held for resolution, echo answered, ICMP errors
-//! built in place. No panic; every packet is sent, held for a neighbour,
+//! Arbitrary frames into a router with IPv4 and IPv6 interface addresses:
+//! ARP and neighbour discovery answered and learned, packets held for
+//! resolution, echo answered, ICMP and ICMPv6 errors built in place. No panic; every packet is sent, held for a neighbour,
 //! or dropped under exactly one counter (the router's own ARP requests
-//! counted in); every frame that leaves is ARP or IPv4 with a valid header
-//! checksum; no buffer leaks beyond the packets held.
+//! counted in); every frame that leaves is ARP, IPv4 with a valid header
+//! checksum, or IPv6 with a consistent length; no buffer leaks beyond the
+//! packets held.
 //!
 //! Input: frames as (u16 little-endian length, in port: the low bit of the
 //! high byte, bytes), up to 64 of them.
@@ -14,6 +15,7 @@ use std::sync::{Mutex, OnceLock};
 use graph_core::{Graph, Objs};
 use graph_nodes::eth_config::{eth_config, EthConf, StockEnv, TxQueues};
 use graph_nodes::ip4_lookup::{Fib, Ip4LookupNext};
+use graph_nodes::ip6_lookup::{Fib6, Ip6LookupNext};
 use graph_nodes::mempool::free_bulk;
 use graph_nodes::neigh::{IcmpLimit, NeighConfig, Neighbours};
 use graph_nodes::port::{Port, PortConfig, RxQueue, TxQueue};
@@ -35,14 +37,14 @@ fn rig() -> &'static Mutex<Rig> {
     R.get_or_init(|| {
         let pool = Mempool::new("fz3", &PoolConfig { size: 4096, cache_size: 0, ..PoolConfig::default() }).unwrap();
         let cfg = NeighConfig { hold: 4, max_entries: 64, ..NeighConfig::default() };
-        let env = StockEnv { fib: Fib::new(64), neigh: Neighbours::new(cfg), ..StockEnv::default() };
+        let env = StockEnv { fib: Fib::new(64), fib6: Fib6::new(4096), neigh: Neighbours::new(cfg), ..StockEnv::default() };
         env.neigh.set_pool(pool.clone());
         env.ifaces.set_icmp_limit(IcmpLimit { rate: 1_000_000, burst: 1_000_000 });
         let (mut ports, mut inject, mut collect) = (Vec::new(), Vec::new(), Vec::new());
         for p in 0..2u16 {
             let inj = Port::open(100 + p, &PortConfig { nb_rxq: 0, ..PortConfig::parse(&format!("ring:tx=fz3-in{p},size=512")).unwrap() }, &pool).unwrap();
             inject.push(inj.take_tx_queue(0).unwrap());
-            let cfg = PortConfig { mtu: 1000, ..PortConfig::parse(&format!("ring:rx=fz3-in{p},tx=fz3-out{p},size=512")).unwrap() };
+            let cfg = PortConfig { mtu: 1280, ..PortConfig::parse(&format!("ring:rx=fz3-in{p},tx=fz3-out{p},size=512")).unwrap() };
             ports.push(env.ports.open(p, &cfg, &pool).unwrap());
             let col = Port::open(200 + p, &PortConfig { nb_txq: 0, ..PortConfig::parse(&format!("ring:rx=fz3-out{p},size=512")).unwrap() }, &pool)
                 .unwrap();
@@ -55,9 +57,14 @@ fn rig() -> &'static Mutex<Rig> {
         }
         l3.addr_add(0, "10.0.0.1/24".parse().unwrap()).unwrap();
         l3.addr_add(1, "10.0.1.1/24".parse().unwrap()).unwrap();
-        // A default route through a gateway on port 1, resolved by ARP.
+        l3.addr_add6(0, "2001:db8::1/64".parse().unwrap()).unwrap();
+        l3.addr_add6(1, "2001:db8:1::1/64".parse().unwrap()).unwrap();
+        // Default routes through gateways on port 1, resolved by ARP and
+        // neighbour discovery.
         let gw = l3.gateway("10.0.1.254".parse().unwrap()).unwrap();
         env.fib.route_add("0.0.0.0".parse().unwrap(), 0, gw, Ip4LookupNext::Rewrite).unwrap();
+        let gw6 = l3.gateway("2001:db8:1::fe".parse().unwrap()).unwrap();
+        env.fib6.route_add("::".parse().unwrap(), 0, gw6, Ip6LookupNext::Rewrite).unwrap();
         let graph = Graph::create("fz3", &env.param(["ethdev_rx-0-0", "ethdev_rx-1-0", "neigh_tick"], TxQueues::default())).unwrap();
         Mutex::new(Rig { pool, graph, env, ports, inject, collect })
     })
@@ -121,6 +128,10 @@ fuzz_target!(|data: &[u8]| {
         assert!(f.len() >= 14, "a runt left");
         match [f[12], f[13]] {
             [8, 6] => assert!(f.len() >= 42, "a short ARP left"),
+            [0x86, 0xdd] => {
+                assert!(f.len() >= 54 && f[14] >> 4 == 6, "not IPv6");
+                assert!(54 + usize::from(u16::from_be_bytes([f[18], f[19]])) <= f.len(), "payload length");
+            }
             [8, 0] => {
                 let hl = usize::from(f[14] & 0xf) * 4;
                 assert!(hl >= 20 && f.len() >= 14 + hl);

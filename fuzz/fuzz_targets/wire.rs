@@ -3,11 +3,13 @@
 //! stays in bounds (no panic); what a setter writes, the getter reads back;
 //! `fill_checksum` makes `verify_checksum` true, and the incremental TTL
 //! decrement keeps it true; `new_checked` agrees with the rules it states
-//! (IPv4, ARP, ICMP); finishing a partial L4 checksum touches only it.
+//! (IPv4, IPv6, ARP, ICMP, neighbour discovery); finishing a partial L4
+//! checksum touches only it.
 #![no_main]
 
 use graph_nodes::wire::{
-    checksum, finish_l4_checksum, ArpPacket, EthernetFrame, Icmpv4Packet, Ipv4Packet, UdpPacket, VlanTag, WireError,
+    checksum, finish_l4_checksum, icmp6_checksum, ArpPacket, EthernetFrame, Icmpv4Packet, Ipv4Packet, Ipv6Packet,
+    NdMessage, UdpPacket, VlanTag, WireError,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -108,6 +110,38 @@ fuzz_target!(|data: &[u8]| {
             assert!(m.verify_checksum());
         }
         Err(_) => assert!(data.len() < 8),
+    }
+
+    // IPv6: version 6 and a payload length inside the buffer, or the
+    // reason; setters read back.
+    let mut buf = data.to_vec();
+    match Ipv6Packet::new_checked(&mut buf[..]) {
+        Ok(mut ip) => {
+            assert!(data.len() >= 40 && data[0] >> 4 == 6);
+            assert!(40 + usize::from(ip.payload_len()) <= data.len());
+            let (s, d, h) = (ip.src_addr(), ip.dst_addr(), ip.hop_limit());
+            ip.set_src_addr(d);
+            ip.set_dst_addr(s);
+            ip.set_hop_limit(h.wrapping_sub(1));
+            assert_eq!((ip.src_addr(), ip.dst_addr(), ip.hop_limit()), (d, s, h.wrapping_sub(1)));
+            let _ = (ip.next_header(), ip.payload().len(), ip.payload_mut().len());
+        }
+        Err(e) => assert!(
+            (data.len() < 40 && e == WireError::Truncated)
+                || (data.len() >= 40 && data[0] >> 4 != 6 && e == WireError::BadVersion)
+                || (data.len() >= 40 && e == WireError::BadTotalLen)
+        ),
+    }
+
+    // Neighbour discovery: a parsed message written back parses to itself,
+    // with a checksum that verifies.
+    if let Ok(nd) = NdMessage::parse(data) {
+        assert!(data.len() >= 24 && matches!(data[0], 135 | 136) && data[1] == 0);
+        let mut out = [0u8; 32];
+        let n = nd.write(&mut out, 1, 2);
+        assert_eq!(icmp6_checksum(1, 2, &out[..n]), 0);
+        let back = NdMessage::parse(&out[..n]).expect("what write makes parses");
+        assert_eq!((back.kind, back.target, back.lladdr), (nd.kind, nd.target, nd.lladdr));
     }
 
     // Finishing a partial L4 checksum never panics, and changes at most the
