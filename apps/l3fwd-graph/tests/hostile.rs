@@ -299,6 +299,124 @@ addr = [\"10.0.1.1/24\"]
     assert_eq!(j["pool_in_use"], 0, "the pool is full again");
 }
 
+/// The same router with IPv6 addresses (2001:db8::1/64 on port 0,
+/// 2001:db8:1::1/64 on port 1) gets hostile IPv6 from host A
+/// (2001:db8::2): what must be answered is (neighbour advertisements, echo
+/// replies, ICMPv6 errors, all checked against A), everything else is
+/// counted once under its reason.
+#[test]
+fn hostile_ipv6_is_answered_or_counted() {
+    use graph_nodes::wire::view::{icmp6, NdMessage, NA_OVERRIDE, NA_SOLICITED};
+    use graph_nodes::wire::{build_ip6, icmp6_checksum, icmp6_message, multicast_mac6, solicited_node};
+    const HA: [u8; 6] = [0x52, 0x54, 0, 0, 0, 0xa0];
+    const MAC0: [u8; 6] = [2, 0, 0, 0, 0, 0xa1];
+    let a: u128 = 0x2001_0db8 << 96 | 2;
+    let us: u128 = 0x2001_0db8 << 96 | 1;
+    let b: u128 = 0x2001_0db8_0001 << 80 | 2;
+    let d = dir("l3v6");
+    let mut input: Vec<Vec<u8>> = Vec::new();
+    let mut want: BTreeMap<String, u64> = BTreeMap::new();
+    let mut bad = |f: Vec<u8>, reason: &str, input: &mut Vec<Vec<u8>>| {
+        input.push(f);
+        *want.entry(reason.to_string()).or_default() += 1;
+    };
+    let nd = |kind: u8, flags: u8, src: u128, dst: u128, target: u128, hops: u8| {
+        let mut m = [0u8; 32];
+        NdMessage { kind, flags, target, lladdr: Some(HA) }.write(&mut m, src, dst);
+        let mac = if dst >> 120 == 0xff { multicast_mac6(dst) } else { MAC0 };
+        build_ip6((HA, mac), src, dst, 58, hops, &m)
+    };
+    let udp = |dst: u128, hops: u8| {
+        let mut u = vec![0u8; 24];
+        u[0..2].copy_from_slice(&1024u16.to_be_bytes());
+        u[2..4].copy_from_slice(&33434u16.to_be_bytes());
+        u[4..6].copy_from_slice(&24u16.to_be_bytes());
+        build_ip6((HA, MAC0), a, dst, 17, hops, &u)
+    };
+    let echo = |dst: u128, hops: u8| build_ip6((HA, MAC0), a, dst, 58, hops, &icmp6_message(a, dst, (128, 0), 7, 24));
+    // A resolves the router (answered: one advertisement).
+    input.push(nd(icmp6::NS, 0, a, solicited_node(us), us, 255));
+    let (mut adverts, mut echoes, mut errors) = (1, 0, 0);
+    for _ in 0..5 {
+        input.push(echo(us, 64));
+        echoes += 1;
+        input.push(udp(b, 1));
+        input.push(udp(0x2001_0db8_0009 << 80 | 1, 64));
+        input.push(udp(us, 64));
+        errors += 3;
+        input.push(nd(icmp6::NS, 0, a, us, us, 255)); // unicast, for probing
+        adverts += 1;
+        let mut v = udp(b, 64);
+        v.truncate(14 + 30);
+        bad(v, "ip6_lookup.runt", &mut input);
+        let mut v = udp(b, 64);
+        v[14] = 0x40;
+        bad(v, "ip6_lookup.bad_version", &mut input);
+        let mut v = udp(b, 64);
+        v[18..20].copy_from_slice(&100u16.to_be_bytes());
+        bad(v, "ip6_lookup.bad_payload_len", &mut input);
+        let mut v = udp(b, 64);
+        v[22] = 0xff; // multicast source
+        bad(v, "ip6_lookup.martian", &mut input);
+        bad(udp(0xfe80 << 112 | 5, 64), "ip6_lookup.link_local", &mut input);
+        bad(udp(0xff05 << 112 | 1, 64), "ip6_lookup.multicast", &mut input);
+        bad(nd(icmp6::NS, 0, a, solicited_node(us), us, 64), "ndp_input.bad_nd", &mut input);
+        let mut v = nd(icmp6::NS, 0, a, solicited_node(us), us, 255);
+        v[60] ^= 1; // checksum
+        bad(v, "ndp_input.bad_nd", &mut input);
+        bad(nd(icmp6::NS, 0, a, solicited_node(b), b, 255), "ndp_input.not_for_us", &mut input);
+        bad(nd(icmp6::NA, NA_OVERRIDE, a, 0xff02 << 112 | 1, us, 255), "ndp_input.addr_conflict", &mut input);
+        bad(nd(icmp6::NA, NA_SOLICITED, a, us, 0x2001_0db8 << 96 | 0x77, 255), "ndp_input.consumed", &mut input);
+        let mut e = echo(us, 64);
+        e[62] ^= 1;
+        bad(e, "ip6_local.bad_icmp", &mut input);
+        let mut t = udp(us, 64);
+        t[20] = 6;
+        bad(t, "ip6_local.tcp", &mut input);
+        bad(
+            build_ip6((HA, MAC0), a, b, 58, 1, &icmp6_message(a, b, (1, 0), 0, 48)),
+            "icmp6_error.about_icmp_error",
+            &mut input,
+        );
+    }
+    let inp = d.0.join("in.pcap");
+    let (out0, out1, empty) = (d.0.join("out0.pcap"), d.0.join("out1.pcap"), d.0.join("empty.pcap"));
+    write_pcap(&inp, input.iter().map(|f| f.as_slice())).unwrap();
+    write_pcap(&empty, std::iter::empty()).unwrap();
+    let cfg = d.0.join("r.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "stats_interval = 0\n\
+             [[port]]\nid = 0\nbackend = \"pcap\"\nparams = {{ rx_pcap = \"{}\", tx_pcap = \"{}\" }}\nmac = \"02:00:00:00:00:a1\"\naddr = [\"2001:db8::1/64\"]\n\
+             [[port]]\nid = 1\nbackend = \"pcap\"\nparams = {{ rx_pcap = \"{}\", tx_pcap = \"{}\" }}\naddr = [\"2001:db8:1::1/64\"]\n",
+            inp.display(),
+            out0.display(),
+            empty.display(),
+            out1.display()
+        ),
+    )
+    .unwrap();
+    let stats = d.0.join("s.json");
+    let o = bin().arg("-f").arg(&cfg).args(["--exit-on-eof", "-q", "--stats-json"]).arg(&stats).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let j = json(&stats);
+    let got: Vec<Vec<u8>> = read_pcap(&out0).unwrap().iter().map(|f| f.to_vec()).collect();
+    assert_eq!(got.len(), adverts + echoes + errors, "advertisements, echo replies and errors");
+    for f in &got {
+        assert_eq!((&f[0..6], &f[12..14], f[20]), (&HA[..], &[0x86, 0xdd][..], 58), "ICMPv6 to A");
+        let (src, dst) =
+            (u128::from_be_bytes(f[22..38].try_into().unwrap()), u128::from_be_bytes(f[38..54].try_into().unwrap()));
+        assert_eq!((src, dst), (us, a));
+        assert_eq!(icmp6_checksum(src, dst, &f[54..]), 0);
+    }
+    let kinds = |t: u8| got.iter().filter(|f| f[54] == t).count();
+    assert_eq!((kinds(136), kinds(129), kinds(3) + kinds(1)), (adverts, echoes, errors));
+    assert!(read_pcap(&out1).unwrap().iter().all(|f| f[12..14] == [0x86, 0xdd]), "port 1 sends only solicitations");
+    assert_eq!(counters(&j), want, "every other frame under its reason, exactly once");
+    assert_eq!(j["pool_in_use"], 0, "the pool is full again");
+}
+
 fn generator_run(extra_toml: &str, args: &[&str]) -> (Output, serde_json::Value, Dir) {
     let d = dir(&format!("gen{}", args.len() + extra_toml.len()));
     let cfg = d.0.join("g.toml");
