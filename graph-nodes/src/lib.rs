@@ -10,12 +10,16 @@
 //!                     └───────────┴─────────────┴──────────► pkt_drop (free)
 //! ```
 //!
-//! Beside that path, for a router with interface addresses ([`neigh`]):
-//! `pkt_cls` → `arp_input` (ARP answered and learned, [`arp`]);
-//! `ip4_lookup` → `ip4_local` (our addresses: echo answered) and
-//! `icmp4_error` (TTL expired, no route; [`icmp4`]); `ip4_rewrite` →
-//! `ip4_arp` (next hop being resolved) and `icmp4_error` (fragmentation
-//! needed); `neigh_tick`, a source node, runs the neighbour timers.
+//! IPv6 takes `pkt_cls` → `ip6_lookup` ([`lpm6`]) → `ip6_rewrite` →
+//! `ethdev_tx`. Beside these paths, for a router with interface addresses
+//! ([`neigh`]): `pkt_cls` → `arp_input` (ARP answered and learned,
+//! [`arp`]); `ip6_lookup` → `ndp_input` (neighbour discovery, [`ndp`]);
+//! `ip4_lookup`/`ip6_lookup` → `ip4_local`/`ip6_local` (our addresses:
+//! echo answered) and `icmp4_error`/`icmp6_error` (TTL or hop limit
+//! expired, no route; [`icmp4`], [`icmp6`]); `ip4_rewrite`/`ip6_rewrite`
+//! → `ip4_arp`/`ip6_nd` (next hop being resolved) and the error nodes
+//! (fragmentation needed, packet too big); `neigh_tick`, a source node,
+//! runs the neighbour timers.
 //!
 //! Every packet is transmitted or freed by `pkt_drop`, and each node that
 //! sends one to `pkt_drop` counts it under a named reason.
@@ -25,7 +29,7 @@
 //! - [`mempool`]: fixed pools with per-lcore caches;
 //! - [`lcore`]: per-thread lcore ids;
 //! - [`port`]: ethdev-like ports and their backends;
-//! - [`lpm`]: DIR-24-8 longest-prefix match;
+//! - [`lpm`]: DIR-24-8 longest-prefix match; [`lpm6`]: its IPv6 trie;
 //! - [`wire`]: checked zero-copy header views and frame builders;
 //! - [`neigh`]: interface addresses and the neighbour table;
 //! - the nodes, one module each, and [`eth_config`] to describe ports to

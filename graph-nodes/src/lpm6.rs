@@ -9,7 +9,7 @@
 //! ```
 //!
 //! An entry is 32 bits: the route's value (24 bits) and, in the top byte,
-//! the depth of the rule that set it plus one (0: empty), or [`EXT`]: the
+//! the depth of the rule that set it plus one (0: empty), or `EXT`: the
 //! low 24 bits are then a group. A rule only overwrites entries set by
 //! less specific rules; deleting one rewrites the entries it set with the
 //! longest rule covering it, so a delete restores the covering prefix. A

@@ -639,7 +639,7 @@ pub struct Request {
     pub unicast: Option<[u8; 6]>,
 }
 
-/// What [`Neighbours::hold`] did with a packet.
+/// What [`L3::hold`] did with a packet.
 #[derive(Debug)]
 pub enum Held {
     /// The neighbour is resolved: the packet goes on with `meta.nh` set.
@@ -653,7 +653,7 @@ pub enum Held {
     NotAHost(Pkt),
 }
 
-/// What [`Neighbours::tick`] found due.
+/// What [`L3::tick`] found due.
 #[derive(Debug, Default)]
 pub struct Due {
     /// Requests and probes to send.
