@@ -102,40 +102,59 @@ fn arp_one(l3: &L3, m: &mut Pkt, released: &mut Vec<Pkt>) -> Result<(), ArpInput
     Ok(())
 }
 
-fn arp_input(ctx: &mut Ctx<'_, Pkt>, c: &mut ArpCtx, objs: Objs<'_, Pkt>) -> usize {
+/// The body of `arp_input` and `ndp_input`: `one` answers a packet in
+/// place (`Ok`: to `port_tx`) or names the drop reason (its index); the
+/// packets a resolution released go to the rewrite node. Both nodes'
+/// edges are `[pkt_drop, port_tx, <rewrite>]`, their reasons have
+/// `not_for_us` at `not_for_us`, and their plain counters are `[answers,
+/// released]`.
+pub(crate) fn answer_burst(
+    ctx: &mut Ctx<'_, Pkt>,
+    c: &mut ArpCtx,
+    objs: Objs<'_, Pkt>,
+    one: fn(&L3, &mut Pkt, &mut Vec<Pkt>) -> Result<(), usize>,
+    not_for_us: usize,
+    drops: &mut [u64],
+) -> usize {
+    const DROP: u16 = 0;
+    const PORT_TX: u16 = 1;
+    const REWRITE: u16 = 2;
     let n = objs.len();
-    let mut drops = [0u64; ArpInputDrop::COUNT];
-    let mut replies = 0;
+    let mut answers = 0;
     for mut m in objs {
-        match arp_one(&c.l3, &mut m, &mut c.out) {
+        match one(&c.l3, &mut m, &mut c.out) {
             // Port ids above 255 have no arc index: port_tx cannot send there.
             Ok(()) if m.port() < 256 => {
-                replies += 1;
-                ctx.enqueue_x1(ArpInputNext::PortTx.edge(), m);
+                answers += 1;
+                ctx.enqueue_x1(PORT_TX, m);
             }
-            Ok(()) => {
-                drops[ArpInputDrop::NotForUs.idx()] += 1;
-                ctx.enqueue_x1(ArpInputNext::Drop.edge(), m);
-            }
-            Err(r) => {
-                drops[r.idx()] += 1;
-                ctx.enqueue_x1(ArpInputNext::Drop.edge(), m);
+            r => {
+                drops[r.err().unwrap_or(not_for_us)] += 1;
+                ctx.enqueue_x1(DROP, m);
             }
         }
     }
     let released = c.out.len() as u64;
     for p in c.out.drain(..) {
-        ctx.enqueue_x1(ArpInputNext::Rewrite.edge(), p);
+        ctx.enqueue_x1(REWRITE, p);
     }
-    ctx.count_all(&drops);
-    if replies > 0 {
-        ctx.observe(ArpInputSeen::Replies.idx(), replies);
-    }
-    if released > 0 {
-        ctx.observe(ArpInputSeen::Released.idx(), released);
+    ctx.count_all(drops);
+    for (i, v) in [answers, released].into_iter().enumerate() {
+        if v > 0 {
+            ctx.observe(i, v);
+        }
     }
     n
 }
+
+fn arp_input(ctx: &mut Ctx<'_, Pkt>, c: &mut ArpCtx, objs: Objs<'_, Pkt>) -> usize {
+    let mut drops = [0u64; ArpInputDrop::COUNT];
+    let one = |l3: &L3, m: &mut Pkt, out: &mut Vec<Pkt>| arp_one(l3, m, out).map_err(|r| r.idx());
+    answer_burst(ctx, c, objs, one, ArpInputDrop::NotForUs.idx(), &mut drops)
+}
+
+const _: () =
+    assert!(ArpInputNext::Drop.edge() == 0 && ArpInputNext::PortTx.edge() == 1 && ArpInputNext::Rewrite.edge() == 2);
 
 node! {
     /// ARP input (`arp_input`): answers requests for our addresses, learns
@@ -222,8 +241,8 @@ names! {
 }
 
 names! {
-    /// Drop reasons of `ip4_arp`.
-    pub enum Ip4ArpDrop {
+    /// Drop reasons of `ip4_arp` and `ip6_nd`.
+    pub enum HoldDrop {
         /// Pushed out of a full hold queue by a newer packet.
         HoldFull = "hold_full",
         /// The neighbour table is full.
@@ -237,8 +256,8 @@ names! {
 }
 
 names! {
-    /// Plain counters of `ip4_arp`.
-    pub enum Ip4ArpSeen {
+    /// Plain counters of `ip4_arp` and `ip6_nd`.
+    pub enum HoldSeen {
         /// Packets held.
         Held = "held",
         /// Requests sent.
@@ -248,54 +267,64 @@ names! {
     }
 }
 
-fn ip4_arp(ctx: &mut Ctx<'_, Pkt>, c: &mut ArpCtx, objs: Objs<'_, Pkt>) -> usize {
+/// The body of `ip4_arp` and `ip6_nd`: each packet waits for its next
+/// hop's neighbour (the gateway, or for a glean next hop `dst_of` the
+/// packet's destination, as a neighbour-table key). Both nodes' edges are
+/// `[pkt_drop, <rewrite>, port_tx]`; their counters are [`HoldDrop`] and
+/// [`HoldSeen`].
+pub(crate) fn hold_burst(
+    ctx: &mut Ctx<'_, Pkt>,
+    c: &mut ArpCtx,
+    objs: Objs<'_, Pkt>,
+    dst_of: fn(&Pkt) -> Option<u128>,
+) -> usize {
     use crate::ip4_rewrite::HopState;
+    const DROP: u16 = 0;
+    const REWRITE: u16 = 1;
+    const PORT_TX: u16 = 2;
     let n = objs.len();
-    let mut drops = [0u64; Ip4ArpDrop::COUNT];
-    let mut seen = [0u64; Ip4ArpSeen::COUNT];
+    let mut drops = [0u64; HoldDrop::COUNT];
+    let mut seen = [0u64; HoldSeen::COUNT];
     for m in objs {
         let (port, via) = match c.l3.hops.state(m.meta().nh) {
             Some(HopState::Pending { port, via }) => (port, via),
-            // Resolved since ip4_rewrite looked: try again.
+            // Resolved since the rewrite looked: try again.
             Some(HopState::Resolved(_)) => {
-                ctx.enqueue_x1(Ip4ArpNext::Rewrite.edge(), m);
+                ctx.enqueue_x1(REWRITE, m);
                 continue;
             }
             None => {
-                drops[Ip4ArpDrop::NoNextHop.idx()] += 1;
-                ctx.enqueue_x1(Ip4ArpNext::Drop.edge(), m);
+                drops[HoldDrop::NoNextHop.idx()] += 1;
+                ctx.enqueue_x1(DROP, m);
                 continue;
             }
         };
-        let dst = EthernetFrame::new_checked(m.data())
-            .ok()
-            .and_then(|e| Ipv4Packet::new_minimal(e.payload()).ok().map(|ip| ip.dst_addr()))
-            .unwrap_or(0);
-        match c.l3.hold(m, port, via.unwrap_or(key4(dst))) {
-            Held::Resolved(p) => ctx.enqueue_x1(Ip4ArpNext::Rewrite.edge(), p),
+        let key = via.or_else(|| dst_of(&m)).unwrap_or(0);
+        match c.l3.hold(m, port, key) {
+            Held::Resolved(p) => ctx.enqueue_x1(REWRITE, p),
             Held::Queued(req, evicted) => {
-                seen[Ip4ArpSeen::Held.idx()] += 1;
+                seen[HoldSeen::Held.idx()] += 1;
                 if let Some(old) = evicted {
-                    drops[Ip4ArpDrop::HoldFull.idx()] += 1;
-                    ctx.enqueue_x1(Ip4ArpNext::Drop.edge(), old);
+                    drops[HoldDrop::HoldFull.idx()] += 1;
+                    ctx.enqueue_x1(DROP, old);
                 }
                 if let Some(r) = req {
                     match build_request(&c.l3, &r) {
                         Some(p) => {
-                            seen[Ip4ArpSeen::Requests.idx()] += 1;
-                            ctx.enqueue_x1(Ip4ArpNext::PortTx.edge(), p);
+                            seen[HoldSeen::Requests.idx()] += 1;
+                            ctx.enqueue_x1(PORT_TX, p);
                         }
-                        None => seen[Ip4ArpSeen::RequestsFailed.idx()] += 1,
+                        None => seen[HoldSeen::RequestsFailed.idx()] += 1,
                     }
                 }
             }
             Held::TableFull(p) => {
-                drops[Ip4ArpDrop::TableFull.idx()] += 1;
-                ctx.enqueue_x1(Ip4ArpNext::Drop.edge(), p);
+                drops[HoldDrop::TableFull.idx()] += 1;
+                ctx.enqueue_x1(DROP, p);
             }
             Held::NotAHost(p) => {
-                drops[Ip4ArpDrop::NotAHost.idx()] += 1;
-                ctx.enqueue_x1(Ip4ArpNext::Drop.edge(), p);
+                drops[HoldDrop::NotAHost.idx()] += 1;
+                ctx.enqueue_x1(DROP, p);
             }
         }
     }
@@ -308,6 +337,16 @@ fn ip4_arp(ctx: &mut Ctx<'_, Pkt>, c: &mut ArpCtx, objs: Objs<'_, Pkt>) -> usize
     n
 }
 
+fn ip4_arp(ctx: &mut Ctx<'_, Pkt>, c: &mut ArpCtx, objs: Objs<'_, Pkt>) -> usize {
+    hold_burst(ctx, c, objs, |m| {
+        let e = EthernetFrame::new_checked(m.data()).ok()?;
+        Ipv4Packet::new_minimal(e.payload()).ok().map(|ip| key4(ip.dst_addr()))
+    })
+}
+
+const _: () =
+    assert!(Ip4ArpNext::Drop.edge() == 0 && Ip4ArpNext::Rewrite.edge() == 1 && Ip4ArpNext::PortTx.edge() == 2);
+
 node! {
     /// Packets whose next hop is being resolved (`ip4_arp`).
     pub static IP4_ARP = {
@@ -316,8 +355,8 @@ node! {
         object: Pkt,
         init: init,
         process: ip4_arp,
-        counters: Ip4ArpDrop::NAMES,
-        observations: Ip4ArpSeen::NAMES,
+        counters: HoldDrop::NAMES,
+        observations: HoldSeen::NAMES,
         trace: crate::pkt::summary,
         next: Ip4ArpNext::NAMES,
     };

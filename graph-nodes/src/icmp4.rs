@@ -29,7 +29,7 @@
 
 use graph_core::{names, node, Ctx, InitError, NodeInfo, Objs};
 
-use crate::neigh::Interfaces;
+use crate::neigh::{IfSnapshot, Interfaces};
 use crate::pkt::{self, Pkt};
 use crate::wire::view::icmp4;
 use crate::wire::{ethertype, EthernetFrame, Icmpv4Packet, Ipv4Packet, ETH_HLEN, IPV4_HLEN};
@@ -218,48 +218,56 @@ fn write_error(m: &mut Pkt, kind: IcmpKind, quote: usize, to: u32, from: u32, ma
     true
 }
 
-fn icmp4_error(ctx: &mut Ctx<'_, Pkt>, c: &mut IcmpCtx, objs: Objs<'_, Pkt>) -> usize {
-    let mut drops = [0u64; Icmp4ErrorDrop::COUNT];
-    let mut sent = [0u64; IcmpSent::COUNT];
-    let ifaces = &c.ifaces;
+/// The body of `icmp4_error` and `icmp6_error`: `check` says whether an
+/// error may be sent about a packet (or the index of the reason not);
+/// then, with a token of the router's rate limit (taken once per burst,
+/// when the first error is due), `write` builds it from the interfaces'
+/// snapshot (the index of the kind sent, or of a drop reason). Both
+/// nodes' edges are `[pkt_drop, <lookup>]`.
+pub(crate) fn error_burst<P>(
+    ctx: &mut Ctx<'_, Pkt>,
+    ifaces: &Interfaces,
+    objs: Objs<'_, Pkt>,
+    check: impl Fn(&Pkt) -> Result<P, usize>,
+    write: impl Fn(&mut Pkt, P, &IfSnapshot) -> Result<usize, usize>,
+    rate_limited: usize,
+    (drops, sent): (&mut [u64], &mut [u64]),
+) -> usize {
+    const DROP: u16 = 0;
+    const LOOKUP: u16 = 1;
     let snap = ifaces.snapshot();
-    // Tokens are taken once per burst, when the first error is due.
     let (mut tokens, mut asked) = (0u32, false);
     let total = objs.len() as u32;
     let mut seen = 0u32;
     let n = pkt::dispatch(ctx, objs, |objs, nexts| {
         for (m, next) in objs.iter_mut().zip(nexts.iter_mut()) {
             seen += 1;
-            let verdict = may_answer(m).and_then(|(kind, quote, to)| {
+            let verdict = check(m).and_then(|plan| {
                 if !asked {
                     asked = true;
                     tokens = ifaces.icmp_take(total - seen + 1);
                 }
                 if tokens == 0 {
-                    return Err(Icmp4ErrorDrop::RateLimited);
+                    return Err(rate_limited);
                 }
-                let from = snap.source_for(m.port()).ok_or(Icmp4ErrorDrop::NoSourceAddr)?;
-                let mac = snap.mac(m.port()).unwrap_or([2, 0, 0, 0, 0, 0]);
-                tokens -= 1;
-                if !write_error(m, kind, quote, to, from, mac, ifaces.next_ident()) {
-                    return Err(Icmp4ErrorDrop::BadPacket);
-                }
-                Ok(kind)
+                let r = write(m, plan, &snap);
+                tokens -= u32::from(r.is_ok());
+                r
             });
             *next = match verdict {
                 Ok(kind) => {
-                    sent[kind.observation().idx()] += 1;
-                    Icmp4ErrorNext::Lookup.edge()
+                    sent[kind] += 1;
+                    LOOKUP
                 }
                 Err(r) => {
-                    drops[r.idx()] += 1;
-                    Icmp4ErrorNext::Drop.edge()
+                    drops[r] += 1;
+                    DROP
                 }
             };
         }
     });
     ifaces.icmp_give_back(tokens);
-    ctx.count_all(&drops);
+    ctx.count_all(drops);
     for (i, &s) in sent.iter().enumerate() {
         if s > 0 {
             ctx.observe(i, s);
@@ -267,6 +275,24 @@ fn icmp4_error(ctx: &mut Ctx<'_, Pkt>, c: &mut IcmpCtx, objs: Objs<'_, Pkt>) -> 
     }
     n
 }
+
+fn icmp4_error(ctx: &mut Ctx<'_, Pkt>, c: &mut IcmpCtx, objs: Objs<'_, Pkt>) -> usize {
+    let mut drops = [0u64; Icmp4ErrorDrop::COUNT];
+    let mut sent = [0u64; IcmpSent::COUNT];
+    let ifaces = &c.ifaces;
+    let write = |m: &mut Pkt, (kind, quote, to): (IcmpKind, usize, u32), snap: &IfSnapshot| {
+        let from = snap.source_for(m.port()).ok_or(Icmp4ErrorDrop::NoSourceAddr.idx())?;
+        let mac = snap.mac(m.port()).unwrap_or([2, 0, 0, 0, 0, 0]);
+        if !write_error(m, kind, quote, to, from, mac, ifaces.next_ident()) {
+            return Err(Icmp4ErrorDrop::BadPacket.idx());
+        }
+        Ok(kind.observation().idx())
+    };
+    let check = |m: &Pkt| may_answer(m).map_err(|r| r.idx());
+    error_burst(ctx, ifaces, objs, check, write, Icmp4ErrorDrop::RateLimited.idx(), (&mut drops, &mut sent))
+}
+
+const _: () = assert!(Icmp4ErrorNext::Drop.edge() == 0 && Icmp4ErrorNext::Lookup.edge() == 1);
 
 node! {
     /// ICMPv4 errors about packets the router could not forward
@@ -314,45 +340,47 @@ names! {
     }
 }
 
-/// What to do with a packet for one of our addresses.
-enum Local {
+/// What `ip4_local` or `ip6_local` does with a packet for one of our
+/// addresses.
+pub(crate) enum Local {
     /// Answered in place: route it.
     Reply,
     /// Answer with this error.
     Error(IcmpKind),
-    Drop(Ip4LocalDrop),
+    /// Drop it, counted under this reason's index.
+    Drop(usize),
 }
 
 /// Answers an echo request in place (RFC 792: addresses swapped, type 0,
 /// checksums updated); other packets get their verdict.
 fn local_verdict(m: &mut Pkt) -> Local {
     let (hl, total, proto, frag) = {
-        let Ok(eth) = EthernetFrame::new_checked(m.data()) else { return Local::Drop(Ip4LocalDrop::BadPacket) };
-        let Ok(ip) = Ipv4Packet::new_checked(eth.payload()) else { return Local::Drop(Ip4LocalDrop::BadPacket) };
+        let Ok(eth) = EthernetFrame::new_checked(m.data()) else { return Local::Drop(Ip4LocalDrop::BadPacket.idx()) };
+        let Ok(ip) = Ipv4Packet::new_checked(eth.payload()) else { return Local::Drop(Ip4LocalDrop::BadPacket.idx()) };
         (ip.header_len(), usize::from(ip.total_len()), ip.protocol(), ip.frag_offset() != 0 || ip.more_frags())
     };
     if frag {
-        return Local::Drop(Ip4LocalDrop::Fragment);
+        return Local::Drop(Ip4LocalDrop::Fragment.idx());
     }
     match proto {
         1 => {}
-        6 => return Local::Drop(Ip4LocalDrop::Tcp),
+        6 => return Local::Drop(Ip4LocalDrop::Tcp.idx()),
         17 => return Local::Error(IcmpKind::PortUnreachable),
         _ => return Local::Error(IcmpKind::ProtoUnreachable),
     }
     // Link padding goes: the reply is exactly as long as the request.
     let extra = m.data().len() - ETH_HLEN - total;
     if !m.trim(extra as u16) {
-        return Local::Drop(Ip4LocalDrop::BadPacket);
+        return Local::Drop(Ip4LocalDrop::BadPacket.idx());
     }
     let d = &mut m.data_mut()[ETH_HLEN..];
     let (hdr, body) = d.split_at_mut(hl);
-    let Ok(mut icmp) = Icmpv4Packet::new_checked(&mut *body) else { return Local::Drop(Ip4LocalDrop::BadIcmp) };
+    let Ok(mut icmp) = Icmpv4Packet::new_checked(&mut *body) else { return Local::Drop(Ip4LocalDrop::BadIcmp.idx()) };
     if !icmp.verify_checksum() {
-        return Local::Drop(Ip4LocalDrop::BadIcmp);
+        return Local::Drop(Ip4LocalDrop::BadIcmp.idx());
     }
     if icmp.msg_type() != icmp4::ECHO_REQUEST {
-        return Local::Drop(Ip4LocalDrop::IcmpIgnored);
+        return Local::Drop(Ip4LocalDrop::IcmpIgnored.idx());
     }
     icmp.set_type_code(icmp4::ECHO_REPLY, 0);
     icmp.fill_checksum();
@@ -365,33 +393,52 @@ fn local_verdict(m: &mut Pkt) -> Local {
     Local::Reply
 }
 
-fn ip4_local(ctx: &mut Ctx<'_, Pkt>, _c: &mut IcmpCtx, objs: Objs<'_, Pkt>) -> usize {
-    let mut drops = [0u64; Ip4LocalDrop::COUNT];
+/// The body of `ip4_local` and `ip6_local`: each packet's verdict sends it
+/// back to the lookup (answered), to the error node (marked), or to
+/// `pkt_drop` (counted). Both nodes' edges are `[pkt_drop, <lookup>,
+/// <error>]`; their one plain counter counts echo replies.
+pub(crate) fn local_burst(
+    ctx: &mut Ctx<'_, Pkt>,
+    objs: Objs<'_, Pkt>,
+    verdict: fn(&mut Pkt) -> Local,
+    drops: &mut [u64],
+) -> usize {
+    const DROP: u16 = 0;
+    const LOOKUP: u16 = 1;
+    const ERROR: u16 = 2;
     let mut replies = 0;
     let n = pkt::dispatch(ctx, objs, |objs, nexts| {
         for (m, next) in objs.iter_mut().zip(nexts.iter_mut()) {
-            *next = match local_verdict(m) {
+            *next = match verdict(m) {
                 Local::Reply => {
                     replies += 1;
-                    Ip4LocalNext::Lookup.edge()
+                    LOOKUP
                 }
                 Local::Error(k) => {
                     mark(m, k);
-                    Ip4LocalNext::IcmpError.edge()
+                    ERROR
                 }
                 Local::Drop(r) => {
-                    drops[r.idx()] += 1;
-                    Ip4LocalNext::Drop.edge()
+                    drops[r] += 1;
+                    DROP
                 }
             };
         }
     });
-    ctx.count_all(&drops);
+    ctx.count_all(drops);
     if replies > 0 {
-        ctx.observe(Ip4LocalSeen::EchoReplies.idx(), replies);
+        ctx.observe(0, replies);
     }
     n
 }
+
+fn ip4_local(ctx: &mut Ctx<'_, Pkt>, _c: &mut IcmpCtx, objs: Objs<'_, Pkt>) -> usize {
+    let mut drops = [0u64; Ip4LocalDrop::COUNT];
+    local_burst(ctx, objs, local_verdict, &mut drops)
+}
+
+const _: () =
+    assert!(Ip4LocalNext::Drop.edge() == 0 && Ip4LocalNext::Lookup.edge() == 1 && Ip4LocalNext::IcmpError.edge() == 2);
 
 node! {
     /// Packets for the router's own addresses (`ip4_local`): echo requests

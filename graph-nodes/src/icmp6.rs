@@ -14,9 +14,9 @@
 
 use graph_core::{names, node, Ctx, InitError, NodeInfo, Objs};
 
-use crate::icmp4::{kind_of, mark, IcmpKind};
-use crate::neigh::Interfaces;
-use crate::pkt::{self, Pkt};
+use crate::icmp4::{error_burst, kind_of, local_burst, IcmpKind, Local};
+use crate::neigh::{IfSnapshot, Interfaces};
+use crate::pkt::Pkt;
 use crate::wire::view::icmp6;
 use crate::wire::{ethertype, icmp6_checksum, EthernetFrame, Ipv6Packet, ETH_HLEN, IPV6_HLEN};
 
@@ -132,52 +132,20 @@ fn write_error(m: &mut Pkt, k: IcmpKind, quote: usize, to: u128, from: u128, mac
 fn icmp6_error(ctx: &mut Ctx<'_, Pkt>, c: &mut Icmp6Ctx, objs: Objs<'_, Pkt>) -> usize {
     let mut drops = [0u64; Icmp6ErrorDrop::COUNT];
     let mut sent = [0u64; Icmp6Sent::COUNT];
-    let ifaces = &c.ifaces;
-    let snap = ifaces.snapshot();
-    let (mut tokens, mut asked) = (0u32, false);
-    let total = objs.len() as u32;
-    let mut seen = 0u32;
-    let n = pkt::dispatch(ctx, objs, |objs, nexts| {
-        for (m, next) in objs.iter_mut().zip(nexts.iter_mut()) {
-            seen += 1;
-            let verdict = may_answer(m).and_then(|(quote, to)| {
-                if !asked {
-                    asked = true;
-                    tokens = ifaces.icmp_take(total - seen + 1);
-                }
-                if tokens == 0 {
-                    return Err(Icmp6ErrorDrop::RateLimited);
-                }
-                let from = snap.source6_for(m.port()).ok_or(Icmp6ErrorDrop::NoSourceAddr)?;
-                let mac = snap.mac(m.port()).unwrap_or([2, 0, 0, 0, 0, 0]);
-                tokens -= 1;
-                let k = kind_of(m);
-                if !write_error(m, k, quote, to, from, mac) {
-                    return Err(Icmp6ErrorDrop::BadPacket);
-                }
-                Ok(v6(k).3)
-            });
-            *next = match verdict {
-                Ok(s) => {
-                    sent[s.idx()] += 1;
-                    Icmp6ErrorNext::Lookup.edge()
-                }
-                Err(r) => {
-                    drops[r.idx()] += 1;
-                    Icmp6ErrorNext::Drop.edge()
-                }
-            };
+    let write = |m: &mut Pkt, (quote, to): (usize, u128), snap: &IfSnapshot| {
+        let from = snap.source6_for(m.port()).ok_or(Icmp6ErrorDrop::NoSourceAddr.idx())?;
+        let mac = snap.mac(m.port()).unwrap_or([2, 0, 0, 0, 0, 0]);
+        let k = kind_of(m);
+        if !write_error(m, k, quote, to, from, mac) {
+            return Err(Icmp6ErrorDrop::BadPacket.idx());
         }
-    });
-    ifaces.icmp_give_back(tokens);
-    ctx.count_all(&drops);
-    for (i, &s) in sent.iter().enumerate() {
-        if s > 0 {
-            ctx.observe(i, s);
-        }
-    }
-    n
+        Ok(v6(k).3.idx())
+    };
+    let check = |m: &Pkt| may_answer(m).map_err(|r| r.idx());
+    error_burst(ctx, &c.ifaces, objs, check, write, Icmp6ErrorDrop::RateLimited.idx(), (&mut drops, &mut sent))
 }
+
+const _: () = assert!(Icmp6ErrorNext::Drop.edge() == 0 && Icmp6ErrorNext::Lookup.edge() == 1);
 
 node! {
     /// ICMPv6 errors about packets the router could not forward
@@ -225,39 +193,33 @@ names! {
     }
 }
 
-enum Local {
-    Reply,
-    Error(IcmpKind),
-    Drop(Ip6LocalDrop),
-}
-
 /// Answers an echo request in place: addresses swapped, type 129, checksum
 /// recomputed; other packets get their verdict.
 fn local_verdict(m: &mut Pkt) -> Local {
     let (nh, plen) = {
-        let Ok(eth) = EthernetFrame::new_checked(m.data()) else { return Local::Drop(Ip6LocalDrop::BadPacket) };
-        let Ok(ip) = Ipv6Packet::new_checked(eth.payload()) else { return Local::Drop(Ip6LocalDrop::BadPacket) };
+        let Ok(eth) = EthernetFrame::new_checked(m.data()) else { return Local::Drop(Ip6LocalDrop::BadPacket.idx()) };
+        let Ok(ip) = Ipv6Packet::new_checked(eth.payload()) else { return Local::Drop(Ip6LocalDrop::BadPacket.idx()) };
         (ip.next_header(), usize::from(ip.payload_len()))
     };
     match nh {
         58 => {}
-        6 => return Local::Drop(Ip6LocalDrop::Tcp),
+        6 => return Local::Drop(Ip6LocalDrop::Tcp.idx()),
         17 => return Local::Error(IcmpKind::PortUnreachable),
-        _ => return Local::Drop(Ip6LocalDrop::Unsupported),
+        _ => return Local::Drop(Ip6LocalDrop::Unsupported.idx()),
     }
     let extra = m.data().len() - ETH_HLEN - IPV6_HLEN - plen;
     if !m.trim(extra as u16) {
-        return Local::Drop(Ip6LocalDrop::BadPacket);
+        return Local::Drop(Ip6LocalDrop::BadPacket.idx());
     }
     let d = &mut m.data_mut()[ETH_HLEN..];
     let (hdr, msg) = d.split_at_mut(IPV6_HLEN);
     let mut ip = Ipv6Packet::new_for_fill(hdr).expect("40 bytes");
     let (s, t) = (ip.src_addr(), ip.dst_addr());
     if msg.len() < 8 || icmp6_checksum(s, t, msg) != 0 {
-        return Local::Drop(Ip6LocalDrop::BadIcmp);
+        return Local::Drop(Ip6LocalDrop::BadIcmp.idx());
     }
     if msg[0] != icmp6::ECHO_REQUEST {
-        return Local::Drop(Ip6LocalDrop::IcmpIgnored);
+        return Local::Drop(Ip6LocalDrop::IcmpIgnored.idx());
     }
     ip.set_src_addr(t);
     ip.set_dst_addr(s);
@@ -271,31 +233,11 @@ fn local_verdict(m: &mut Pkt) -> Local {
 
 fn ip6_local(ctx: &mut Ctx<'_, Pkt>, _c: &mut Icmp6Ctx, objs: Objs<'_, Pkt>) -> usize {
     let mut drops = [0u64; Ip6LocalDrop::COUNT];
-    let mut replies = 0;
-    let n = pkt::dispatch(ctx, objs, |objs, nexts| {
-        for (m, next) in objs.iter_mut().zip(nexts.iter_mut()) {
-            *next = match local_verdict(m) {
-                Local::Reply => {
-                    replies += 1;
-                    Ip6LocalNext::Lookup.edge()
-                }
-                Local::Error(k) => {
-                    mark(m, k);
-                    Ip6LocalNext::IcmpError.edge()
-                }
-                Local::Drop(r) => {
-                    drops[r.idx()] += 1;
-                    Ip6LocalNext::Drop.edge()
-                }
-            };
-        }
-    });
-    ctx.count_all(&drops);
-    if replies > 0 {
-        ctx.observe(Ip6LocalSeen::EchoReplies.idx(), replies);
-    }
-    n
+    local_burst(ctx, objs, local_verdict, &mut drops)
 }
+
+const _: () =
+    assert!(Ip6LocalNext::Drop.edge() == 0 && Ip6LocalNext::Lookup.edge() == 1 && Ip6LocalNext::IcmpError.edge() == 2);
 
 node! {
     /// Packets for the router's own IPv6 addresses (`ip6_local`).

@@ -17,8 +17,8 @@
 
 use graph_core::{names, node, Ctx, Objs};
 
-use crate::arp::{build_request, init, ArpCtx};
-use crate::neigh::{Held, L3};
+use crate::arp::{answer_burst, hold_burst, init, ArpCtx, HoldDrop, HoldSeen};
+use crate::neigh::L3;
 use crate::pkt::Pkt;
 use crate::wire::view::{icmp6, NdMessage, NA_OVERRIDE, NA_ROUTER, NA_SOLICITED};
 use crate::wire::{icmp6_checksum, multicast_mac6, EthernetFrame, Ipv6Packet, ETH_HLEN, IPV6_HLEN};
@@ -126,38 +126,13 @@ fn nd_one(l3: &L3, m: &mut Pkt, released: &mut Vec<Pkt>) -> Result<(), NdpInputD
 }
 
 fn ndp_input(ctx: &mut Ctx<'_, Pkt>, c: &mut ArpCtx, objs: Objs<'_, Pkt>) -> usize {
-    let n = objs.len();
     let mut drops = [0u64; NdpInputDrop::COUNT];
-    let mut adverts = 0;
-    for mut m in objs {
-        match nd_one(&c.l3, &mut m, &mut c.out) {
-            Ok(()) if m.port() < 256 => {
-                adverts += 1;
-                ctx.enqueue_x1(NdpInputNext::PortTx.edge(), m);
-            }
-            Ok(()) => {
-                drops[NdpInputDrop::NotForUs.idx()] += 1;
-                ctx.enqueue_x1(NdpInputNext::Drop.edge(), m);
-            }
-            Err(r) => {
-                drops[r.idx()] += 1;
-                ctx.enqueue_x1(NdpInputNext::Drop.edge(), m);
-            }
-        }
-    }
-    let released = c.out.len() as u64;
-    for p in c.out.drain(..) {
-        ctx.enqueue_x1(NdpInputNext::Rewrite.edge(), p);
-    }
-    ctx.count_all(&drops);
-    if adverts > 0 {
-        ctx.observe(NdpInputSeen::Advertisements.idx(), adverts);
-    }
-    if released > 0 {
-        ctx.observe(NdpInputSeen::Released.idx(), released);
-    }
-    n
+    let one = |l3: &L3, m: &mut Pkt, out: &mut Vec<Pkt>| nd_one(l3, m, out).map_err(|r| r.idx());
+    answer_burst(ctx, c, objs, one, NdpInputDrop::NotForUs.idx(), &mut drops)
 }
+
+const _: () =
+    assert!(NdpInputNext::Drop.edge() == 0 && NdpInputNext::PortTx.edge() == 1 && NdpInputNext::Rewrite.edge() == 2);
 
 node! {
     /// Neighbour discovery input (`ndp_input`).
@@ -179,90 +154,14 @@ names! {
     pub enum Ip6NdNext { Drop = "pkt_drop", Rewrite = "ip6_rewrite", PortTx = "port_tx" }
 }
 
-names! {
-    /// Drop reasons of `ip6_nd`.
-    pub enum Ip6NdDrop {
-        /// Pushed out of a full hold queue by a newer packet.
-        HoldFull = "hold_full",
-        /// The neighbour table is full.
-        TableFull = "table_full",
-        /// The destination is not a host of the port's subnets.
-        NotAHost = "not_a_host",
-        /// The next hop is no longer being resolved (removed).
-        NoNextHop = "no_next_hop",
-    }
-}
-
-names! {
-    /// Plain counters of `ip6_nd`.
-    pub enum Ip6NdSeen {
-        /// Packets held.
-        Held = "held",
-        /// Solicitations sent.
-        Requests = "requests",
-        /// Solicitations not sent: no buffer, or no pool set.
-        RequestsFailed = "requests_failed",
-    }
-}
-
 fn ip6_nd(ctx: &mut Ctx<'_, Pkt>, c: &mut ArpCtx, objs: Objs<'_, Pkt>) -> usize {
-    use crate::ip4_rewrite::HopState;
-    let n = objs.len();
-    let mut drops = [0u64; Ip6NdDrop::COUNT];
-    let mut seen = [0u64; Ip6NdSeen::COUNT];
-    for m in objs {
-        let (port, via) = match c.l3.hops.state(m.meta().nh) {
-            Some(HopState::Pending { port, via }) => (port, via),
-            Some(HopState::Resolved(_)) => {
-                ctx.enqueue_x1(Ip6NdNext::Rewrite.edge(), m);
-                continue;
-            }
-            None => {
-                drops[Ip6NdDrop::NoNextHop.idx()] += 1;
-                ctx.enqueue_x1(Ip6NdNext::Drop.edge(), m);
-                continue;
-            }
-        };
-        let dst = EthernetFrame::new_checked(m.data())
-            .ok()
-            .and_then(|e| Ipv6Packet::new_checked(e.payload()).ok().map(|ip| ip.dst_addr()))
-            .unwrap_or(0);
-        match c.l3.hold(m, port, via.unwrap_or(dst)) {
-            Held::Resolved(p) => ctx.enqueue_x1(Ip6NdNext::Rewrite.edge(), p),
-            Held::Queued(req, evicted) => {
-                seen[Ip6NdSeen::Held.idx()] += 1;
-                if let Some(old) = evicted {
-                    drops[Ip6NdDrop::HoldFull.idx()] += 1;
-                    ctx.enqueue_x1(Ip6NdNext::Drop.edge(), old);
-                }
-                if let Some(r) = req {
-                    match build_request(&c.l3, &r) {
-                        Some(p) => {
-                            seen[Ip6NdSeen::Requests.idx()] += 1;
-                            ctx.enqueue_x1(Ip6NdNext::PortTx.edge(), p);
-                        }
-                        None => seen[Ip6NdSeen::RequestsFailed.idx()] += 1,
-                    }
-                }
-            }
-            Held::TableFull(p) => {
-                drops[Ip6NdDrop::TableFull.idx()] += 1;
-                ctx.enqueue_x1(Ip6NdNext::Drop.edge(), p);
-            }
-            Held::NotAHost(p) => {
-                drops[Ip6NdDrop::NotAHost.idx()] += 1;
-                ctx.enqueue_x1(Ip6NdNext::Drop.edge(), p);
-            }
-        }
-    }
-    ctx.count_all(&drops);
-    for (i, &s) in seen.iter().enumerate() {
-        if s > 0 {
-            ctx.observe(i, s);
-        }
-    }
-    n
+    hold_burst(ctx, c, objs, |m| {
+        let e = EthernetFrame::new_checked(m.data()).ok()?;
+        Ipv6Packet::new_checked(e.payload()).ok().map(|ip| ip.dst_addr())
+    })
 }
+
+const _: () = assert!(Ip6NdNext::Drop.edge() == 0 && Ip6NdNext::Rewrite.edge() == 1 && Ip6NdNext::PortTx.edge() == 2);
 
 node! {
     /// IPv6 packets whose next hop is being resolved (`ip6_nd`).
@@ -272,8 +171,8 @@ node! {
         object: Pkt,
         init: init,
         process: ip6_nd,
-        counters: Ip6NdDrop::NAMES,
-        observations: Ip6NdSeen::NAMES,
+        counters: HoldDrop::NAMES,
+        observations: HoldSeen::NAMES,
         trace: |p: &Pkt| format!("next hop {}", p.meta().nh),
         next: Ip6NdNext::NAMES,
     };
