@@ -152,6 +152,43 @@ impl IfTable {
     }
 }
 
+/// An interface address of either family, for the lookups both share.
+trait Subnet: Copy {
+    type A: Copy + PartialEq;
+    /// The address itself.
+    fn host(&self) -> Self::A;
+    /// Whether `a` is in its subnet (a host-length prefix holds nothing).
+    fn holds(&self, a: Self::A) -> bool;
+    /// The addresses of this family on `i`.
+    fn of(i: &Iface) -> &[Self];
+}
+
+impl Subnet for Ipv4Prefix {
+    type A = u32;
+    fn host(&self) -> u32 {
+        self.addr
+    }
+    fn holds(&self, a: u32) -> bool {
+        self.len < 32 && a & self.mask() == self.network()
+    }
+    fn of(i: &Iface) -> &[Self] {
+        &i.addrs
+    }
+}
+
+impl Subnet for Ipv6Prefix {
+    type A = u128;
+    fn host(&self) -> u128 {
+        self.addr
+    }
+    fn holds(&self, a: u128) -> bool {
+        self.len < 128 && a & self.mask() == self.network()
+    }
+    fn of(i: &Iface) -> &[Self] {
+        &i.addrs6
+    }
+}
+
 /// The interfaces at one moment ([`Interfaces::snapshot`]).
 pub struct IfSnapshot(Arc<IfTable>);
 
@@ -301,28 +338,22 @@ impl Interfaces {
 
     /// The IPv6 subnet of `port` that holds `ip`, if any.
     pub fn on_link6(&self, port: PortId, ip: u128) -> Option<Ipv6Prefix> {
-        let t = self.0.table.load();
-        t.get(port)?.addrs6.iter().copied().find(|a| a.len < 128 && ip & a.mask() == a.network())
+        self.on_link_of(port, ip)
     }
 
     /// The port whose IPv6 subnet holds `ip`, and that subnet.
     pub fn connected6(&self, ip: u128) -> Option<(PortId, Ipv6Prefix)> {
-        let t = self.0.table.load();
-        t.ports.iter().enumerate().find_map(|(p, i)| {
-            let a = i.as_ref()?.addrs6.iter().copied().find(|a| a.len < 128 && ip & a.mask() == a.network())?;
-            Some((p as PortId, a))
-        })
+        self.connected_of(ip)
     }
 
     /// Whether `ip` is one of `port`'s IPv6 addresses.
     pub fn is_addr6_of(&self, port: PortId, ip: u128) -> bool {
-        let t = self.0.table.load();
-        t.get(port).is_some_and(|i| i.addrs6.iter().any(|a| a.addr == ip))
+        self.is_addr_of_of::<Ipv6Prefix>(port, ip)
     }
 
     /// Whether `ip` is an IPv6 address of any port.
     pub fn is_local6(&self, ip: u128) -> bool {
-        self.0.table.load().ports.iter().flatten().any(|i| i.addrs6.iter().any(|a| a.addr == ip))
+        self.is_local_of::<Ipv6Prefix>(ip)
     }
 
     /// Our address in the subnet of `port` that holds neighbour `key` (an
@@ -354,28 +385,42 @@ impl Interfaces {
     /// The subnet of `port` that holds `ip`, if any (a `/32` address holds
     /// only itself).
     pub fn on_link(&self, port: PortId, ip: u32) -> Option<Ipv4Prefix> {
-        let t = self.0.table.load();
-        t.get(port)?.addrs.iter().copied().find(|a| a.len < 32 && ip & a.mask() == a.network())
+        self.on_link_of(port, ip)
     }
 
     /// The port whose subnet holds `ip`, and that subnet.
     pub fn connected(&self, ip: u32) -> Option<(PortId, Ipv4Prefix)> {
-        let t = self.0.table.load();
-        t.ports.iter().enumerate().find_map(|(p, i)| {
-            let a = i.as_ref()?.addrs.iter().copied().find(|a| a.len < 32 && ip & a.mask() == a.network())?;
-            Some((p as PortId, a))
-        })
+        self.connected_of(ip)
     }
 
     /// Whether `ip` is one of `port`'s addresses.
     pub fn is_addr_of(&self, port: PortId, ip: u32) -> bool {
-        let t = self.0.table.load();
-        t.get(port).is_some_and(|i| i.addrs.iter().any(|a| a.addr == ip))
+        self.is_addr_of_of::<Ipv4Prefix>(port, ip)
     }
 
     /// Whether `ip` is an address of any port.
     pub fn is_local(&self, ip: u32) -> bool {
-        self.0.table.load().ports.iter().flatten().any(|i| i.addrs.iter().any(|a| a.addr == ip))
+        self.is_local_of::<Ipv4Prefix>(ip)
+    }
+
+    fn on_link_of<S: Subnet>(&self, port: PortId, ip: S::A) -> Option<S> {
+        S::of(self.0.table.load().get(port)?).iter().copied().find(|a| a.holds(ip))
+    }
+
+    fn connected_of<S: Subnet>(&self, ip: S::A) -> Option<(PortId, S)> {
+        let t = self.0.table.load();
+        t.ports
+            .iter()
+            .enumerate()
+            .find_map(|(p, i)| Some((p as PortId, S::of(i.as_ref()?).iter().copied().find(|a| a.holds(ip))?)))
+    }
+
+    fn is_addr_of_of<S: Subnet>(&self, port: PortId, ip: S::A) -> bool {
+        self.0.table.load().get(port).is_some_and(|i| S::of(i).iter().any(|a| a.host() == ip))
+    }
+
+    fn is_local_of<S: Subnet>(&self, ip: S::A) -> bool {
+        self.0.table.load().ports.iter().flatten().any(|i| S::of(i).iter().any(|a| a.host() == ip))
     }
 
     /// Sets the ICMP error rate limit.
