@@ -1156,6 +1156,11 @@ pub fn interfaces(ports: &[PortPlan]) -> Result<Interfaces, ConfigError> {
                 .add_addr(p.id, *a)
                 .map_err(|e| ConfigError::Invalid(format!("port {} addr = \"{a}\": {e}", p.id)))?;
         }
+        for a in &p.addrs6 {
+            ifaces
+                .add_addr6(p.id, *a)
+                .map_err(|e| ConfigError::Invalid(format!("port {} addr = \"{a}\": {e}", p.id)))?;
+        }
     }
     Ok(ifaces)
 }
@@ -1479,6 +1484,51 @@ mod tests {
         assert!(err(&format!("stats_jsonl_interval = 0\n{base}"), &o).contains("stats_jsonl_interval = 0"));
         for e in [err("burst = 0", &o), err(&format!("{base}burst = 0"), &o)] {
             assert!(!e.contains('\n'), "{e}");
+        }
+    }
+
+    /// Interface addresses, gateways and the neighbour table's settings:
+    /// accepted when right, refused with one line naming the key when not.
+    #[test]
+    fn addresses_gateways_and_their_limits() {
+        let port = |id: u16, addr: &str| format!("[[port]]\nid = {id}\nbackend = \"generator\"\naddr = [{addr}]\n");
+        let o = Overrides::default();
+        let good = format!(
+            "{}{}[[route]]\nprefix = \"0.0.0.0/0\"\nvia = \"10.0.1.254\"\n[[route]]\nprefix = \"::/0\"\nvia = \"2001:db8:1::fe\"\n",
+            port(0, "\"10.0.0.1/24\", \"2001:db8::1/64\""),
+            port(1, "\"10.0.1.1/24\", \"2001:db8:1::1/64\"")
+        );
+        let p = plan(&parse_file(&good).unwrap(), &o, &Env::native(2)).unwrap();
+        assert_eq!((p.ports[0].addrs.len(), p.ports[0].addrs6.len()), (1, 1));
+        assert_eq!(p.routes.len(), 2);
+        assert!(p.routes.iter().all(|r| r.via.is_some()));
+        let cases = [
+            (port(0, "\"10.0.0.1\""), "give the prefix length (\"10.0.0.1/24\")"),
+            (port(0, "\"10.0.0.0/24\""), "network or broadcast"),
+            (port(0, "\"fe80::1/64\""), "link-local addresses are not supported"),
+            (port(0, "\"2001:db8::/64\""), "subnet-router anycast"),
+            (port(0, "\"2001:db8::1/64\"") + "mtu = 1000\n", "below IPv6's minimum of 1280"),
+            (port(0, "\"10.0.0.1/24\"") + &port(1, "\"10.0.0.2/16\""), "overlaps 10.0.0.1/24 on port 0"),
+            (
+                port(0, "\"10.0.0.1/24\"") + "[[route]]\nprefix = \"10.9.0.0/16\"\nvia = \"10.1.0.1\"\n",
+                "not in a subnet",
+            ),
+            (
+                port(0, "\"10.0.0.1/24\"") + "[[route]]\nprefix = \"10.9.0.0/16\"\nvia = \"10.0.0.1\"\n",
+                "router's own address",
+            ),
+            (
+                port(0, "\"2001:db8::1/64\"") + "[[route]]\nprefix = \"10.9.0.0/16\"\nvia = \"2001:db8::2\"\n",
+                "address family",
+            ),
+            (port(0, "\"2001:db8::1/64\"") + "[[route]]\nprefix = \"2001:db9::1/32\"\nport = 0\n", "host bits set"),
+            (port(0, "\"10.0.0.1/24\"") + "[arp]\nhold = 0\n", "arp hold = 0: outside 1..=1024"),
+            (port(0, "\"10.0.0.1/24\"") + "[arp]\nretrans_ms = 5\n", "arp retrans_ms = 5"),
+            (port(0, "\"10.0.0.1/24\"") + "[icmp]\nrate = 20000000\n", "icmp rate = 20000000"),
+        ];
+        for (file, needle) in cases {
+            let e = err(&file, &o);
+            assert!(e.contains(needle) && !e.contains('\n'), "{file}: {e}");
         }
     }
 

@@ -68,6 +68,12 @@ impl Lab {
             lab.exec(h, &format!("ip route add default via 10.0.{net}.1"));
             lab.exec(h, &format!("ip -6 addr add 2001:db8:{net}::2/64 dev {h} nodad"));
             lab.exec(h, &format!("ip -6 route add default via 2001:db8:{net}::1"));
+            if h == "h1" {
+                // Networks behind h1: the router reaches them through h1 as
+                // a gateway it resolves itself.
+                lab.exec(h, "ip addr add 10.99.0.1/32 dev lo");
+                lab.exec(h, "ip -6 addr add 2001:db8:99::1/128 dev lo");
+            }
             // A veth hands its peer unsegmented 64 KiB TCP segments and
             // unfinished checksums; on AF_PACKET the router sees them as
             // they are. The router finishes checksums; segmentation is the
@@ -145,7 +151,9 @@ impl Router {
                 "stats_interval = 0\ncontrol_socket = \"{}\"\n\
                  [arp]\nretrans_ms = 200\n\
                  [[port]]\nid = 0\n{}\naddr = [\"10.0.0.1/24\", \"2001:db8:0::1/64\"]\n\
-                 [[port]]\nid = 1\n{}\naddr = [\"10.0.1.1/24\", \"2001:db8:1::1/64\"]\n{port1}\n",
+                 [[port]]\nid = 1\n{}\naddr = [\"10.0.1.1/24\", \"2001:db8:1::1/64\"]\n{port1}\n\
+                 [[route]]\nprefix = \"10.99.0.0/16\"\nvia = \"10.0.1.2\"\n\
+                 [[route]]\nprefix = \"2001:db8:99::/48\"\nvia = \"2001:db8:1::2\"\n",
                 ctl.display(),
                 backends[0],
                 backends[1],
@@ -257,6 +265,11 @@ fn linux_hosts_ping_traceroute_and_tcp_through_the_router() {
     }
     let o = lab.run("h1", "ping -c 1 -W 2 10.0.0.2");
     assert!(o.status.success(), "ping back: {}", text(&o));
+    // Through a gateway (h1) the router resolves on demand, both families.
+    for dst in ["10.99.0.1", "2001:db8:99::1"] {
+        let o = lab.run("h0", &format!("ping -c 2 -W 2 {dst}"));
+        assert!(o.status.success(), "ping {dst} through the gateway: {}", text(&o));
+    }
     // The hosts' ARP tables hold the router's port MACs, learned from its
     // replies (no static entries anywhere).
     for (h, gw, port) in [("h0", "10.0.0.1", "r0"), ("h1", "10.0.1.1", "r1")] {
