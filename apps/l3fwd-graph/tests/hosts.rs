@@ -375,8 +375,8 @@ fn path_mtu_discovery_through_a_small_link() {
 }
 
 /// The same hosts through DPDK's net_af_packet PMD (the router built with
-/// `--features dpdk`): ARP, ping both ways and to the router, traceroute,
-/// and a TCP transfer.
+/// `--features dpdk`): ARP and neighbour discovery, ping (IPv4 and IPv6)
+/// across and to the router, traceroute, and a TCP transfer.
 #[cfg(feature = "dpdk")]
 #[test]
 fn linux_hosts_through_dpdk_af_packet_ports() {
@@ -406,7 +406,7 @@ fn linux_hosts_through_dpdk_af_packet_ports() {
         "",
         &eal,
     );
-    for dst in ["10.0.0.1", "10.0.1.1", "10.0.1.2"] {
+    for dst in ["10.0.0.1", "10.0.1.1", "10.0.1.2", "2001:db8::1", "2001:db8:1::2"] {
         let o = lab.run("h0", &format!("ping -c 2 -W 2 {dst}"));
         assert!(o.status.success(), "ping {dst}: {}", text(&o));
     }
