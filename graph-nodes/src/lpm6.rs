@@ -133,11 +133,11 @@ impl Lpm6 {
         let mut e = self.tbl24[(a >> 104) as usize].load(Acquire);
         let mut i = 3;
         while is_ext(e) {
-            // SAFETY: an EXT entry holds a group index below `groups`
-            // (`take_group`), so `g * 256 + byte < tbl8.len()`; and `i`
-            // stays below 16, as a group is made only for depths up to 128
-            // (the last byte's).
-            e = unsafe { self.tbl8.get_unchecked(((e & VALUE) as usize) << 8 | byte(a, i)) }.load(Acquire);
+            // An EXT entry holds a group index below `groups` (`take_group`),
+            // and `i` stays below 16: groups exist only down to byte 15.
+            let at = ((e & VALUE) as usize) << 8 | byte(a, i);
+            // SAFETY: `at < groups * 256 == tbl8.len()`, by the above.
+            e = unsafe { self.tbl8.get_unchecked(at) }.load(Acquire);
             i += 1;
         }
         (e != 0).then_some(e & VALUE)
