@@ -62,14 +62,6 @@ pub struct NextHop {
     pub mtu: u16,
 }
 
-/// A table entry: the next hop and the 12 bytes written over the
-/// Ethernet addresses, or a next hop whose neighbour is not resolved yet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Hop {
-    Resolved { macs: [u8; 12], hop: NextHop },
-    Pending { port: PortId, via: Option<u128> },
-}
-
 /// What a next hop is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HopState {
@@ -93,7 +85,7 @@ const LOG_LEN: usize = 4096;
 
 #[derive(Default)]
 struct HopsState {
-    hops: Vec<Option<Hop>>,
+    hops: Vec<Option<HopState>>,
     /// (generation, next hop) of recent changes, oldest first.
     log: std::collections::VecDeque<(u64, u16)>,
     gen: u64,
@@ -131,7 +123,7 @@ impl NextHops {
         self.0.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn set(&self, nh: u16, hop: Option<Hop>) {
+    fn set(&self, nh: u16, hop: Option<HopState>) {
         let mut st = self.lock();
         if st.hops.len() <= nh as usize {
             if hop.is_none() {
@@ -154,10 +146,7 @@ impl NextHops {
         if hop.port as usize >= MAX_PORTS {
             return Err(PortError::NoSuchPort(hop.port));
         }
-        let mut macs = [0u8; 12];
-        macs[..6].copy_from_slice(&hop.dst_mac);
-        macs[6..].copy_from_slice(&hop.src_mac);
-        self.set(nh, Some(Hop::Resolved { macs, hop }));
+        self.set(nh, Some(HopState::Resolved(hop)));
         Ok(())
     }
 
@@ -173,7 +162,7 @@ impl NextHops {
         if port as usize >= MAX_PORTS {
             return Err(PortError::NoSuchPort(port));
         }
-        self.set(nh, Some(Hop::Pending { port, via }));
+        self.set(nh, Some(HopState::Pending { port, via }));
         Ok(())
     }
 
@@ -196,10 +185,7 @@ impl NextHops {
 
     /// Next hop `nh`, if set.
     pub fn state(&self, nh: u16) -> Option<HopState> {
-        self.lock().hops.get(nh as usize).copied().flatten().map(|h| match h {
-            Hop::Resolved { hop, .. } => HopState::Resolved(hop),
-            Hop::Pending { port, via } => HopState::Pending { port, via },
-        })
+        self.lock().hops.get(nh as usize).copied().flatten()
     }
 }
 
@@ -254,10 +240,16 @@ impl Compiled {
         }
     }
 
-    fn compile_one(&self, h: Option<Hop>) -> Local {
+    fn compile_one(&self, h: Option<HopState>) -> Local {
         match h {
-            Some(Hop::Resolved { macs, hop }) => Local { macs, mtu: hop.mtu, edge: self.port_edge[hop.port as usize] },
-            Some(Hop::Pending { .. }) => Local { macs: [0; 12], mtu: 0, edge: PENDING },
+            Some(HopState::Resolved(hop)) => {
+                // The 12 bytes written over the Ethernet addresses.
+                let mut macs = [0u8; 12];
+                macs[..6].copy_from_slice(&hop.dst_mac);
+                macs[6..].copy_from_slice(&hop.src_mac);
+                Local { macs, mtu: hop.mtu, edge: self.port_edge[hop.port as usize] }
+            }
+            Some(HopState::Pending { .. }) => Local { macs: [0; 12], mtu: 0, edge: PENDING },
             None => UNSET,
         }
     }

@@ -628,6 +628,22 @@ struct Entry {
     host_route: bool,
 }
 
+impl Entry {
+    /// A new entry, incomplete, holding nothing; `pinned` for a gateway.
+    fn new(nh: u16, pinned: bool, now: Instant) -> Entry {
+        Entry {
+            nh,
+            mac: [0; 6],
+            state: NeighState::Incomplete,
+            deadline: now,
+            tries: 0,
+            hold: VecDeque::new(),
+            pinned,
+            host_route: false,
+        }
+    }
+}
+
 #[derive(Default)]
 struct Table {
     entries: HashMap<(PortId, u128), Entry>,
@@ -862,19 +878,7 @@ impl L3 {
         }
         let nh = t.alloc(n.cfg.max_entries).ok_or(L3Error::Full(n.cfg.max_entries))?;
         self.hops.add_pending(nh, port, Some(key)).map_err(|_| L3Error::NoPort(port))?;
-        t.entries.insert(
-            (port, key),
-            Entry {
-                nh,
-                mac: [0; 6],
-                state: NeighState::Incomplete,
-                deadline: Instant::now(),
-                tries: 0,
-                hold: VecDeque::new(),
-                pinned: true,
-                host_route: false,
-            },
-        );
+        t.entries.insert((port, key), Entry::new(nh, true, Instant::now()));
         Ok(nh)
     }
 
@@ -928,31 +932,18 @@ impl L3 {
         if self.ifaces.host_on_link(port, key).is_none() || mac[0] & 1 != 0 || mac == [0; 6] {
             return false;
         }
-        let ip = key;
         let now = Instant::now();
         let n = &self.neigh.0;
         let mut t = n.lock();
-        if !t.entries.contains_key(&(port, ip)) {
+        if !t.entries.contains_key(&(port, key)) {
             if !for_us {
                 return false;
             }
             let Some(nh) = t.alloc(n.cfg.max_entries) else { return false };
-            t.entries.insert(
-                (port, ip),
-                Entry {
-                    nh,
-                    mac,
-                    state: NeighState::Incomplete,
-                    deadline: now,
-                    tries: 0,
-                    hold: VecDeque::new(),
-                    pinned: false,
-                    host_route: false,
-                },
-            );
+            t.entries.insert((port, key), Entry::new(nh, false, now));
         }
-        let e = t.entries.get_mut(&(port, ip)).expect("present");
-        self.resolve(port, ip, e, mac, now, out);
+        let e = t.entries.get_mut(&(port, key)).expect("present");
+        self.resolve(port, key, e, mac, now, out);
         n.due(e.deadline);
         true
     }
@@ -970,19 +961,7 @@ impl L3 {
         if !t.entries.contains_key(&(port, ip)) {
             let Some(nh) = t.alloc(n.cfg.max_entries) else { return Held::TableFull(p) };
             self.hops.add_pending(nh, port, Some(ip)).ok();
-            t.entries.insert(
-                (port, ip),
-                Entry {
-                    nh,
-                    mac: [0; 6],
-                    state: NeighState::Incomplete,
-                    deadline: now,
-                    tries: 0,
-                    hold: VecDeque::new(),
-                    pinned: false,
-                    host_route: false,
-                },
-            );
+            t.entries.insert((port, ip), Entry::new(nh, false, now));
         }
         let e = t.entries.get_mut(&(port, ip)).expect("present");
         if e.state != NeighState::Incomplete {
