@@ -96,7 +96,7 @@ pub mod ol_flags {
 /// `node_mbuf_priv1`, a dynamic field). Lives in the last 8 bytes of
 /// `dynfield1`, at byte 120: DPDK drivers register their own dynamic
 /// fields (the rx timestamp takes byte 96) from the front.
-#[repr(C)]
+#[repr(C, align(8))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct NodeMeta {
     /// Next-hop id chosen by ip4_lookup.
@@ -119,6 +119,14 @@ impl NodeMeta {
     /// `total_len` 48..64. Stored with one 8-byte write.
     #[inline(always)]
     pub fn from_bits(x: u64) -> NodeMeta {
+        #[cfg(target_endian = "little")]
+        // SAFETY: `NodeMeta` is `repr(C)` with integer fields only and no
+        // padding (2 + 1 + 1 + 2 + 2 bytes, its size asserted 8 below), so
+        // any 8 bytes are a valid value; on a little-endian target those
+        // of `x` are the fields laid out as documented above. (Built field
+        // by field, the compiler stored it with five writes.)
+        return unsafe { core::mem::transmute::<u64, NodeMeta>(x) };
+        #[cfg(not(target_endian = "little"))]
         NodeMeta {
             nh: x as u16,
             ttl: (x >> 16) as u8,
@@ -128,6 +136,8 @@ impl NodeMeta {
         }
     }
 }
+
+const _: () = assert!(core::mem::size_of::<NodeMeta>() == 8);
 
 /// Byte offset of [`NodeMeta`] inside the mbuf.
 pub const META_OFFSET: usize = 120;
