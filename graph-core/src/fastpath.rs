@@ -469,6 +469,12 @@ impl<O: Object> Ctx<'_, O> {
         // read once.
         unsafe {
             let n = nexts.len().min(len);
+            // Two edges interleaved (a router's two ports): one pass with
+            // both destinations in registers instead of one enqueue per
+            // object, each waiting for the last one's index to the same node.
+            if n >= 16 && self.enqueue_next_two(&nexts[..n], src) {
+                return;
+            }
             let mut start = 0;
             while start < n {
                 let next = nexts[start];
@@ -485,6 +491,56 @@ impl<O: Object> Ctx<'_, O> {
                 start = end;
             }
         }
+    }
+
+    /// [`enqueue_next_raw`](Self::enqueue_next_raw) when `nexts` holds
+    /// exactly two edges and changes between them often (more than once
+    /// every 8 objects): both destinations are reserved at their exact
+    /// counts (in order of first appearance, so nodes become pending as with
+    /// one enqueue per object) and filled in one pass without a branch.
+    /// Returns `false`, having moved nothing, for any other `nexts`.
+    ///
+    /// # Safety
+    /// As [`enqueue_raw`](Self::enqueue_raw) for `src[..nexts.len()]`.
+    #[inline(always)]
+    unsafe fn enqueue_next_two(&mut self, nexts: &[u16], src: *const O) -> bool {
+        let n = nexts.len();
+        let e0 = nexts[0];
+        let Some(&e1) = nexts.iter().find(|&&x| x != e0) else { return false };
+        // Counted without an early exit, so the compiler checks many
+        // edges an instruction.
+        let turns = nexts.windows(2).fold(0usize, |t, w| t + usize::from(w[0] != w[1]));
+        let others = nexts.iter().fold(0u16, |o, &x| o | u16::from(x != e0 && x != e1));
+        if turns * 8 <= n || others != 0 {
+            return false;
+        }
+        let c0 = nexts.iter().fold(0u32, |c, &x| c + u32::from(x == e0));
+        let (n0, n1) = (self.next_node(e0), self.next_node(e1));
+        if n0 == n1 {
+            // Two edges to one node: one stream, so two cursors would clash.
+            return false;
+        }
+        // SAFETY: `n0` and `n1` are two distinct nodes of this graph
+        // (checked above), other than the running one (rules 1-2), each
+        // with its own stream, with room reserved for `c0` and
+        // `n - c0` objects: the objects of `e0` (`c0` of them) go to
+        // `d0[..c0]` in order, the others, all of `e1`, to `d1[..n - c0]`.
+        // Each of `src[..n]` (the caller's, contract above) is read once
+        // and written once.
+        unsafe {
+            let (mut d0, i0) = self.reserve(n0, c0);
+            let (mut d1, i1) = self.reserve(n1, n as u32 - c0);
+            for (i, &x) in nexts.iter().enumerate() {
+                let to0 = x == e0;
+                let d = if to0 { d0 } else { d1 };
+                d.write(src.add(i).read());
+                d0 = d0.add(usize::from(to0));
+                d1 = d1.add(usize::from(!to0));
+            }
+            (*n0).idx = i0 + c0;
+            (*n1).idx = i1 + (n as u32 - c0);
+        }
+        true
     }
 
     /// Makes room for `nb` objects at the end of edge `next`'s stream and
