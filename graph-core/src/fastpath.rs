@@ -509,9 +509,9 @@ impl<O: Object> Ctx<'_, O> {
         let Some(&e1) = nexts.iter().find(|&&x| x != e0) else { return false };
         // Counted without an early exit, so the compiler checks many
         // edges an instruction.
-        let turns = nexts.windows(2).fold(0usize, |t, w| t + usize::from(w[0] != w[1]));
+        let turns = nexts[1..].iter().zip(nexts).fold(0u32, |t, (a, b)| t + u32::from(a != b));
         let others = nexts.iter().fold(0u16, |o, &x| o | u16::from(x != e0 && x != e1));
-        if turns * 8 <= n || others != 0 {
+        if turns as usize * 8 <= n || others != 0 {
             return false;
         }
         let c0 = nexts.iter().fold(0u32, |c, &x| c + u32::from(x == e0));
