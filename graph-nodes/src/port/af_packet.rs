@@ -297,12 +297,12 @@ impl Tx {
 // SAFETY: `tx` takes the packets it copied into the ring (or counted as
 // too long), frees them, and returns their count; it stops at a full ring.
 unsafe impl TxBackend for Tx {
-    fn tx(&mut self, pkts: &[Obj], stats: &QueueStats) -> usize {
+    fn tx(&mut self, pkts: &mut [Obj], stats: &QueueStats) -> usize {
         let data_off = libc::TPACKET2_HDRLEN - std::mem::size_of::<libc::sockaddr_ll>();
         let room = FRAME_SIZE as usize - data_off;
         let mut taken = 0;
         let mut bytes = 0u64;
-        for &o in pkts {
+        for &o in pkts.iter() {
             let slot = self.slot(self.next);
             // SAFETY: slot `next` lies inside the tx ring; its header starts
             // with the u32 status the kernel and we hand over atomically.

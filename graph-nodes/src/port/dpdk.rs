@@ -51,19 +51,21 @@ struct Tx {
 // reports and never touches the others; `tx` returns the sum of those.
 unsafe impl TxBackend for Tx {
     #[inline]
-    fn tx(&mut self, pkts: &[Obj], _stats: &QueueStats) -> usize {
+    fn tx(&mut self, pkts: &mut [Obj], _stats: &QueueStats) -> usize {
+        // The whole burst in one call and no copy, as DPDK's ethdev_tx node
+        // (the driver may write the array: `TxBackend` lends it mutably).
         let mut sent = 0;
-        // The driver takes a mutable array: hand it a copy of ours.
-        let mut arr = [Obj::NULL; 64];
-        for chunk in pkts.chunks(64) {
-            arr[..chunk.len()].copy_from_slice(chunk);
-            // SAFETY: `arr` holds `chunk.len()` mbuf pointers the caller
-            // owns; the driver takes ownership of the ones it counts.
-            let n = unsafe {
-                sys::rgraph_rte_eth_tx_burst(self.port, self.queue, arr.as_mut_ptr().cast(), chunk.len() as u16)
-            } as usize;
+        while sent < pkts.len() {
+            let rest = &mut pkts[sent..];
+            let want = rest.len().min(usize::from(u16::MAX));
+            // SAFETY: `rest[..want]` are mbuf pointers the caller owns; the
+            // driver takes ownership of the first ones it counts and leaves
+            // the array's other entries alone.
+            let n =
+                unsafe { sys::rgraph_rte_eth_tx_burst(self.port, self.queue, rest.as_mut_ptr().cast(), want as u16) }
+                    as usize;
             sent += n;
-            if n < chunk.len() {
+            if n < want {
                 break;
             }
         }

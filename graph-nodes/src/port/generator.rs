@@ -171,7 +171,7 @@ struct Tx;
 
 // SAFETY: takes (frees) every packet and returns their count.
 unsafe impl TxBackend for Tx {
-    fn tx(&mut self, pkts: &[Obj], stats: &QueueStats) -> usize {
+    fn tx(&mut self, pkts: &mut [Obj], stats: &QueueStats) -> usize {
         // SAFETY: the caller hands these packets to us (`TxBackend`).
         let bytes = unsafe { super::total_len(pkts) };
         QueueStats::add(&stats.bytes, bytes);

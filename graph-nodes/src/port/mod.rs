@@ -35,7 +35,7 @@ use graph_core::{Obj, Objs};
 use serde::Serialize;
 
 use crate::mempool::Mempool;
-use crate::pkt::{as_objs, Pkt};
+use crate::pkt::Pkt;
 
 /// Port id (`uint16_t port_id`).
 pub type PortId = u16;
@@ -274,14 +274,15 @@ pub unsafe trait RxBackend: Send {
 ///
 /// # Safety
 /// `tx` returns `n <= pkts.len()`; it takes ownership of `pkts[..n]` (and
-/// must free or keep them) and never touches `pkts[n..]` after returning.
-/// The caller gives up `pkts[..n]`.
+/// must free or keep them), leaves `pkts[n..]` as they were (the slice is
+/// mutable only because DPDK's drivers take their array so) and never
+/// touches them after returning. The caller gives up `pkts[..n]`.
 pub unsafe trait TxBackend: Send {
     /// Takes packets from the front of `pkts` and returns how many; the
     /// caller keeps the rest. Taken packets are the backend's (sent and
     /// freed, or counted in `errors` and freed). Counts the `bytes` it takes
     /// (or its device does, see `Opened::device_stats`).
-    fn tx(&mut self, pkts: &[Obj], stats: &QueueStats) -> usize;
+    fn tx(&mut self, pkts: &mut [Obj], stats: &QueueStats) -> usize;
     /// Pushes buffered output out.
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
@@ -670,12 +671,12 @@ impl TxQueue {
     /// is taken while the link is down. A packet taken but not sent (an
     /// output that failed) is counted in `oerrors`, not `opackets`.
     #[inline]
-    pub fn tx_burst<'a>(&mut self, pkts: Objs<'a, Pkt>) -> Objs<'a, Pkt> {
+    pub fn tx_burst<'a>(&mut self, mut pkts: Objs<'a, Pkt>) -> Objs<'a, Pkt> {
         if !self.link.load(Relaxed) || pkts.is_empty() {
             return pkts;
         }
         let errors = self.stats.errors.load(Relaxed);
-        let n = self.inner.tx(as_objs(&pkts), &self.stats).min(pkts.len());
+        let n = self.inner.tx(crate::pkt::as_objs_mut(&mut pkts), &self.stats).min(pkts.len());
         // Taken but not sent (the backend counted them in `errors`): not
         // in `packets`, so `opackets + oerrors` is what the port took.
         let failed = self.stats.errors.load(Relaxed).wrapping_sub(errors).min(n as u64);
@@ -739,7 +740,7 @@ unsafe impl RxBackend for Closed {
 
 // SAFETY: takes nothing.
 unsafe impl TxBackend for Closed {
-    fn tx(&mut self, _: &[Obj], _: &QueueStats) -> usize {
+    fn tx(&mut self, _: &mut [Obj], _: &QueueStats) -> usize {
         0
     }
 }

@@ -374,7 +374,7 @@ impl Out {
 // and returns their count; those it could not write are counted in
 // `errors`.
 unsafe impl TxBackend for Tx {
-    fn tx(&mut self, pkts: &[Obj], stats: &QueueStats) -> usize {
+    fn tx(&mut self, pkts: &mut [Obj], stats: &QueueStats) -> usize {
         let Some(out) = &mut self.out else {
             // SAFETY: the caller hands these packets to us (`TxBackend`).
             let bytes = unsafe { super::total_len(pkts) };
@@ -387,7 +387,7 @@ unsafe impl TxBackend for Tx {
         let h = header();
         out.buf.clear();
         out.ends.clear();
-        for &o in pkts {
+        for &o in pkts.iter() {
             // SAFETY: the caller hands us these packets (they are ours
             // once `tx` returns their count).
             let m = unsafe { Mbuf::from_obj(o) };

@@ -77,10 +77,10 @@ struct Tx(Arc<Ring>);
 // SAFETY: `tx` takes the packets it pushed (the ring owns them then) and
 // returns their count; it stops at the first one the ring refuses.
 unsafe impl TxBackend for Tx {
-    fn tx(&mut self, pkts: &[Obj], stats: &QueueStats) -> usize {
+    fn tx(&mut self, pkts: &mut [Obj], stats: &QueueStats) -> usize {
         let mut n = 0;
         let mut bytes = 0u64;
-        for &o in pkts {
+        for &o in pkts.iter() {
             // SAFETY: the caller hands us this packet; its length is read
             // before the ring hands it on.
             let len = u64::from(unsafe { Mbuf::from_obj(o) }.pkt_len());
