@@ -134,7 +134,7 @@ fn wire() {
 /// Runs `walks` walks of `per_walk` tokens through `pattern` and checks
 /// that each sink got exactly its tokens, in order.
 fn check(name: &str, pattern: fn(usize) -> u16, per_walk: usize, walks: usize) {
-    check_from(name, "sc_src", pattern, |e| usize::from(e), per_walk, walks);
+    check_from(name, "sc_src", pattern, usize::from, per_walk, walks);
 }
 
 /// [`check`] from source `src`, whose splitter's edge `e` leads to sink
