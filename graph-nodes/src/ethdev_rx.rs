@@ -1,7 +1,8 @@
 //! `ethdev_rx`: source node, one clone per (port, queue) named
 //! `ethdev_rx-<port>-<queue>`. Receives a burst straight into the stream of
-//! its next node and sets the packet type by a software parse where the
-//! port gave none: Ethernet, one VLAN tag (stripped: the tag moves to
+//! its next node, in sub-bursts of 32 (each typed while the driver's
+//! writes are still in L1), and sets the packet type by a software parse
+//! where the port gave none: Ethernet, one VLAN tag (stripped: the tag moves to
 //! `vlan_tci`, so the frame is routed like an untagged one and leaves
 //! untagged), IPv4 with or without options, IPv6, ARP.
 //!

@@ -12,6 +12,11 @@
 //! A route's value packs the edge and the next hop as DPDK does:
 //! `edge << 16 | next_hop`. Every failed check and every miss is counted
 //! under its reason ([`Ip4Drop`]).
+//!
+//! Packets go four at a time: their checks for an option-less header in
+//! SSE2 lanes (one packet a lane, on x86_64), then one four-way lookup; a
+//! packet a lane turns down goes through the checked path, which names the
+//! reason or accepts it (a header with options).
 
 use std::net::Ipv4Addr;
 use std::sync::Arc;
