@@ -187,7 +187,6 @@ node! {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mempool::{Mempool, PoolConfig};
     use proptest::prelude::*;
 
     proptest! {
@@ -208,16 +207,11 @@ mod tests {
             f[12..14].copy_from_slice(&et.to_be_bytes());
             f[14] = v;
             f.truncate(len.max(1));
-            static POOL: std::sync::OnceLock<Mempool> = std::sync::OnceLock::new();
-            let pool = POOL.get_or_init(|| {
-                Mempool::new("rxparse", &PoolConfig { size: 4, cache_size: 0, ..PoolConfig::default() }).unwrap()
+            let (fast, slow) = crate::mempool::with_test_pkt(&f, |m| {
+                let fast = untagged(m.data());
+                parse(m);
+                (fast, m.packet_type())
             });
-            let mut m = pool.alloc().unwrap();
-            prop_assert!(m.set_data(&f));
-            let fast = untagged(m.data());
-            parse(&mut m);
-            let slow = m.packet_type();
-            crate::mempool::free_bulk(Objs::from_vec(&mut vec![m]));
             match fast {
                 Some(p) => prop_assert_eq!(p, slow),
                 None => prop_assert!(len < 15 || et == 0x8100 || et == 0x88a8, "left {:#x} to parse", et),

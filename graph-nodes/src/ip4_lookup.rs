@@ -406,12 +406,7 @@ fn classify(objs: &mut [Pkt], nexts: &mut [u16], lpm: &Lpm, ifaces: &Interfaces,
     let (objs, nexts) = (&mut objs[..len], &mut nexts[..len]);
     let mut i = 0;
     while i + 4 <= len {
-        if let Some(ahead) = objs.get(i + 8..i + 12) {
-            ahead.iter().for_each(pkt::prefetch);
-        }
-        if let Some(ahead) = objs.get(i + 4..i + 8) {
-            ahead.iter().for_each(|o| pkt::prefetch_data(o));
-        }
+        pkt::prefetch_ahead::<false, true>(objs, i);
         let group = &mut objs[i..i + 4];
         let d = [group[0].data(), group[1].data(), group[2].data(), group[3].data()];
         let (Some(h0), Some(h1), Some(h2), Some(h3)) =
@@ -508,17 +503,11 @@ mod tests {
                 ipv4_set_checksum(&mut f[14..14 + ihl]);
             }
             f.truncate(len.max(1));
-            static POOL: std::sync::OnceLock<Mempool> = std::sync::OnceLock::new();
-            let pool = POOL.get_or_init(|| {
-                Mempool::new("ip4fast", &PoolConfig { size: 8, cache_size: 0, ..PoolConfig::default() }).unwrap()
+            let ((ok, dst, meta), slow, got) = crate::mempool::with_test_pkt(&f, |m| {
+                let fast = check_fast(m.data());
+                let slow = check(m);
+                (fast, slow, *m.meta())
             });
-            let mut m = pool.alloc().unwrap();
-            prop_assert!(m.set_data(&f));
-            let (ok, dst, meta) = check_fast(m.data());
-            let slow = check(&mut m);
-            let got = *m.meta();
-            // A `Pkt` is a handle: dropping it does not free the buffer.
-            crate::mempool::free_bulk(graph_core::Objs::from_vec(&mut vec![m]));
             if ok {
                 prop_assert_eq!(slow, Ok((dst, true)));
                 prop_assert_eq!(got, NodeMeta::from_bits(meta));

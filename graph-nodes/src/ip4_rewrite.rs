@@ -420,29 +420,10 @@ fn rewrite_burst<const ARC: bool>(
             Err(miss) => missed(m, miss, &c.ifaces, &mut drops),
         }
     };
-    let n = pkt::dispatch(ctx, objs, |objs, nexts| {
-        let len = objs.len().min(nexts.len());
-        let (objs, nexts) = (&mut objs[..len], &mut nexts[..len]);
-        // Four at a time: header lines (the metadata is in the second) 8
-        // packets ahead, the data line (written: the store needs the line
-        // too) 4 ahead, as DPDK's node.
-        let mut i = 0;
-        while i + 4 <= len {
-            if let Some(ahead) = objs.get(i + 8..i + 12) {
-                ahead.iter().for_each(pkt::prefetch2);
-            }
-            if let Some(ahead) = objs.get(i + 4..i + 8) {
-                ahead.iter().for_each(|o| pkt::prefetch_data(o));
-            }
-            for k in i..i + 4 {
-                nexts[k] = one(&mut objs[k]);
-            }
-            i += 4;
-        }
-        for k in i..len {
-            nexts[k] = one(&mut objs[k]);
-        }
-    });
+    // Four at a time: header lines (the metadata is in the second) 8
+    // packets ahead, the data line (written: the store needs the line too)
+    // 4 ahead, as DPDK's node.
+    let n = pkt::dispatch(ctx, objs, |objs, nexts| pkt::by_four::<true, true>(objs, nexts, &mut one));
     ctx.count_all(&drops);
     n
 }

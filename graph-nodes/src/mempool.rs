@@ -625,6 +625,21 @@ pub fn free(pkt: Pkt) {
     unsafe { free_raw(&[pkt.into_obj()]) };
 }
 
+/// Runs `f` on a packet holding `bytes` from a small pool shared by unit
+/// tests, and frees it after (a `Pkt` is a handle: dropping it would not).
+#[cfg(test)]
+pub(crate) fn with_test_pkt<R>(bytes: &[u8], f: impl FnOnce(&mut Pkt) -> R) -> R {
+    static POOL: std::sync::OnceLock<Mempool> = std::sync::OnceLock::new();
+    let pool = POOL.get_or_init(|| {
+        Mempool::new("unit-tests", &PoolConfig { size: 64, cache_size: 0, ..PoolConfig::default() }).unwrap()
+    });
+    let mut m = pool.alloc().expect("the unit-test pool has room");
+    assert!(m.set_data(bytes), "{} bytes do not fit a buffer", bytes.len());
+    let r = f(&mut m);
+    free_bulk(graph_core::Objs::from_vec(&mut vec![m]));
+    r
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
