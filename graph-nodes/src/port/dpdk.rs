@@ -57,13 +57,11 @@ unsafe impl TxBackend for Tx {
         let mut sent = 0;
         while sent < pkts.len() {
             let rest = &mut pkts[sent..];
-            let want = rest.len().min(usize::from(u16::MAX));
+            let (want, at) = (rest.len().min(usize::from(u16::MAX)), rest.as_mut_ptr().cast());
             // SAFETY: `rest[..want]` are mbuf pointers the caller owns; the
             // driver takes ownership of the first ones it counts and leaves
             // the array's other entries alone.
-            let n =
-                unsafe { sys::rgraph_rte_eth_tx_burst(self.port, self.queue, rest.as_mut_ptr().cast(), want as u16) }
-                    as usize;
+            let n = unsafe { sys::rgraph_rte_eth_tx_burst(self.port, self.queue, at, want as u16) } as usize;
             sent += n;
             if n < want {
                 break;
