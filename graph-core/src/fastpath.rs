@@ -520,13 +520,11 @@ impl<O: Object> Ctx<'_, O> {
             // Two edges to one node: one stream, so two cursors would clash.
             return false;
         }
-        // SAFETY: `n0` and `n1` are two distinct nodes of this graph
-        // (checked above), other than the running one (rules 1-2), each
-        // with its own stream, with room reserved for `c0` and
-        // `n - c0` objects: the objects of `e0` (`c0` of them) go to
-        // `d0[..c0]` in order, the others, all of `e1`, to `d1[..n - c0]`.
-        // Each of `src[..n]` (the caller's, contract above) is read once
-        // and written once.
+        // The objects of `e0` (`c0` of them) go to `d0[..c0]` in order, the
+        // others, all of `e1`, to `d1[..n - c0]`.
+        // SAFETY: `n0`, `n1`: distinct nodes (checked), not this one (rules
+        // 1-2), with room reserved for those counts; each of the caller's
+        // `src[..n]` (contract above) is read once and written once.
         unsafe {
             let (mut d0, i0) = self.reserve(n0, c0);
             let (mut d1, i1) = self.reserve(n1, n as u32 - c0);

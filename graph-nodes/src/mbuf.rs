@@ -119,12 +119,10 @@ impl NodeMeta {
     /// `total_len` 48..64. Stored with one 8-byte write.
     #[inline(always)]
     pub fn from_bits(x: u64) -> NodeMeta {
+        // (Built field by field, the compiler stored it with five writes.)
         #[cfg(target_endian = "little")]
-        // SAFETY: `NodeMeta` is `repr(C)` with integer fields only and no
-        // padding (2 + 1 + 1 + 2 + 2 bytes, its size asserted 8 below), so
-        // any 8 bytes are a valid value; on a little-endian target those
-        // of `x` are the fields laid out as documented above. (Built field
-        // by field, the compiler stored it with five writes.)
+        // SAFETY: `repr(C)`, integer fields, no padding (size asserted 8):
+        // any 8 bytes are a value; little-endian, `x`'s are the fields above.
         return unsafe { core::mem::transmute::<u64, NodeMeta>(x) };
         #[cfg(not(target_endian = "little"))]
         NodeMeta {

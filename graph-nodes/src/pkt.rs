@@ -171,10 +171,10 @@ pub(crate) fn as_objs(pkts: &[Pkt]) -> &[Obj] {
 /// Views `&mut [Pkt]` as raw handles, for a port's transmit.
 #[inline(always)]
 pub(crate) fn as_objs_mut(pkts: &mut [Pkt]) -> &mut [Obj] {
-    // SAFETY: same layout as in `as_objs`. Writing a handle through the
-    // view could forge a `Pkt`: the only caller lends it to a `TxBackend`
-    // (an unsafe trait), which leaves every entry it does not take as it
-    // was.
+    // Writing a handle through the view could forge a `Pkt`: the only
+    // caller lends it to a `TxBackend` (an unsafe trait).
+    // SAFETY: same layout as in `as_objs`; a `TxBackend` leaves every
+    // entry it does not take as it was.
     unsafe { core::slice::from_raw_parts_mut(pkts.as_mut_ptr().cast::<Obj>(), pkts.len()) }
 }
 
