@@ -82,8 +82,16 @@ pub fn parse(m: &mut Pkt) {
         m.set_ol_flags(m.ol_flags() | ol_flags::RX_VLAN | ol_flags::RX_VLAN_STRIPPED);
         et = inner;
     }
-    let p = match et {
-        ethertype::IPV4 => match m.data().get(ETH_HLEN) {
+    let p = ptype_of(et, m.data().get(ETH_HLEN).copied());
+    m.set_packet_type(p);
+}
+
+/// The packet type of an untagged frame of EtherType `et` whose network
+/// header starts with the byte `first` (`None`: the frame ends before it).
+#[inline(always)]
+fn ptype_of(et: u16, first: Option<u8>) -> u32 {
+    match et {
+        ethertype::IPV4 => match first {
             Some(v) if v & 0x0f == 5 => ptype::L2_ETHER | ptype::L3_IPV4,
             Some(_) => ptype::L2_ETHER | ptype::L3_IPV4_EXT,
             None => ptype::L2_ETHER,
@@ -91,8 +99,7 @@ pub fn parse(m: &mut Pkt) {
         ethertype::IPV6 => ptype::L2_ETHER | ptype::L3_IPV6,
         ethertype::ARP => ptype::L2_ETHER_ARP,
         _ => ptype::L2_ETHER,
-    };
-    m.set_packet_type(p);
+    }
 }
 
 /// [`parse`]'s answer for a frame of at least 15 bytes without a VLAN tag
@@ -101,14 +108,11 @@ pub fn parse(m: &mut Pkt) {
 #[inline(always)]
 fn untagged(d: &[u8]) -> Option<u32> {
     let &[.., e0, e1, v] = d.get(..15)? else { return None };
-    Some(match u16::from_be_bytes([e0, e1]) {
-        ethertype::IPV4 if v & 0x0f == 5 => ptype::L2_ETHER | ptype::L3_IPV4,
-        ethertype::IPV4 => ptype::L2_ETHER | ptype::L3_IPV4_EXT,
-        ethertype::IPV6 => ptype::L2_ETHER | ptype::L3_IPV6,
-        ethertype::ARP => ptype::L2_ETHER_ARP,
-        ethertype::VLAN | ethertype::QINQ => return None,
-        _ => ptype::L2_ETHER,
-    })
+    let et = u16::from_be_bytes([e0, e1]);
+    if et == ethertype::VLAN || et == ethertype::QINQ {
+        return None;
+    }
+    Some(ptype_of(et, Some(v)))
 }
 
 fn ethdev_rx(ctx: &mut Ctx<'_, Pkt>, c: &mut EthdevRxCtx, _objs: Objs<'_, Pkt>) -> usize {

@@ -286,62 +286,60 @@ fn check4(h: [&[u8; 34]; 4], len: [usize; 4]) -> (u32, [u64; 4]) {
 #[target_feature(enable = "sse2")]
 #[inline]
 fn check4_sse2(h: [&[u8; 34]; 4], len: [usize; 4]) -> (u32, [u64; 4]) {
-    {
-        use core::arch::x86_64::*;
-        let word = |k: usize, at: usize| i32::from_le_bytes(bytes(h[k], at));
-        let row = |k: usize| _mm_set_epi64x(i64::from_le_bytes(bytes(h[k], 22)), i64::from_le_bytes(bytes(h[k], 14)));
-        let (r0, r1, r2, r3) = (row(0), row(1), row(2), row(3));
-        let (t0, t1) = (_mm_unpacklo_epi32(r0, r1), _mm_unpacklo_epi32(r2, r3));
-        let (t2, t3) = (_mm_unpackhi_epi32(r0, r1), _mm_unpackhi_epi32(r2, r3));
-        // Header words 0-4 (bytes 14.., 18.., 22.., 26.., 30..), lane k
-        // from packet k.
-        let w0 = _mm_unpacklo_epi64(t0, t1);
-        let w1 = _mm_unpackhi_epi64(t0, t1);
-        let w2 = _mm_unpacklo_epi64(t2, t3);
-        let w3 = _mm_unpackhi_epi64(t2, t3);
-        let w4 = _mm_set_epi32(word(3, 30), word(2, 30), word(1, 30), word(0, 30));
-        let (m8, m16) = (_mm_set1_epi32(0xff), _mm_set1_epi32(0xffff));
-        let k = |v: i32| _mm_set1_epi32(v);
-        // The ten 16-bit words summed (at most 10 * 0xffff), folded twice:
-        // 0xffff exactly when the one's-complement sum is all ones.
-        let halves = |w| _mm_add_epi32(_mm_and_si128(w, m16), _mm_srli_epi32(w, 16));
-        let mut sum = _mm_add_epi32(_mm_add_epi32(halves(w0), halves(w1)), _mm_add_epi32(halves(w2), halves(w3)));
-        sum = _mm_add_epi32(sum, halves(w4));
-        sum = halves(sum);
-        sum = halves(sum);
-        let good = _mm_and_si128(_mm_cmpeq_epi32(sum, m16), _mm_cmpeq_epi32(_mm_and_si128(w0, m8), k(0x45)));
-        // total_len (bytes 16-17, big-endian) in 20..=len - 14.
-        let tl = _mm_or_si128(_mm_slli_epi32(_mm_and_si128(_mm_srli_epi32(w0, 16), m8), 8), _mm_srli_epi32(w0, 24));
-        let lmax = _mm_set_epi32(len[3] as i32 - 14, len[2] as i32 - 14, len[1] as i32 - 14, len[0] as i32 - 14);
-        let mut bad = _mm_or_si128(_mm_cmplt_epi32(tl, k(20)), _mm_cmpgt_epi32(tl, lmax));
-        // TTL (byte 22) at most 1.
-        bad = _mm_or_si128(bad, _mm_cmplt_epi32(_mm_and_si128(w2, m8), k(2)));
-        // Limited broadcast; martian source (0/8, 127/8, 224/3) and
-        // destination (0/8, 127/8) first octets.
-        let (s, d) = (_mm_and_si128(w3, m8), _mm_and_si128(w4, m8));
-        bad = _mm_or_si128(bad, _mm_cmpeq_epi32(w4, k(-1)));
-        bad = _mm_or_si128(bad, _mm_or_si128(_mm_cmpeq_epi32(s, k(0)), _mm_cmpeq_epi32(s, k(127))));
-        bad = _mm_or_si128(bad, _mm_cmpgt_epi32(s, k(223)));
-        bad = _mm_or_si128(bad, _mm_or_si128(_mm_cmpeq_epi32(d, k(0)), _mm_cmpeq_epi32(d, k(127))));
-        bad = _mm_or_si128(bad, _mm_andnot_si128(good, k(-1)));
-        let lanes = _mm_movemask_ps(_mm_castsi128_ps(bad)) as u32;
-        // Link-layer group destinations (bit 0 of byte 0): bit 0 of byte k
-        // moved to bit 24 + k by one multiply (no two terms meet).
-        let g = u32::from_le_bytes([h[0][0], h[1][0], h[2][0], h[3][0]]) & 0x0101_0101;
-        let group = g.wrapping_mul(0x0102_0408) >> 24 & 0xf;
-        // The metadata, as `fields`: ttl << 16 in the low half, cksum_le |
-        // total_len << 16 in the high half.
-        let lo = _mm_slli_epi32(_mm_and_si128(w2, m8), 16);
-        let hi = _mm_or_si128(_mm_srli_epi32(w2, 16), _mm_slli_epi32(tl, 16));
-        let (m01, m23) = (_mm_unpacklo_epi32(lo, hi), _mm_unpackhi_epi32(lo, hi));
-        let meta = [
-            _mm_cvtsi128_si64(m01) as u64,
-            _mm_cvtsi128_si64(_mm_unpackhi_epi64(m01, m01)) as u64,
-            _mm_cvtsi128_si64(m23) as u64,
-            _mm_cvtsi128_si64(_mm_unpackhi_epi64(m23, m23)) as u64,
-        ];
-        (lanes | group, meta)
-    }
+    use core::arch::x86_64::*;
+    let word = |k: usize, at: usize| i32::from_le_bytes(bytes(h[k], at));
+    let row = |k: usize| _mm_set_epi64x(i64::from_le_bytes(bytes(h[k], 22)), i64::from_le_bytes(bytes(h[k], 14)));
+    let (r0, r1, r2, r3) = (row(0), row(1), row(2), row(3));
+    let (t0, t1) = (_mm_unpacklo_epi32(r0, r1), _mm_unpacklo_epi32(r2, r3));
+    let (t2, t3) = (_mm_unpackhi_epi32(r0, r1), _mm_unpackhi_epi32(r2, r3));
+    // Header words 0-4 (bytes 14.., 18.., 22.., 26.., 30..), lane k
+    // from packet k.
+    let w0 = _mm_unpacklo_epi64(t0, t1);
+    let w1 = _mm_unpackhi_epi64(t0, t1);
+    let w2 = _mm_unpacklo_epi64(t2, t3);
+    let w3 = _mm_unpackhi_epi64(t2, t3);
+    let w4 = _mm_set_epi32(word(3, 30), word(2, 30), word(1, 30), word(0, 30));
+    let (m8, m16) = (_mm_set1_epi32(0xff), _mm_set1_epi32(0xffff));
+    let k = |v: i32| _mm_set1_epi32(v);
+    // The ten 16-bit words summed (at most 10 * 0xffff), folded twice:
+    // 0xffff exactly when the one's-complement sum is all ones.
+    let halves = |w| _mm_add_epi32(_mm_and_si128(w, m16), _mm_srli_epi32(w, 16));
+    let mut sum = _mm_add_epi32(_mm_add_epi32(halves(w0), halves(w1)), _mm_add_epi32(halves(w2), halves(w3)));
+    sum = _mm_add_epi32(sum, halves(w4));
+    sum = halves(sum);
+    sum = halves(sum);
+    let good = _mm_and_si128(_mm_cmpeq_epi32(sum, m16), _mm_cmpeq_epi32(_mm_and_si128(w0, m8), k(0x45)));
+    // total_len (bytes 16-17, big-endian) in 20..=len - 14.
+    let tl = _mm_or_si128(_mm_slli_epi32(_mm_and_si128(_mm_srli_epi32(w0, 16), m8), 8), _mm_srli_epi32(w0, 24));
+    let lmax = _mm_set_epi32(len[3] as i32 - 14, len[2] as i32 - 14, len[1] as i32 - 14, len[0] as i32 - 14);
+    let mut bad = _mm_or_si128(_mm_cmplt_epi32(tl, k(20)), _mm_cmpgt_epi32(tl, lmax));
+    // TTL (byte 22) at most 1.
+    bad = _mm_or_si128(bad, _mm_cmplt_epi32(_mm_and_si128(w2, m8), k(2)));
+    // Limited broadcast; martian source (0/8, 127/8, 224/3) and
+    // destination (0/8, 127/8) first octets.
+    let (s, d) = (_mm_and_si128(w3, m8), _mm_and_si128(w4, m8));
+    bad = _mm_or_si128(bad, _mm_cmpeq_epi32(w4, k(-1)));
+    bad = _mm_or_si128(bad, _mm_or_si128(_mm_cmpeq_epi32(s, k(0)), _mm_cmpeq_epi32(s, k(127))));
+    bad = _mm_or_si128(bad, _mm_cmpgt_epi32(s, k(223)));
+    bad = _mm_or_si128(bad, _mm_or_si128(_mm_cmpeq_epi32(d, k(0)), _mm_cmpeq_epi32(d, k(127))));
+    bad = _mm_or_si128(bad, _mm_andnot_si128(good, k(-1)));
+    let lanes = _mm_movemask_ps(_mm_castsi128_ps(bad)) as u32;
+    // Link-layer group destinations (bit 0 of byte 0): bit 0 of byte k
+    // moved to bit 24 + k by one multiply (no two terms meet).
+    let g = u32::from_le_bytes([h[0][0], h[1][0], h[2][0], h[3][0]]) & 0x0101_0101;
+    let group = g.wrapping_mul(0x0102_0408) >> 24 & 0xf;
+    // The metadata, as `fields`: ttl << 16 in the low half, cksum_le |
+    // total_len << 16 in the high half.
+    let lo = _mm_slli_epi32(_mm_and_si128(w2, m8), 16);
+    let hi = _mm_or_si128(_mm_srli_epi32(w2, 16), _mm_slli_epi32(tl, 16));
+    let (m01, m23) = (_mm_unpacklo_epi32(lo, hi), _mm_unpackhi_epi32(lo, hi));
+    let meta = [
+        _mm_cvtsi128_si64(m01) as u64,
+        _mm_cvtsi128_si64(_mm_unpackhi_epi64(m01, m01)) as u64,
+        _mm_cvtsi128_si64(m23) as u64,
+        _mm_cvtsi128_si64(_mm_unpackhi_epi64(m23, m23)) as u64,
+    ];
+    (lanes | group, meta)
 }
 
 /// A packet the fast path turned down: [`check`] names its drop reason or
