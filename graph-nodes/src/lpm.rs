@@ -103,6 +103,36 @@ struct Ctl {
     free: VecDeque<(u32, u64)>,
 }
 
+/// What [`Lpm::lookup_bulk`] found for one address: a next hop or
+/// nothing, in the 32 bits of a table entry (rte_lpm's flagged next hop).
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+#[repr(transparent)]
+pub struct Hop(u32);
+
+impl Hop {
+    /// The next hop; `None` where no route covers the address.
+    #[inline(always)]
+    pub fn get(self) -> Option<u32> {
+        (self.0 & VALID != 0).then_some(self.0 & NH_MASK)
+    }
+
+    /// The next hop, or `miss` where no route covers the address.
+    #[inline(always)]
+    pub fn or(self, miss: u32) -> u32 {
+        if self.0 & VALID != 0 {
+            self.0 & NH_MASK
+        } else {
+            miss
+        }
+    }
+}
+
+impl std::fmt::Debug for Hop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.get().fmt(f)
+    }
+}
+
 /// An IPv4 LPM table.
 pub struct Lpm {
     /// Indexed by the top 24 bits of an address: every index is in range,
@@ -308,43 +338,54 @@ impl Lpm {
         }
     }
 
-    /// Looks up every address of `ips` into `out`; `miss` where no route
-    /// covers it (`rte_lpm_lookup_bulk`).
+    /// Looks up every address of `ips` into `out`
+    /// (`rte_lpm_lookup_bulk`): what each found, a [`Hop`] to test, as
+    /// rte_lpm's flagged next hops are.
     ///
-    /// Four at a time through [`lookup_x4`](Self::lookup_x4), the rest
-    /// one by one: the four independent loads of each group overlap their
-    /// cache misses, and this measured faster than one plain loop (as
-    /// rte_lpm's) or a separate prefetch pass (docs/performance.md).
+    /// Random addresses miss the cache on nearly every lookup, so the
+    /// speed is how many of those misses the CPU keeps in flight, and that
+    /// is how many lookups fit in its window of instructions (across
+    /// calls too: a batch of 32 is shorter than one miss). So the loop does
+    /// as little as it can with what each load returns: it stores the entry
+    /// as it is and branches (almost never) for a second-table entry.
+    /// Turning entries into next hops here, in the loop or in a pass after
+    /// it, measured 1.4-1.7x slower (docs/performance.md, "LPM like for
+    /// like"); a caller pays one test per [`Hop`] it reads instead.
     #[inline]
-    pub fn lookup_bulk(&self, ips: &[u32], out: &mut [u32], miss: u32) {
+    pub fn lookup_bulk(&self, ips: &[u32], out: &mut [Hop]) {
         let n = ips.len().min(out.len());
         let (ips, out) = (&ips[..n], &mut out[..n]);
-        let (ip4, ip_rest) = ips.as_chunks::<4>();
-        let (out4, out_rest) = out.as_chunks_mut::<4>();
-        for (ip, o) in ip4.iter().zip(out4.iter_mut()) {
-            *o = self.lookup_x4(*ip, miss);
+        let t24 = &*self.tbl24;
+        for (o, &ip) in out.iter_mut().zip(ips) {
+            let e = t24[(ip >> 8) as usize].load(Acquire);
+            *o = Hop(e);
+            if e & EXT != 0 {
+                *o = self.second(e, ip);
+            }
         }
-        for (ip, o) in ip_rest.iter().zip(out_rest.iter_mut()) {
-            let e = self.lookup_raw(*ip);
-            *o = if e & VALID != 0 { e & NH_MASK } else { miss };
-        }
+    }
+
+    /// The second-table entry that first-table entry `e` (a group)
+    /// points to for `ip`.
+    #[cold]
+    #[inline(never)]
+    fn second(&self, e: u32, ip: u32) -> Hop {
+        Hop(self.tbl8[((e & NH_MASK) as usize) << 8 | (ip & 0xff) as usize].load(Relaxed))
     }
 
     /// Four lookups at once (`rte_lpm_lookupx4`); `miss` where no route
     /// covers an address.
     #[inline(always)]
     pub fn lookup_x4(&self, ips: [u32; 4], miss: u32) -> [u32; 4] {
-        let e = [
-            self.tbl24[(ips[0] >> 8) as usize].load(Acquire),
-            self.tbl24[(ips[1] >> 8) as usize].load(Acquire),
-            self.tbl24[(ips[2] >> 8) as usize].load(Acquire),
-            self.tbl24[(ips[3] >> 8) as usize].load(Acquire),
-        ];
+        // Both tables' addresses in registers: each `Acquire` load would
+        // otherwise make the compiler load them from `self` again.
+        let (t24, t8) = (&*self.tbl24, &*self.tbl8);
+        let e = ips.map(|ip| t24[(ip >> 8) as usize].load(Acquire));
         let mut out = [0u32; 4];
         for k in 0..4 {
             let mut x = e[k];
             if x & EXT != 0 {
-                x = self.tbl8[((x & NH_MASK) as usize) << 8 | (ips[k] & 0xff) as usize].load(Relaxed);
+                x = t8[((x & NH_MASK) as usize) << 8 | (ips[k] & 0xff) as usize].load(Relaxed);
             }
             out[k] = if x & VALID != 0 { x & NH_MASK } else { miss };
         }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use graph_nodes::lpm::{mask, Lpm, LpmError};
+use graph_nodes::lpm::{mask, Hop, Lpm, LpmError};
 use proptest::prelude::*;
 
 /// Naive reference: a list of rules, longest match by scanning.
@@ -81,9 +81,10 @@ fn bulk_and_x4_agree_with_single() {
     l.add(ip(198, 18, 1, 128), 26, 7).unwrap();
     let ips = [ip(198, 18, 0, 5), ip(198, 18, 1, 129), ip(198, 18, 1, 5), ip(9, 9, 9, 9)];
     assert_eq!(l.lookup_x4(ips, u32::MAX), [0, 7, 1, u32::MAX]);
-    let mut out = [0u32; 4];
-    l.lookup_bulk(&ips, &mut out, u32::MAX);
-    assert_eq!(out, [0, 7, 1, u32::MAX]);
+    let mut out = [Hop::default(); 4];
+    l.lookup_bulk(&ips, &mut out);
+    assert_eq!(out.map(Hop::get), [Some(0), Some(7), Some(1), None]);
+    assert_eq!(out.map(|h| h.or(u32::MAX)), [0, 7, 1, u32::MAX]);
 }
 
 #[derive(Debug, Clone)]
@@ -136,10 +137,10 @@ proptest! {
                             probes.push(probe);
                         }
                     }
-                    let mut out = vec![0; probes.len()];
-                    l.lookup_bulk(&probes, &mut out, u32::MAX);
+                    let mut out = vec![Hop::default(); probes.len()];
+                    l.lookup_bulk(&probes, &mut out);
                     for (probe, got) in probes.iter().zip(&out) {
-                        prop_assert_eq!(*got, n.lookup(*probe).unwrap_or(u32::MAX), "bulk probe {:#x}", probe);
+                        prop_assert_eq!(got.get(), n.lookup(*probe), "bulk probe {:#x}", probe);
                     }
                 }
             }

@@ -1,9 +1,10 @@
 //! Our LPM against DPDK's rte_lpm, like for like: the same route table
 //! (about a million routes, a real BGP table's prefix-length mix, built by
 //! the same code as `graph-nodes/benches/lpm.rs`), the same random
-//! destinations, the same process and run, alternating. Each lookup kind
-//! runs over 4096 addresses per iteration (DPDK's lpm_perf_autotest
-//! method; bulk in batches of 32, its BULK_SIZE, and 256, a burst), rte_lpm's
+//! destinations, the same process and run. Each lookup kind runs on 4096
+//! fresh random addresses per iteration (DPDK's lpm_perf_autotest method;
+//! bulk in batches of 32, its BULK_SIZE, and 256, a burst), ours and
+//! rte_lpm on the same ones, which of them first alternating; rte_lpm's
 //! static inline lookups in C loops (`dpdk-sys`'s shim), ours in Rust
 //! loops. Prints the median cycles per lookup of each over `--rounds`.
 //!
@@ -19,6 +20,7 @@ mod lpm_table;
 use std::hint::black_box;
 
 use graph_core::clock;
+use graph_nodes::lpm::Hop;
 use lpm_table::{routes, Rng};
 
 const N: usize = 4096;
@@ -69,6 +71,13 @@ impl Drop for RteLpm {
     }
 }
 
+/// Runs `f` once: the cycles it took and what it returned.
+fn timed(f: impl FnOnce() -> u32) -> (u64, u32) {
+    let t0 = clock::cycles();
+    let m = black_box(f());
+    (clock::cycles() - t0, m)
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
@@ -112,56 +121,68 @@ fn main() {
     );
 
     let mut res: [Vec<f64>; 8] = Default::default();
-    let mut out = vec![0u32; 256];
+    let mut out = vec![Hop::default(); 256];
     let mut batch = vec![0u32; N];
+    let mut miss = 0u32;
     for _ in 0..rounds {
         let mut acc = [0u64; 8];
-        for _ in 0..1024 {
-            batch.iter_mut().for_each(|ip| *ip = rng.next());
-            let mut miss = 0u32;
-            let t = |f: &mut dyn FnMut() -> u32, acc: &mut u64, miss: &mut u32| {
-                let t0 = clock::cycles();
-                *miss += f();
-                *acc += clock::cycles() - t0;
-            };
-            let (o, r) = (&ours, &rte);
-            let b = &batch;
-            t(&mut || b.iter().map(|&ip| u32::from(o.lookup(ip).is_none())).sum(), &mut acc[0], &mut miss);
-            t(&mut || r.single(b), &mut acc[1], &mut miss);
-            for (k, bs) in [(2usize, 32usize), (4, 256)] {
-                t(
-                    &mut || {
-                        let mut m = 0;
-                        for c in b.chunks_exact(bs) {
-                            o.lookup_bulk(c, &mut out[..bs], u32::MAX);
-                            m += out[..bs].iter().filter(|&&x| x == u32::MAX).count() as u32;
+        for it in 0..1024 {
+            // Each kind on fresh addresses (as lpm_perf_autotest): on
+            // addresses another kind has just looked up, the lines of both
+            // tables would still be in L2. The two tables are apart, so the
+            // second side to run is cold too; which side runs first
+            // alternates.
+            for kind in 0..4 {
+                batch.iter_mut().for_each(|ip| *ip = rng.next());
+                let b = &batch;
+                let (o, r, out) = (&ours, &rte, &mut out);
+                let mut ours_run = || -> u32 {
+                    match kind {
+                        0 => b.iter().map(|&ip| u32::from(o.lookup(ip).is_none())).sum(),
+                        1 | 2 => {
+                            let bs = if kind == 1 { 32 } else { 256 };
+                            let mut m = 0;
+                            for c in b.chunks_exact(bs) {
+                                o.lookup_bulk(c, &mut out[..bs]);
+                                m += out[..bs].iter().filter(|h| h.get().is_none()).count() as u32;
+                            }
+                            m
                         }
-                        m
-                    },
-                    &mut acc[k],
-                    &mut miss,
-                );
-                t(&mut || r.bulk(b, bs), &mut acc[k + 1], &mut miss);
+                        _ => b
+                            .chunks_exact(4)
+                            .map(|q| {
+                                let hop = o.lookup_x4([q[0], q[1], q[2], q[3]], u32::MAX);
+                                hop.iter().filter(|&&x| x == u32::MAX).count() as u32
+                            })
+                            .sum(),
+                    }
+                };
+                let rte_run = || match kind {
+                    0 => r.single(b),
+                    1 => r.bulk(b, 32),
+                    2 => r.bulk(b, 256),
+                    _ => r.x4(b),
+                };
+                let (ta, tb) = if it % 2 == 0 {
+                    let (a, m1) = timed(&mut ours_run);
+                    let (b, m2) = timed(rte_run);
+                    miss += m1 + m2;
+                    (a, b)
+                } else {
+                    let (b, m2) = timed(rte_run);
+                    let (a, m1) = timed(&mut ours_run);
+                    miss += m1 + m2;
+                    (a, b)
+                };
+                acc[2 * kind] += ta;
+                acc[2 * kind + 1] += tb;
             }
-            t(
-                &mut || {
-                    b.chunks_exact(4)
-                        .map(|q| {
-                            o.lookup_x4([q[0], q[1], q[2], q[3]], u32::MAX).iter().filter(|&&x| x == u32::MAX).count()
-                                as u32
-                        })
-                        .sum()
-                },
-                &mut acc[6],
-                &mut miss,
-            );
-            t(&mut || r.x4(b), &mut acc[7], &mut miss);
-            black_box(miss);
         }
         for (v, a) in res.iter_mut().zip(acc) {
             v.push(a as f64 / (1024.0 * N as f64));
         }
     }
+    black_box(miss);
     let m: Vec<f64> = res.into_iter().map(median).collect();
     println!("| lookup | ours cycles | rte_lpm cycles | ours/rte_lpm |");
     println!("|---|---:|---:|---:|");
