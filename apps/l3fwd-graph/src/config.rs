@@ -159,7 +159,8 @@ pub struct FileConfig {
     pub burst: Option<usize>,
     /// Buffers in the packet pool (default: sized from ports and lcores).
     pub pool_size: Option<u32>,
-    /// Per-lcore pool cache (default 256).
+    /// Per-lcore pool cache (default 256; with DPDK pools, a walk's worth
+    /// of buffers, 256 to 512: see `default_pool_cache`).
     pub pool_cache: Option<u32>,
     /// One pool per port instead of one shared pool.
     pub per_port_pool: Option<bool>,
@@ -885,7 +886,7 @@ pub fn plan(file: &FileConfig, o: &Overrides, env: &Env) -> Result<Plan, ConfigE
     let mut lcores = plan_lcores(file, o, env, &ports)?;
     let hops = plan_hops(file, &ports)?;
     let routes = plan_routes(file, &ports, &hops)?;
-    let tuning = plan_tuning(file, o, &ports, &mut lcores)?;
+    let tuning = plan_tuning(file, o, &ports, &mut lcores, env.dpdk.is_some())?;
     let (nodes, features, node_config) = plan_composition(file, &ports)?;
     let (neigh, icmp) = plan_neigh(file)?;
     let dispatch = plan_dispatch(file, o, &ports, &lcores)?;
@@ -1329,6 +1330,29 @@ fn plan_routes(file: &FileConfig, ports: &[PortPlan], hops: &[HopPlan]) -> Resul
     Ok(routes)
 }
 
+/// The per-lcore pool cache when the configuration names none: 256, as
+/// DPDK's l3fwd-graph; for DPDK pools, a walk's worth of buffers on the
+/// busiest lcore (its rx queues times the burst), 256 to 512 (the mempool's
+/// limit). A walk takes that many buffers from its lcore's cache and the
+/// drivers free as many back into it, one by one: with a smaller cache,
+/// every walk flushes hundreds to the pool's ring and takes older, colder
+/// ones back (docs/performance.md: ethdev_rx and ethdev_tx 10 % faster).
+/// Our own pools take frees in bulk and gained nothing. With `pool_size`
+/// given, no larger than the pool leaves room for, so that a pool size
+/// that worked with 256 still does.
+fn default_pool_cache(lcores: &[LcorePlan], burst: u32, pool_size: Option<u32>, dpdk: bool) -> u32 {
+    if !dpdk {
+        return 256;
+    }
+    let walk = lcores.iter().map(|l| l.rx.len() as u32 * burst).max().unwrap_or(0);
+    let cache = walk.clamp(256, 512);
+    match pool_size {
+        // Caches keep up to 1.5 times their size, and a burst must be left.
+        Some(n) => cache.min((n.saturating_sub(burst) * 2 / (3 * lcores.len().max(1) as u32)).max(256)),
+        None => cache,
+    }
+}
+
 /// Sizes, intervals and limits, each checked against its range.
 struct Tuning {
     burst: usize,
@@ -1346,6 +1370,7 @@ fn plan_tuning(
     o: &Overrides,
     ports: &[PortPlan],
     lcores: &mut [LcorePlan],
+    dpdk: bool,
 ) -> Result<Tuning, ConfigError> {
     let burst = o.burst.or(file.burst).unwrap_or(256);
     if burst == 0 || burst > 4096 {
@@ -1353,12 +1378,13 @@ fn plan_tuning(
     }
     let nrxq: u32 = ports.iter().map(|p| u32::from(p.rx_queues)).sum();
     let per_port_pool = o.per_port_pool || file.per_port_pool.unwrap_or(false);
-    let pool_cache = file.pool_cache.unwrap_or(256);
+    let given_size = o.pool_size.or(file.pool_size);
+    let pool_cache = file.pool_cache.unwrap_or_else(|| default_pool_cache(lcores, burst as u32, given_size, dpdk));
     if pool_cache > 512 {
         bail!("pool_cache = {pool_cache}: at most 512");
     }
     let auto = (nrxq * burst as u32 * 4 + lcores.len() as u32 * (pool_cache * 2 + burst as u32)).max(8192);
-    let pool_size = o.pool_size.or(file.pool_size).unwrap_or(auto);
+    let pool_size = given_size.unwrap_or(auto);
     if pool_size < burst as u32 * 2 {
         bail!("pool_size = {pool_size}: smaller than two bursts ({})", burst * 2);
     }
@@ -1649,5 +1675,29 @@ mod tests {
         assert_eq!(p.lcores.len(), 2);
         assert_eq!(p.ports[0].neighbour, [0x52, 0, 0, 0, 0, 9]);
         assert_eq!(p.ports[0].mtu, 1500);
+    }
+
+    #[test]
+    fn the_default_pool_cache_holds_a_walk_on_dpdk_pools() {
+        let lc = |rx: usize| LcorePlan { id: 0, cpu: 0, rx: vec![(0, 0); rx], walks_per_poll: 1 };
+        // Our own pools: DPDK l3fwd-graph's 256 whatever the walk.
+        assert_eq!(default_pool_cache(&[lc(2)], 256, None, false), 256);
+        // DPDK pools: a walk's worth, 256..=512.
+        assert_eq!(default_pool_cache(&[lc(1)], 256, None, true), 256);
+        assert_eq!(default_pool_cache(&[lc(2)], 256, None, true), 512);
+        assert_eq!(default_pool_cache(&[lc(1), lc(3)], 128, None, true), 384);
+        assert_eq!(default_pool_cache(&[lc(4)], 256, None, true), 512);
+        assert_eq!(default_pool_cache(&[lc(1)], 32, None, true), 256);
+        // A given pool size caps it (1.5 caches and a burst must fit), but
+        // never below 256: what fitted before still does.
+        assert_eq!(default_pool_cache(&[lc(2), lc(2)], 256, Some(1536), true), 426);
+        assert_eq!(default_pool_cache(&[lc(2)], 256, Some(600), true), 256);
+        // And the plan uses it.
+        let two = "[[port]]\nid = 0\nbackend = \"generator\"\n[[port]]\nid = 1\nbackend = \"generator\"\n";
+        let p = plan(&parse_file(two).unwrap(), &Overrides::default(), &Env::native(2)).unwrap();
+        assert_eq!(p.pool_cache, 256);
+        let p = plan(&parse_file(&format!("pool_cache = 64\n{two}")).unwrap(), &Overrides::default(), &Env::native(2))
+            .unwrap();
+        assert_eq!(p.pool_cache, 64);
     }
 }

@@ -584,6 +584,12 @@ fn forward(
             let rx: Vec<String> = l.rx.iter().map(|(p, q)| format!("({p},{q})")).collect();
             out(&format!("l3fwd-graph: lcore {} on CPU {} polls rx queues {}\n", l.id, l.cpu, rx.join(" ")));
         }
+        out(&format!(
+            "l3fwd-graph: {}: {} buffers, {} cached per lcore\n",
+            if plan.per_port_pool { "one pool per port" } else { "one pool" },
+            plan.pool_size,
+            plan.pool_cache
+        ));
         #[cfg(feature = "dpdk")]
         if let Some(note) = graph_nodes::dpdk::pool_layout_note() {
             out(&format!("l3fwd-graph: {note}\n"));
