@@ -85,6 +85,13 @@ fn bulk_and_x4_agree_with_single() {
     l.lookup_bulk(&ips, &mut out);
     assert_eq!(out.map(Hop::get), [Some(0), Some(7), Some(1), None]);
     assert_eq!(out.map(|h| h.or(u32::MAX)), [0, 7, 1, u32::MAX]);
+    // A hop from a /24 and one from a /26 to the same next hop are equal.
+    l.add(ip(198, 18, 2, 0), 24, 7).unwrap();
+    let mut two = [Hop::default(); 2];
+    l.lookup_bulk(&[ip(198, 18, 1, 129), ip(198, 18, 2, 1)], &mut two);
+    assert_eq!(two[0], two[1]);
+    assert_ne!(two[0], out[0]);
+    assert_eq!(out[3], Hop::default());
 }
 
 #[derive(Debug, Clone)]
