@@ -56,6 +56,12 @@ const fn entry(nh: u32, depth: u8) -> u32 {
     nh | VALID | (depth as u32) << DEPTH_SHIFT
 }
 
+/// Where in the second table first-table entry `e` (a group) sends `ip`.
+#[inline(always)]
+const fn tbl8_index(e: u32, ip: u32) -> usize {
+    ((e & NH_MASK) as usize) << 8 | (ip & 0xff) as usize
+}
+
 #[inline(always)]
 const fn depth_of(e: u32) -> u8 {
     (e >> DEPTH_SHIFT) as u8
@@ -128,11 +134,7 @@ impl Hop {
     /// The next hop, or `miss` where no route covers the address.
     #[inline(always)]
     pub fn or(self, miss: u32) -> u32 {
-        if self.0 & VALID != 0 {
-            self.0 & NH_MASK
-        } else {
-            miss
-        }
+        self.get().unwrap_or(miss)
     }
 }
 
@@ -333,18 +335,9 @@ impl Lpm {
     /// The next hop for `ip`, if a route covers it (`rte_lpm_lookup`).
     #[inline(always)]
     pub fn lookup(&self, ip: u32) -> Option<u32> {
-        let e = self.lookup_raw(ip);
-        (e & VALID != 0).then_some(e & NH_MASK)
-    }
-
-    #[inline(always)]
-    fn lookup_raw(&self, ip: u32) -> u32 {
         let e = self.tbl24[(ip >> 8) as usize].load(Acquire);
-        if e & EXT != 0 {
-            self.tbl8[((e & NH_MASK) as usize) << 8 | (ip & 0xff) as usize].load(Relaxed)
-        } else {
-            e
-        }
+        let e = if e & EXT != 0 { self.tbl8[tbl8_index(e, ip)].load(Relaxed) } else { e };
+        Hop(e).get()
     }
 
     /// Looks up every address of `ips` into `out`
@@ -380,7 +373,7 @@ impl Lpm {
     #[cold]
     #[inline(never)]
     fn second(&self, e: u32, ip: u32) -> Hop {
-        Hop(self.tbl8[((e & NH_MASK) as usize) << 8 | (ip & 0xff) as usize].load(Relaxed))
+        Hop(self.tbl8[tbl8_index(e, ip)].load(Relaxed))
     }
 
     /// Four lookups at once (`rte_lpm_lookupx4`); `miss` where no route
@@ -393,11 +386,8 @@ impl Lpm {
         let e = ips.map(|ip| t24[(ip >> 8) as usize].load(Acquire));
         let mut out = [0u32; 4];
         for k in 0..4 {
-            let mut x = e[k];
-            if x & EXT != 0 {
-                x = t8[((x & NH_MASK) as usize) << 8 | (ips[k] & 0xff) as usize].load(Relaxed);
-            }
-            out[k] = if x & VALID != 0 { x & NH_MASK } else { miss };
+            let x = if e[k] & EXT != 0 { t8[tbl8_index(e[k], ips[k])].load(Relaxed) } else { e[k] };
+            out[k] = Hop(x).or(miss);
         }
         out
     }

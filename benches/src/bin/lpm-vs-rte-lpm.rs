@@ -163,19 +163,12 @@ fn main() {
                     2 => r.bulk(b, 256),
                     _ => r.x4(b),
                 };
-                let (ta, tb) = if it % 2 == 0 {
-                    let (a, m1) = timed(&mut ours_run);
-                    let (b, m2) = timed(rte_run);
-                    miss += m1 + m2;
-                    (a, b)
-                } else {
-                    let (b, m2) = timed(rte_run);
-                    let (a, m1) = timed(&mut ours_run);
-                    miss += m1 + m2;
-                    (a, b)
-                };
-                acc[2 * kind] += ta;
-                acc[2 * kind + 1] += tb;
+                // Side 0 is ours, 1 rte_lpm.
+                for side in if it % 2 == 0 { [0, 1] } else { [1, 0] } {
+                    let (t, m) = if side == 0 { timed(&mut ours_run) } else { timed(rte_run) };
+                    acc[2 * kind + side] += t;
+                    miss += m;
+                }
             }
         }
         for (v, a) in res.iter_mut().zip(acc) {
